@@ -1,0 +1,95 @@
+/* softntk configuration machinery: typed key tables, INI parsing, overrides, the resolved text.
+ *
+ * Each module declares its keys once, in a table of sntk_key_t whose offsets point into that module's
+ * section struct (for example sntk_data_cfg_t). The tables are gathered into a list of sections (see
+ * deck.h); that single declaration drives defaults, parsing, type and range checks, unknown-key errors
+ * with suggestions, `softntk help` text and the resolved config echoed into every output file.
+ * Nothing here is collective. */
+#ifndef SOFTNTK_CONFIG_H
+#define SOFTNTK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SNTK_STR 1024 /* capacity of a string value, bytes (including the terminating NUL) */
+#define SNTK_MAX_KEYS 256
+
+typedef enum {
+  SNTK_T_INT,    /* int64_t */
+  SNTK_T_REAL,   /* double, finite */
+  SNTK_T_BOOL,   /* int, 0 or 1 */
+  SNTK_T_STRING, /* char[SNTK_STR] */
+  SNTK_T_CHOICE  /* int: index into choices */
+} sntk_type_t;
+
+enum {
+  SNTK_KEY_MIN_OPEN = 1u << 0, /* value must be > min (not >=) */
+  SNTK_KEY_MAX_OPEN = 1u << 1  /* value must be < max (not <=) */
+};
+
+/* A key: one row of a module's table. Tables end with a row whose name is NULL. */
+typedef struct sntk_key {
+  const char *name;
+  sntk_type_t type;
+  size_t offset;              /* offset of the value in the section struct */
+  const char *def;            /* default, written as in a deck */
+  double min, max;            /* range for INT and REAL (inclusive unless flagged open) */
+  unsigned flags;             /* SNTK_KEY_* */
+  const char *const *choices; /* CHOICE: NULL-terminated list of names */
+  /* optional extra check of the text: return 0 if valid, else write the reason into why */
+  int (*check)(const char *text, char *why, size_t len);
+  const char *help;
+} sntk_key_t;
+
+typedef struct sntk_section {
+  const char *name;
+  const sntk_key_t *keys;
+  size_t offset; /* offset of the section struct inside the whole config struct */
+  const char *help;
+} sntk_section_t;
+
+/* A configuration: a struct of section structs plus which keys were set explicitly. */
+typedef struct sntk_config {
+  const sntk_section_t *sections; /* terminated by a row whose name is NULL */
+  void *base;                     /* the struct the section offsets refer to */
+  unsigned char set[SNTK_MAX_KEYS];
+  unsigned char set_by_deck[SNTK_MAX_KEYS];
+} sntk_config_t;
+
+/* Bind `cfg` to its sections and struct and write every default. Returns SNTK_ERR_RUNTIME if a default
+ * is invalid (a bug in a table). */
+int sntk_config_init(sntk_config_t *cfg, const sntk_section_t *sections, void *base);
+
+/* Parse INI text. `origin` names the source in messages (a file name). Errors (SNTK_ERR_INPUT) name the
+ * line, section and key, and suggest the nearest valid name. A key given twice is an error. */
+int sntk_config_parse(sntk_config_t *cfg, const char *text, const char *origin);
+
+/* Apply one override "section.key=value" (the leading "--" already removed). */
+int sntk_config_override(sntk_config_t *cfg, const char *assignment);
+
+/* Set one key from text; `where` prefixes error messages. */
+int sntk_config_set(sntk_config_t *cfg, const char *section, const char *key, const char *value,
+                    const char *where);
+
+/* Was "section.key" set explicitly (deck or override)? Unknown names return 0. */
+int sntk_config_is_set(const sntk_config_t *cfg, const char *section, const char *key);
+
+/* The resolved configuration as canonical INI text (every key, in table order). Caller frees. */
+char *sntk_config_format(const sntk_config_t *cfg);
+
+/* Write the value of one key as text into out. Returns SNTK_ERR_INPUT for unknown names. */
+int sntk_config_get_text(const sntk_config_t *cfg, const char *section, const char *key, char *out,
+                         size_t len);
+
+/* Print every section and key with type, default, range and help. */
+void sntk_config_help(const sntk_section_t *sections, FILE *out);
+
+/* 64-bit FNV-1a hash of a byte string, and as 16 hex digits. */
+uint64_t sntk_hash64(const void *data, size_t len);
+void sntk_hash_hex(const char *text, char out[17]);
+
+/* Levenshtein distance between two short strings (capped at 64 characters). */
+int sntk_edit_distance(const char *a, const char *b);
+
+#endif

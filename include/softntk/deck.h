@@ -1,0 +1,40 @@
+/* softntk deck: the whole configuration of a run, gathered from every module's section, loaded from an
+ * INI file plus `--section.key=value` overrides, checked, and resolved to canonical text and a hash. */
+#ifndef SOFTNTK_DECK_H
+#define SOFTNTK_DECK_H
+
+#include "softntk/config.h"
+#include "softntk/data.h"
+#include "softntk/model.h"
+#include "softntk/train.h"
+
+#include <mpi.h>
+#include <stdio.h>
+
+typedef struct sntk_deck {
+  sntk_run_cfg_t run;
+  sntk_data_cfg_t data;
+  sntk_model_cfg_t model;
+  sntk_train_cfg_t train;
+  sntk_config_t cfg;     /* the machinery bound to this struct (do not copy a deck) */
+  char origin[SNTK_STR]; /* deck file, or "built-in default" */
+  char *text;            /* resolved configuration text */
+  char hash[17];         /* FNV-1a 64 of text, hex */
+} sntk_deck_t;
+
+extern const sntk_section_t sntk_deck_sections[];
+
+/* Collective. Load the deck at `path` (NULL: built-in defaults) read by rank 0 and broadcast, apply the
+ * overrides ("section.key=value", without the leading "--"), and run every module's checks for `comm`'s
+ * size. SNTK_ERR_INPUT with a message naming the file, line, key or value on any problem. */
+int sntk_deck_load(MPI_Comm comm, const char *path, int noverrides, char *const *overrides,
+                   sntk_deck_t *deck);
+void sntk_deck_free(sntk_deck_t *deck);
+
+/* Not collective. Which of data.n, d, k the deck set explicitly (SNTK_DATA_SET_* mask). */
+unsigned sntk_deck_data_mask(const sntk_deck_t *deck);
+
+/* Not collective. Print every section and key (the body of `softntk help train`). */
+void sntk_deck_help(FILE *out);
+
+#endif

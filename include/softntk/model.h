@@ -1,0 +1,96 @@
+/* softntk model: the two-layer network F(x) = gamma * sum_r a_r act_r(w_r . x) with hidden neurons
+ * sharded across ranks (DESIGN.md sections 1 and 3).
+ *
+ * Rank p owns neurons [r0, r0 + m_loc): their weights W (m_loc x d, neuron-major) and signs A (k x m_loc).
+ * Forward, loss and gradient work on chunks of samples: three GEMMs per chunk (Z = X W^T, the k outputs,
+ * the gradient X^T G) plus elementwise work, and one allreduce per chunk (the softmax tuple, or a plain
+ * sum of partial outputs for exp and relu). Everything else is local. */
+#ifndef SOFTNTK_MODEL_H
+#define SOFTNTK_MODEL_H
+
+#include "softntk/config.h"
+#include "softntk/data.h"
+
+#include <mpi.h>
+#include <stdint.h>
+
+enum { SNTK_ACT_SOFTMAX = 0, SNTK_ACT_EXP = 1, SNTK_ACT_RELU = 2 };
+enum { SNTK_INIT_RANDOM = 0, SNTK_INIT_COUPLED = 1 };
+
+extern const char *const sntk_activation_names[];
+
+/* [model] section. Global. */
+typedef struct sntk_model_cfg {
+  int activation;              /* SNTK_ACT_* */
+  int64_t width;               /* m, hidden neurons (global) */
+  double sigma;                /* w_r(0) ~ N(0, sigma^2 I) */
+  char output_scale[SNTK_STR]; /* "paper", "ntk" or a positive number */
+  int init;                    /* SNTK_INIT_* */
+} sntk_model_cfg_t;
+
+extern const sntk_key_t sntk_model_keys[];
+
+/* Not collective. Cross-key checks of [model] given the rank count (m >= ranks, even m for coupled). */
+int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks);
+
+/* Not collective. Resolve the output scale gamma (alpha or beta of DESIGN.md section 1) and the NTK
+ * normalisation nu (H = nu J J^T / gamma^2) for an activation, scale text and width. */
+int sntk_model_scale(int activation, const char *output_scale, int64_t m, double *gamma, double *nu);
+
+typedef struct sntk_model {
+  /* global: identical on every rank */
+  MPI_Comm comm;
+  int rank, size;
+  int act;            /* SNTK_ACT_* */
+  int64_t m, d, k;    /* width, input and output dimensions */
+  double gamma, nu;   /* output scale and NTK normalisation */
+  double sigma;       /* initialisation standard deviation */
+  int init;           /* SNTK_INIT_* */
+  int64_t chunk;      /* samples per chunk (same on every rank) */
+  /* local: this rank's neurons [r0, r0 + m_loc) */
+  int64_t r0, m_loc;
+  double *W;          /* m_loc x d: row r is w_{r0+r} */
+  double *W0;         /* W at initialisation (for the drift max_r ||w_r - w_r(0)||) */
+  double *A;          /* k x m_loc: A[l*m_loc + r] = a_{l, r0+r} in {-1, +1} */
+  /* workspace, chunk-sized */
+  double *Z;          /* chunk x m_loc: pre-activations, then activations (softmax: exp(z - M_local)) */
+  double *B;          /* chunk x m_loc: E A, then G */
+  double *T;          /* chunk x (k + 2): reduction tuples / partial outputs */
+  double *rowf;       /* chunk: softmax factor exp(M_local - M) / s turning Z into S */
+  double *rowq;       /* chunk: <E_i, F_i> */
+  double *E;          /* chunk x k: residuals */
+  double *Fc;         /* chunk x k: outputs when the caller does not keep them */
+  MPI_Datatype tuple_type;
+  MPI_Op tuple_op;
+} sntk_model_t;
+
+/* Collective. Create a model of width cfg->width on comm for inputs of dimension d and k outputs.
+ * chunk = 0 picks a chunk size from memory (the same on every rank). Weights are zero until
+ * sntk_model_init. SNTK_ERR_INPUT when m < ranks; SNTK_ERR_RUNTIME when memory runs out. */
+int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int64_t k,
+                      int64_t chunk, int64_t n, sntk_model_t **out);
+void sntk_model_destroy(sntk_model_t **model);
+
+/* Not collective. Draw w_r(0) and a_r from the streams keyed by (seed, neuron index); coupled init
+ * uses the pair index r/2 for w and flips the sign of a for odd r. Also records W0. The result is the
+ * same for every rank count. */
+void sntk_model_init(sntk_model_t *model, uint64_t seed);
+
+/* Collective. Loss L = 1/2 sum_i ||F(x_i) - y_i||^2 (global, on every rank); optionally the outputs F
+ * (n x k, global, on every rank) and this rank's gradient block dL/dW (m_loc x d). NULL skips either. */
+int sntk_model_eval(sntk_model_t *model, const sntk_dataset_t *ds, double *loss, double *F,
+                    double *grad);
+
+/* Collective. Forward pass only on c samples X (c x d): outputs F (c x k, on every rank). */
+int sntk_model_forward(sntk_model_t *model, const double *X, int64_t c, double *F);
+
+/* Not collective. W <- W - eta * grad. */
+void sntk_model_update(sntk_model_t *model, const double *grad, double eta);
+
+/* Not collective. max_r ||w_r - w_r(0)|| over this rank's neurons (0 when it owns none). */
+double sntk_model_local_drift(const sntk_model_t *model);
+
+/* Not collective. Memory the model needs on one rank, bytes (parameters plus workspace). */
+int64_t sntk_model_bytes(int64_t m_loc, int64_t d, int64_t k, int64_t chunk);
+
+#endif

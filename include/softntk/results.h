@@ -1,0 +1,60 @@
+/* softntk results file: results.h5 of a run (DESIGN.md section 4).
+ *
+ * Rank 0 does the I/O; every function is collective only in that the ranks agree on its status
+ * afterwards, so an I/O failure ends every rank cleanly. The file stays closed between calls, so a run
+ * killed at any moment leaves a results file that was complete at the last flush. Time series are
+ * buffered in memory and appended to extendible datasets by sntk_results_flush. */
+#ifndef SOFTNTK_RESULTS_H
+#define SOFTNTK_RESULTS_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#define SNTK_RESULTS_FORMAT "softntk-results"
+#define SNTK_RESULTS_VERSION 1
+
+typedef struct sntk_results sntk_results_t;
+
+/* One column of a series: an extendible 1-D dataset /<group>/<name>. */
+typedef struct sntk_column {
+  const char *name;
+  int is_int;          /* stored as int64 (values must be whole numbers) */
+  const char *units;
+  const char *description;
+} sntk_column_t;
+
+/* Collective. Create (truncating) the results file at `path` with the root attributes every softntk
+ * file carries: format and version, softntk version, command, the resolved config and its hash, MPI
+ * size and the start time (UTC, ISO 8601). */
+int sntk_results_create(MPI_Comm comm, const char *path, const char *command,
+                        const char *config_text, const char *config_hash, sntk_results_t **out);
+
+/* Collective. Root attributes (rank 0 writes; the value given on rank 0 counts). */
+int sntk_results_attr_f64(sntk_results_t *res, const char *name, double value);
+int sntk_results_attr_i64(sntk_results_t *res, const char *name, int64_t value);
+int sntk_results_attr_str(sntk_results_t *res, const char *name, const char *value);
+
+/* Collective. Write a matrix (cols = 0: a vector) at `path` ("/group/name"), creating groups. */
+int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int64_t cols,
+                        const double *data, const char *units, const char *description);
+
+/* Collective. Declare a series: the columns under `group`. Returns its id (>= 0) in *id. */
+int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
+                        int *id);
+
+/* Not collective. Buffer one row (ncols values) of series `id`. Only rank 0's rows are written. */
+int sntk_results_append(sntk_results_t *res, int id, const double *row);
+
+/* Collective. Append every buffered row to the file. */
+int sntk_results_flush(sntk_results_t *res);
+
+/* Collective. Flush and free (safe on NULL). */
+int sntk_results_close(sntk_results_t **res);
+
+/* Not collective. Free without writing (on an error path, after the ranks agreed to stop). */
+void sntk_results_free(sntk_results_t **res);
+
+/* Path of the file. */
+const char *sntk_results_path(const sntk_results_t *res);
+
+#endif

@@ -1,0 +1,158 @@
+/* The softntk command line: `softntk <command> [deck.ini] [--section.key=value ...]`.
+ * A thin dispatcher over the library; every rank runs it, only rank 0 prints. The process exit status
+ * is the agreed status: 0 done, 1 runtime error, 2 usage or input error, 3 stopped early with a valid
+ * checkpoint. */
+#include "softntk/deck.h"
+#include "softntk/error.h"
+#include "softntk/log.h"
+#include "softntk/parallel.h"
+#include "softntk/train.h"
+#include "softntk/version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct command {
+  const char *name;
+  const char *summary;
+  const char *usage;
+  const char *details;
+  int (*run)(const sntk_ctx_t *ctx, const sntk_deck_t *deck);
+  int uses_deck;
+} command_t;
+
+static const command_t commands[] = {
+    {"train", "train a two-layer network by full-batch gradient descent",
+     "softntk train [deck.ini] [--section.key=value ...]",
+     "Trains the network the deck describes (the built-in defaults when no deck is given) with its\n"
+     "hidden neurons sharded across the MPI ranks, prints progress every train.log_every steps and\n"
+     "writes results.h5 and log.txt to <run.output_dir>/<run.name>/. Any key can be overridden on\n"
+     "the command line as --section.key=value.\n"
+     "Exit status: 0 done, 1 runtime error (including divergence), 2 bad input.",
+     sntk_train_main, 1},
+    {NULL, NULL, NULL, NULL, NULL, 0}};
+
+static const command_t *find_command(const char *name) {
+  for (const command_t *c = commands; c->name; c++)
+    if (strcmp(c->name, name) == 0) return c;
+  return NULL;
+}
+
+static void usage(FILE *out) {
+  fprintf(out, "softntk %s: over-parameterized softmax networks and their NTK, on MPI\n\n",
+          sntk_version());
+  fprintf(out, "usage: softntk <command> [deck.ini] [--section.key=value ...]\n"
+               "       softntk help <command>\n       softntk --version\n\ncommands:\n");
+  for (const command_t *c = commands; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
+  fprintf(out, "\nRun under MPI as: mpirun -np <ranks> softntk <command> ...\n");
+}
+
+static void command_help(const command_t *c, FILE *out) {
+  fprintf(out, "usage: %s\n\n%s\n", c->usage, c->details);
+  if (c->uses_deck) {
+    fprintf(out, "\nDeck keys ([section] key  type (default)  help):\n");
+    sntk_deck_help(out);
+  }
+}
+
+static int unknown_command(const char *name) {
+  int best = 1 << 30;
+  const char *hint = NULL;
+  for (const command_t *c = commands; c->name; c++) {
+    int dist = sntk_edit_distance(name, c->name);
+    if (dist < best && dist <= 3) best = dist, hint = c->name;
+  }
+  if (hint)
+    return sntk_error(SNTK_ERR_INPUT, "unknown command '%s'; did you mean '%s'? (softntk --help)",
+                      name, hint);
+  return sntk_error(SNTK_ERR_INPUT, "unknown command '%s' (softntk --help lists them)", name);
+}
+
+/* Split a command's arguments into one optional deck path and the overrides. */
+static int parse_args(const command_t *c, int argc, char **argv, const char **deck, int *nover,
+                      char **over) {
+  *deck = NULL;
+  *nover = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) == 0 && strchr(a, '.') && strchr(a, '=') && strchr(a, '.') < strchr(a, '=')) {
+      over[(*nover)++] = argv[i] + 2;
+    } else if (a[0] == '-') {
+      return sntk_error(SNTK_ERR_INPUT,
+                        "%s: unknown option '%s' (overrides look like --section.key=value; see "
+                        "softntk help %s)",
+                        c->name, a, c->name);
+    } else if (*deck) {
+      return sntk_error(SNTK_ERR_INPUT, "%s: more than one deck given ('%s' and '%s')", c->name,
+                        *deck, a);
+    } else {
+      *deck = a;
+    }
+  }
+  return SNTK_OK;
+}
+
+static int run_command(const sntk_ctx_t *ctx, const command_t *c, int argc, char **argv) {
+  const char *path;
+  int nover, err;
+  char **over = calloc((size_t)argc + 1, sizeof *over);
+  if (!over) return sntk_error(SNTK_ERR_RUNTIME, "out of memory");
+  err = sntk_agree(ctx->comm, parse_args(c, argc, argv, &path, &nover, over));
+  if (!err) {
+    sntk_deck_t deck;
+    err = sntk_deck_load(ctx->comm, path, nover, over, &deck);
+    if (!err) err = c->run(ctx, &deck);
+    sntk_deck_free(&deck);
+  }
+  free(over);
+  return err;
+}
+
+static int dispatch(const sntk_ctx_t *ctx, int argc, char **argv) {
+  const int root = ctx->rank == 0;
+  if (argc < 2) return sntk_error(SNTK_ERR_INPUT, "no command given");
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (root) usage(stdout);
+    return SNTK_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    if (root) printf("softntk %s\n", sntk_version());
+    return SNTK_OK;
+  }
+  if (strcmp(argv[1], "help") == 0) {
+    if (argc < 3) {
+      if (root) usage(stdout);
+      return SNTK_OK;
+    }
+    const command_t *c = find_command(argv[2]);
+    if (!c) return unknown_command(argv[2]);
+    if (root) command_help(c, stdout);
+    return SNTK_OK;
+  }
+  const command_t *c = find_command(argv[1]);
+  if (!c) return unknown_command(argv[1]);
+  for (int i = 2; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      if (root) command_help(c, stdout);
+      return SNTK_OK;
+    }
+  return run_command(ctx, c, argc - 2, argv + 2);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  sntk_h5_quiet();
+  sntk_ctx_t ctx;
+  int err = sntk_ctx_create(MPI_COMM_WORLD, &ctx);
+  sntk_log_init(MPI_COMM_WORLD);
+  if (!err) err = dispatch(&ctx, argc, argv);
+  if (err && err != SNTK_STOPPED && ctx.rank == 0) {
+    fprintf(stderr, "softntk: error: %s\n", sntk_error_message());
+    if (err == SNTK_ERR_RUNTIME && getenv("SOFTNTK_TRACE")) fputs(sntk_error_trace_text(), stderr);
+    if (argc < 2) usage(stderr);
+  }
+  sntk_ctx_destroy(&ctx);
+  MPI_Finalize();
+  return err;
+}

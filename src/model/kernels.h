@@ -1,0 +1,24 @@
+/* Elementwise kernels of the forward and backward passes. Compiled with -fopenmp-simd -fno-math-errno
+ * so that exp vectorises through glibc's libmvec (see kernels.c). Not collective. Row-major c x n
+ * blocks with leading dimension n. */
+#ifndef SOFTNTK_MODEL_KERNELS_H
+#define SOFTNTK_MODEL_KERNELS_H
+
+#include <stdint.h>
+
+/* Per row i: M[i] = max_j Z[i, j]; Z[i, j] <- exp(Z[i, j] - M[i]); s[i] = sum_j Z[i, j]. The maximum and
+ * sum are written with stride `stride` (M[i * stride], s[i * stride]). */
+void sntk_kern_softmax_rows(int64_t c, int64_t n, double *Z, double *M, double *s, int64_t stride);
+
+/* Z <- exp(Z) and Z <- max(Z, 0), len entries. */
+void sntk_kern_exp(int64_t len, double *Z);
+void sntk_kern_relu(int64_t len, double *Z);
+
+/* Softmax gradient: B[i, j] <- P[i, j] f[i] (gamma B[i, j] - q[i]). */
+void sntk_kern_softmax_grad(int64_t c, int64_t n, const double *P, double *B, const double *f,
+                            const double *q, double gamma);
+/* exp gradient: B <- gamma P B. relu gradient: B <- gamma B where P > 0, else 0. */
+void sntk_kern_exp_grad(int64_t len, const double *P, double *B, double gamma);
+void sntk_kern_relu_grad(int64_t len, const double *P, double *B, double gamma);
+
+#endif

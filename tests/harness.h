@@ -1,0 +1,84 @@
+/* Minimal MPI-aware test harness: checks count failures on every rank; th_finish combines them, rank 0
+ * prints a summary, and the exit status is non-zero if any rank failed. Each passing check of a number
+ * prints the measured value (rank 0), so test logs carry the numbers the tests exist for. */
+#ifndef SOFTNTK_TEST_HARNESS_H
+#define SOFTNTK_TEST_HARNESS_H
+
+#include "softntk/error.h"
+
+#include <math.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int th_rank = 0, th_size = 1, th_checks = 0, th_failures = 0;
+
+static inline void th_init(int *argc, char ***argv) {
+  MPI_Init(argc, argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &th_rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &th_size);
+  sntk_h5_quiet();
+}
+
+static inline void th_vreport(int ok, const char *file, int line, const char *fmt, va_list ap) {
+  char msg[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  th_checks++;
+  if (!ok) {
+    th_failures++;
+    fprintf(stderr, "FAIL [rank %d/%d] %s:%d: %s\n", th_rank, th_size, file, line, msg);
+  } else if (th_rank == 0) {
+    printf("ok   %s\n", msg);
+  }
+  fflush(stdout);
+}
+
+static inline int th_ok_(int ok, const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  th_vreport(ok, file, line, fmt, ap);
+  va_end(ap);
+  return ok;
+}
+#define TH_OK(cond, ...) th_ok_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+/* ||a - b||_2 / ||b||_2 (absolute when b = 0). */
+static inline double th_relerr(const double *a, const double *b, long n) {
+  double num = 0, den = 0;
+  for (long i = 0; i < n; i++) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static inline double th_rel(double a, double b) {
+  return b != 0 ? fabs(a - b) / fabs(b) : fabs(a);
+}
+
+/* Combine failures over all ranks, print the summary, finalize MPI; returns the exit status. */
+static inline int th_finish(void) {
+  int all = 0, checks = 0;
+  MPI_Allreduce(&th_failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Allreduce(&th_checks, &checks, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (th_rank == 0) printf("%d checks, %d failures (%d ranks)\n", checks, all, th_size);
+  MPI_Finalize();
+  return all ? 1 : 0;
+}
+
+/* Abort the test after a failed precondition: every rank reaches this together in our tests. */
+static inline int th_finish_now(void) {
+  th_finish();
+  return 1;
+}
+
+/* A library call that must succeed: on failure report its message. */
+#define TH_CALL(expr)                                                                              \
+  do {                                                                                             \
+    int th_e_ = (expr);                                                                            \
+    TH_OK(th_e_ == 0, "%s -> %d %s", #expr, th_e_, th_e_ ? sntk_error_message() : "");          \
+    if (th_e_) return th_finish_now();                                                            \
+  } while (0)
+
+#endif

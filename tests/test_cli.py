@@ -1,0 +1,142 @@
+"""End-to-end checks of the softntk command line: help and version, every class of input error (exit
+status 2, one message from rank 0, named key/file), runtime errors (exit 1), data files, the results file
+and the overwrite guard. Runs the real executable under mpirun, 1 to 4 ranks."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import Suite, run, h5attrs  # noqa: E402
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+t = Suite("cli")
+SMALL = ["--data.n=12", "--data.d=6", "--model.width=64", "--train.steps=5", "--train.log_every=1"]
+
+
+def expect_input_error(what, np_, args, *fragments):
+    r = run(np_, args)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("softntk: error:")]
+    ok = r.code == 2 and len(lines) == 1 and all(f in lines[0] for f in fragments)
+    t.check(ok, f"{what} (np={np_}): exit {r.code}, {len(lines)} error line(s): "
+                f"{lines[0] if lines else r.stderr.strip()[:300]}")
+
+
+# help and version
+r = run(1, ["--version"])
+t.check(r.code == 0 and r.stdout.startswith("softntk "), f"--version: {r.stdout.strip()}")
+r = run(1, ["--help"])
+t.check(r.code == 0 and "train" in r.stdout, "--help lists the commands")
+r = run(1, ["help", "train"])
+keys = ["name", "output_dir", "seed", "source", "target", "n", "d", "k", "constant_coord", "noise",
+        "file", "x_dataset", "y_dataset", "store", "activation", "width", "sigma", "output_scale",
+        "init", "steps", "eta", "target_loss", "log_every", "chunk"]
+missing = [k for k in keys if f"\n  {k} " not in r.stdout]
+t.check(r.code == 0 and not missing, f"help train lists every key (missing: {missing})")
+r = run(1, [])
+t.check(r.code == 2 and "no command" in r.stderr, "no command: exit 2")
+
+# input errors: exit 2, exactly one message, naming the problem
+expect_input_error("unknown command", 2, ["trian"], "unknown command 'trian'", "'train'")
+expect_input_error("unknown key", 2, ["train", "--model.widht=8"], "unknown key 'widht'",
+                   "did you mean 'width'")
+expect_input_error("unknown section", 2, ["train", "--modle.width=8"], "unknown section [modle]")
+expect_input_error("m = 0", 2, ["train", "--model.width=0"], "model.width = 0", "out of range")
+expect_input_error("m < ranks", 4, ["train", "--model.width=3", "--model.init=random"],
+                   "model.width = 3", "number of MPI ranks (4)")
+expect_input_error("non-numeric", 3, ["train", "--train.eta=fast"], "train.eta = 'fast'",
+                   "not a finite number")
+expect_input_error("missing data file", 2,
+                   ["train", "--data.source=file", "--data.file=/nonexistent/x.h5"],
+                   "/nonexistent/x.h5", "No such file")
+expect_input_error("missing deck", 2, ["train", "nowhere.ini"], "nowhere.ini", "No such file")
+expect_input_error("unknown option", 1, ["train", "--frobnicate"], "unknown option '--frobnicate'")
+with open("bad_deck.ini", "w") as f:
+    f.write("[model]\nwidth = 8\n[train]\nsteps = 10\nlog_evry = 3\n")
+expect_input_error("unknown key in deck", 2, ["train", "bad_deck.ini"], "bad_deck.ini:5",
+                   "'log_evry'", "'log_every'")
+
+# data files
+rng = np.random.default_rng(3)
+X = rng.standard_normal((20, 6))
+X /= np.linalg.norm(X, axis=1, keepdims=True)
+Y = rng.standard_normal((20, 2))
+with h5py.File("data_ok.h5", "w") as f:
+    f["inputs/X"] = X
+    f["inputs/Y"] = Y
+with h5py.File("data_rows.h5", "w") as f:
+    f["X"] = X
+    f["Y"] = Y[:19]
+Xn = X.copy()
+Xn[4, 2] = np.nan
+with h5py.File("data_nan.h5", "w") as f:
+    f["X"] = Xn
+    f["Y"] = Y
+with open("data_text.h5", "w") as f:
+    f.write("not hdf5\n")
+fileargs = ["--data.source=file", "--model.width=32", "--train.steps=3", "--run.output_dir=out"]
+r = run(2, ["train", "--data.file=data_ok.h5", "--data.x_dataset=inputs/X",
+            "--data.y_dataset=inputs/Y", "--run.name=file"] + fileargs)
+ok = r.code == 0
+if ok:
+    with h5py.File("out/file/results.h5", "r") as f:
+        ok = np.array_equal(f["data/X"][...], X) and np.array_equal(f["data/Y"][...], Y)
+t.check(ok, f"data from an HDF5 file (nested dataset paths) is used and stored: exit {r.code} "
+            f"{r.stderr.strip()[:200]}")
+expect_input_error("row mismatch", 2, ["train", "--data.file=data_rows.h5"] + fileargs,
+                   "data_rows.h5", "20 rows", "19")
+expect_input_error("NaN in data", 2, ["train", "--data.file=data_nan.h5"] + fileargs,
+                   "data_nan.h5:X[4, 2]", "finite")
+expect_input_error("not HDF5", 2, ["train", "--data.file=data_text.h5"] + fileargs,
+                   "not an HDF5 file")
+expect_input_error("missing dataset", 2, ["train", "--data.file=data_ok.h5"] + fileargs,
+                   "no dataset 'X'")
+expect_input_error("d mismatch", 2, ["train", "--data.file=data_ok.h5", "--data.d=5",
+                                     "--data.x_dataset=inputs/X", "--data.y_dataset=inputs/Y"]
+                   + fileargs, "data.d = 5", "6 columns")
+
+# results file: attributes, series lengths, h5dump can read it
+r = run(2, ["train", "--run.output_dir=out", "--run.name=attrs"] + SMALL)
+path = "out/attrs/results.h5"
+t.check(r.code == 0 and os.path.exists(path), f"small run writes {path}")
+a = h5attrs(path)
+need = ["format", "format_version", "softntk_version", "config", "config_hash", "mpi_size",
+        "start_time", "gamma", "nu", "n", "d", "k", "m", "activation"]
+t.check(all(k in a for k in need) and a["mpi_size"] == 2 and a["gamma"] == 64.0 and a["nu"] == 64.0,
+        f"root attributes present, mpi_size 2, gamma = nu = m = 64 "
+        f"(missing {[k for k in need if k not in a]})")
+with h5py.File(path, "r") as f:
+    lens = {k: f["train"][k].shape[0] for k in ["step", "loss", "grad_norm", "max_drift",
+                                                 "wall_time"]}
+    units = f["train/wall_time"].attrs["units"]
+    t.check(set(lens.values()) == {6} and list(f["train/step"][...]) == list(range(6)),
+            f"/train series hold steps 0..5: {lens}")
+    t.check(units in (b"s", "s"), "wall_time carries units")
+    t.check("[model]\nactivation = softmax\nwidth = 64\n" in a["config"],
+            "the resolved config is stored")
+r2 = run(1, ["--version"])
+t.check(os.system(f"h5dump -H {path} > /dev/null") == 0, "h5dump reads results.h5")
+
+# overwrite guard: an existing results file is not replaced
+before = open(path, "rb").read()
+expect_input_error("existing run", 2, ["train", "--run.output_dir=out", "--run.name=attrs"] + SMALL,
+                   "already exists", "run.overwrite")
+t.check(open(path, "rb").read() == before, "the existing results.h5 is untouched")
+
+# runtime errors: non-finite losses give exit 1 and advice
+r = run(2, ["train", "--run.output_dir=out", "--run.name=overflow", "--model.activation=relu",
+            "--model.output_scale=1e300", "--model.init=random"] + SMALL)
+lines = [ln for ln in r.stderr.splitlines() if ln.startswith("softntk: error:")]
+t.check(r.code == 1 and len(lines) == 1 and "at initialisation" in lines[0]
+        and "model.output_scale" in lines[0],
+        f"infinite initial loss: exit {r.code}: {lines[0] if lines else r.stderr[:200]}")
+r = run(1, ["train", "--run.output_dir=out", "--run.name=expover", "--model.activation=exp",
+            "--model.sigma=800", "--model.init=random"] + SMALL)
+t.check(r.code == 1 and "overflow" in r.stderr and "model.sigma" in r.stderr,
+        f"exp overflow at initialisation: exit {r.code}: {r.stderr.strip()[:200]}")
+r = run(2, ["train", "--run.output_dir=out", "--run.name=grow", "--model.activation=exp",
+            "--train.eta=1", "--train.steps=200"] + SMALL[:3])
+t.check(r.code == 1 and "diverged" in r.stderr and "train.eta" in r.stderr,
+        f"loss growth by 1e6 stops the run: exit {r.code}: {r.stderr.strip()[:200]}")
+
+sys.exit(t.finish())

@@ -1,0 +1,188 @@
+/* Model correctness at any rank count (run with 1, 2, 3 and 4 ranks):
+ * - step 0 is identical for every rank count (W gathered = W built on one rank, bitwise);
+ * - loss, outputs F and the gradient on P ranks equal P = 1 within 1e-12 relative, for every activation
+ *   and k in {1, 3}, with m = 37 or 38 (not divisible by 3 or 4; 37 not by 2 either) and several chunks;
+ * - the single-rank library equals the plain-loop reference (1e-12) and the gradient equals central
+ *   finite differences (1e-6);
+ * - softmax with pre-activations of magnitude 1000 stays finite and equals the shifted reference.
+ * Tolerances: the distributed and single-rank results differ only by the order of floating-point
+ * reductions (tuple merges, GEMM blocking), a few ulp amplified at most by the n = 50 sample sums, so
+ * 1e-12 leaves a margin of about 1e3 over the errors seen (~1e-15). Central differences with h = 1e-6
+ * have truncation error O(h^2) ~ 1e-12 and round-off O(eps L / h) ~ 1e-10 relative: 1e-6 is safe. */
+#include "harness.h"
+#include "reference.h"
+#include "softntk/data.h"
+#include "softntk/model.h"
+#include "softntk/parallel.h"
+
+#include <string.h>
+
+enum { N = 50, D = 5, CHUNK = 16 };
+
+static sntk_model_cfg_t model_cfg(int act, int64_t m, int init) {
+  sntk_model_cfg_t c;
+  memset(&c, 0, sizeof c);
+  c.activation = act;
+  c.width = m;
+  c.sigma = 1.0;
+  c.init = init;
+  strcpy(c.output_scale, "paper");
+  return c;
+}
+
+static int make_data(int64_t k, sntk_dataset_t *ds) {
+  sntk_data_cfg_t c;
+  memset(&c, 0, sizeof c);
+  c.source = SNTK_SOURCE_SPHERE;
+  c.target = SNTK_TARGET_TEACHER;
+  c.n = N, c.d = D, c.k = k;
+  c.constant_coord = 1;
+  c.teacher_width = 8;
+  return sntk_data_load(MPI_COMM_WORLD, &c, 7, 0, ds);
+}
+
+/* Gather a per-rank block array (rows of width w per neuron) into a global m x w array on rank 0. */
+static void gather_rows(const sntk_model_t *md, const double *local, int64_t w, double *global) {
+  int P = md->size, *counts = malloc(sizeof(int) * P), *displ = malloc(sizeof(int) * P);
+  for (int p = 0; p < P; p++) {
+    int64_t r0, r1;
+    sntk_partition(md->m, P, p, &r0, &r1);
+    counts[p] = (int)((r1 - r0) * w);
+    displ[p] = (int)(r0 * w);
+  }
+  MPI_Gatherv(local, (int)(md->m_loc * w), MPI_DOUBLE, global, counts, displ, MPI_DOUBLE, 0,
+              md->comm);
+  free(counts);
+  free(displ);
+}
+
+/* Transpose-gather A (k x m_loc per rank) into global k x m on rank 0. */
+static void gather_signs(const sntk_model_t *md, double *A) {
+  double *At = malloc(sizeof(double) * md->m_loc * md->k), *Ag = malloc(sizeof(double) * md->m * md->k);
+  for (int64_t r = 0; r < md->m_loc; r++)
+    for (int64_t l = 0; l < md->k; l++) At[r * md->k + l] = md->A[l * md->m_loc + r];
+  gather_rows(md, At, md->k, Ag);
+  if (md->rank == 0)
+    for (int64_t r = 0; r < md->m; r++)
+      for (int64_t l = 0; l < md->k; l++) A[l * md->m + r] = Ag[r * md->k + l];
+  free(At);
+  free(Ag);
+}
+
+/* Central finite differences of the single-rank loss against its gradient. */
+static double fd_error(sntk_model_t *md, const sntk_dataset_t *ds, const double *grad) {
+  int64_t np = md->m_loc * md->d;
+  double *fd = malloc(sizeof(double) * np), lp, lm;
+  for (int64_t i = 0; i < np; i++) {
+    double w = md->W[i], h = 1e-6 * (fabs(w) > 1 ? fabs(w) : 1);
+    md->W[i] = w + h;
+    sntk_model_eval(md, ds, &lp, NULL, NULL);
+    md->W[i] = w - h;
+    sntk_model_eval(md, ds, &lm, NULL, NULL);
+    md->W[i] = w;
+    fd[i] = (lp - lm) / (2 * h);
+  }
+  double e = th_relerr(fd, grad, np);
+  free(fd);
+  return e;
+}
+
+static void check_case(int act, int64_t k, int init, int64_t m, double wscale) {
+  const char *an = sntk_activation_names[act];
+  const char *in = init == SNTK_INIT_COUPLED ? "coupled" : "random";
+  sntk_dataset_t ds;
+  sntk_model_t *md = NULL, *one = NULL;
+  sntk_model_cfg_t mc = model_cfg(act, m, init);
+  if (make_data(k, &ds) || sntk_model_create(MPI_COMM_WORLD, &mc, D, k, CHUNK, N, &md)) {
+    TH_OK(0, "setup failed: %s", sntk_error_message());
+    return;
+  }
+  sntk_model_init(md, 11);
+  for (int64_t i = 0; i < md->m_loc * D; i++) md->W[i] *= wscale;
+  double loss, *F = malloc(sizeof(double) * N * k), *grad = malloc(sizeof(double) * md->m_loc * D);
+  if (sntk_model_eval(md, &ds, &loss, F, grad)) TH_OK(0, "eval: %s", sntk_error_message());
+
+  /* F must be identical (bitwise) on every rank: each rank forms E from its own copy. */
+  double *F0 = malloc(sizeof(double) * N * k);
+  memcpy(F0, F, sizeof(double) * N * k);
+  MPI_Bcast(F0, (int)(N * k), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  TH_OK(memcmp(F0, F, sizeof(double) * N * k) == 0, "%s k=%lld %s: F identical on every rank", an,
+        (long long)k, in);
+
+  double *Wg = malloc(sizeof(double) * m * D), *Gg = malloc(sizeof(double) * m * D);
+  double *Ag = malloc(sizeof(double) * m * k);
+  gather_rows(md, md->W, D, Wg);
+  gather_rows(md, grad, D, Gg);
+  gather_signs(md, Ag);
+
+  if (th_rank == 0) {
+    sntk_model_create(MPI_COMM_SELF, &mc, D, k, CHUNK, N, &one);
+    sntk_model_init(one, 11);
+    for (int64_t i = 0; i < m * D; i++) one->W[i] *= wscale;
+    double loss1, *F1 = malloc(sizeof(double) * N * k), *G1 = malloc(sizeof(double) * m * D);
+    sntk_model_eval(one, &ds, &loss1, F1, G1);
+    TH_OK(memcmp(one->W, Wg, sizeof(double) * m * D) == 0 &&
+              memcmp(one->A, Ag, sizeof(double) * m * k) == 0,
+          "%s k=%lld %s m=%lld: step-0 W and a identical for P=%d and P=1", an, (long long)k, in,
+          (long long)m, th_size);
+    double eL = th_rel(loss, loss1), eF = th_relerr(F, F1, N * k), eG = th_relerr(Gg, G1, m * D);
+    TH_OK(eL < 1e-12 && eF < 1e-12 && eG < 1e-12,
+          "%s k=%lld %s m=%lld P=%d vs P=1: loss %.1e, F %.1e, grad %.1e (rel, < 1e-12)", an,
+          (long long)k, in, (long long)m, th_size, eL, eF, eG);
+
+    double *Fr = malloc(sizeof(double) * N * k), *Gr = malloc(sizeof(double) * m * D);
+    ref_forward(act, one->gamma, m, D, k, one->W, one->A, ds.X, N, Fr);
+    double lr = ref_loss_grad(act, one->gamma, m, D, k, one->W, one->A, ds.X, ds.Y, N, Gr);
+    double rF = th_relerr(F1, Fr, N * k), rG = th_relerr(G1, Gr, m * D), rL = th_rel(loss1, lr);
+    int finite = isfinite(loss1);
+    TH_OK(finite && rF < 1e-12 && rG < 1e-12 && rL < 1e-12,
+          "%s k=%lld %s: P=1 vs plain-loop reference: loss %.1e, F %.1e, grad %.1e (< 1e-12)%s", an,
+          (long long)k, in, rL, rF, rG, wscale > 1 ? " [pre-activations ~1000]" : "");
+    if (wscale == 1.0) {
+      double e = fd_error(one, &ds, G1);
+      TH_OK(e < 1e-6, "%s k=%lld %s: gradient vs central differences %.1e (< 1e-6)", an,
+            (long long)k, in, e);
+    }
+    free(F1), free(G1), free(Fr), free(Gr);
+    sntk_model_destroy(&one);
+  }
+  free(F), free(F0), free(grad), free(Wg), free(Gg), free(Ag);
+  sntk_model_destroy(&md);
+  sntk_data_free(&ds);
+}
+
+/* Largest |w_r . x_i| for the softmax extreme case, to show the case is real (exp would overflow). */
+static double max_preactivation(double wscale) {
+  sntk_dataset_t ds;
+  sntk_model_t *one = NULL;
+  sntk_model_cfg_t mc = model_cfg(SNTK_ACT_SOFTMAX, 37, SNTK_INIT_RANDOM);
+  make_data(1, &ds);
+  double mx = 0;
+  if (th_rank == 0) {
+    sntk_model_create(MPI_COMM_SELF, &mc, D, 1, CHUNK, N, &one);
+    sntk_model_init(one, 11);
+    for (int64_t i = 0; i < N; i++)
+      for (int64_t r = 0; r < 37; r++) {
+        double z = 0;
+        for (int j = 0; j < D; j++) z += wscale * one->W[r * D + j] * ds.X[i * D + j];
+        if (fabs(z) > mx) mx = fabs(z);
+      }
+    sntk_model_destroy(&one);
+  }
+  sntk_data_free(&ds);
+  return mx;
+}
+
+int main(int argc, char **argv) {
+  th_init(&argc, &argv);
+  for (int act = 0; act < 3; act++)
+    for (int64_t k = 1; k <= 3; k += 2) {
+      check_case(act, k, SNTK_INIT_RANDOM, 37, 1.0);
+      check_case(act, k, SNTK_INIT_COUPLED, 38, 1.0);
+    }
+  /* sigma = 1 gives |z| ~ 1; scaling W by 300 puts pre-activations near 1000. */
+  double zmax = max_preactivation(300.0);
+  if (th_rank == 0) TH_OK(zmax > 750, "extreme case: max |w . x| = %.0f (exp overflows past 709)", zmax);
+  for (int64_t k = 1; k <= 3; k += 2) check_case(SNTK_ACT_SOFTMAX, k, SNTK_INIT_RANDOM, 37, 300.0);
+  return th_finish();
+}
