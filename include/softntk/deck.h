@@ -3,6 +3,7 @@
 #ifndef SOFTNTK_DECK_H
 #define SOFTNTK_DECK_H
 
+#include "softntk/checkpoint.h"
 #include "softntk/config.h"
 #include "softntk/data.h"
 #include "softntk/model.h"
@@ -16,6 +17,7 @@ typedef struct sntk_deck {
   sntk_data_cfg_t data;
   sntk_model_cfg_t model;
   sntk_train_cfg_t train;
+  sntk_ckpt_cfg_t ckpt;
   sntk_config_t cfg;     /* the machinery bound to this struct (do not copy a deck) */
   char origin[SNTK_STR]; /* deck file, or "built-in default" */
   char *text;            /* resolved configuration text */

@@ -29,6 +29,14 @@ typedef struct sntk_column {
 int sntk_results_create(MPI_Comm comm, const char *path, const char *command,
                         const char *config_text, const char *config_hash, sntk_results_t **out);
 
+/* Collective. Reopen the results file of a run resumed at step `step`: in every series group (a group
+ * holding a `step` dataset) the rows with step >= `step` are dropped, and so are snapshot datasets named
+ * <name>_<t> with t >= step, so the file reads as if the run had just reached `step`. *kept receives the
+ * number of /train rows that remain. SNTK_ERR_INPUT when the file is missing, unreadable or not a
+ * softntk results file (the caller may then rebuild it). */
+int sntk_results_resume(MPI_Comm comm, const char *path, int64_t step, int64_t *kept,
+                        sntk_results_t **out);
+
 /* Collective. Root attributes (rank 0 writes; the value given on rank 0 counts). */
 int sntk_results_attr_f64(sntk_results_t *res, const char *name, double value);
 int sntk_results_attr_i64(sntk_results_t *res, const char *name, int64_t value);
@@ -42,7 +50,8 @@ int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int
 int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
                         int *id);
 
-/* Not collective. Buffer one row (ncols values) of series `id`. Only rank 0's rows are written. */
+/* Collective (every rank calls it for every row; the ranks agree only when the buffer grows). Buffer
+ * one row (ncols values) of series `id`. Only rank 0's values are used; others may pass any row. */
 int sntk_results_append(sntk_results_t *res, int id, const double *row);
 
 /* Collective. Append every buffered row to the file. */

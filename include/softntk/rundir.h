@@ -5,11 +5,10 @@
 #include <mpi.h>
 #include <stddef.h>
 
-/* Collective. Create <output_dir>/<name> (and parents) on rank 0 and check it is writable. Refuses
- * (SNTK_ERR_INPUT) when it already holds results.h5 and overwrite is 0. Writes the directory path into
- * dir (identical on every rank). */
-int sntk_rundir_prepare(MPI_Comm comm, const char *output_dir, const char *name, int overwrite,
-                        char *dir, size_t len);
+/* Collective. Create <output_dir>/<name> (and parents) on rank 0 and check it is writable. Writes the
+ * directory path into dir (identical on every rank). */
+int sntk_rundir_prepare(MPI_Comm comm, const char *output_dir, const char *name, char *dir,
+                        size_t len);
 
 /* Not collective. mkdir -p; SNTK_ERR_RUNTIME naming the path and reason on failure. */
 int sntk_mkdirs(const char *path);

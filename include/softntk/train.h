@@ -30,8 +30,15 @@ extern const sntk_key_t sntk_train_keys[];
 struct sntk_deck;
 struct sntk_ctx;
 
-/* Collective. Run `softntk train` for a loaded deck: data, model, gradient descent, progress lines,
- * results.h5 in the run directory. Returns 0, or an agreed error code (message on every rank). */
-int sntk_train_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck);
+/* Per-invocation options of a run (command-line options that are not deck keys). */
+typedef struct sntk_run_opts {
+  const char *restart; /* "auto" (default): newest valid checkpoint if any; "none"; or a path */
+} sntk_run_opts_t;
+
+/* Collective. Run `softntk train` for a loaded deck: data, model, gradient descent with checkpoints,
+ * progress lines, results.h5 in the run directory. Returns 0, SNTK_STOPPED (3) after a requested stop
+ * with a valid checkpoint, or an agreed error code (message on every rank). */
+int sntk_train_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
+                    const sntk_run_opts_t *opts);
 
 #endif

@@ -4,8 +4,10 @@
  * checkpoint. */
 #include "softntk/deck.h"
 #include "softntk/error.h"
+#include "softntk/inspect.h"
 #include "softntk/log.h"
 #include "softntk/parallel.h"
+#include "softntk/signals.h"
 #include "softntk/train.h"
 #include "softntk/version.h"
 
@@ -18,20 +20,42 @@ typedef struct command {
   const char *summary;
   const char *usage;
   const char *details;
-  int (*run)(const sntk_ctx_t *ctx, const sntk_deck_t *deck);
+  int (*run)(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts);
+  int (*run_file)(const sntk_ctx_t *ctx, const char *path); /* commands on a file, not a deck */
   int uses_deck;
 } command_t;
 
+static int inspect_main(const sntk_ctx_t *ctx, const char *path) {
+  int err = ctx->rank == 0 ? sntk_inspect_file(path, stdout) : SNTK_OK;
+  return sntk_agree(ctx->comm, err);
+}
+
 static const command_t commands[] = {
     {"train", "train a two-layer network by full-batch gradient descent",
-     "softntk train [deck.ini] [--section.key=value ...]",
+     "softntk train [deck.ini] [--section.key=value ...] [--restart auto|none|PATH]",
      "Trains the network the deck describes (the built-in defaults when no deck is given) with its\n"
      "hidden neurons sharded across the MPI ranks, prints progress every train.log_every steps and\n"
-     "writes results.h5 and log.txt to <run.output_dir>/<run.name>/. Any key can be overridden on\n"
-     "the command line as --section.key=value.\n"
-     "Exit status: 0 done, 1 runtime error (including divergence), 2 bad input.",
-     sntk_train_main, 1},
-    {NULL, NULL, NULL, NULL, NULL, 0}};
+     "writes results.h5, log.txt and checkpoints/ to <run.output_dir>/<run.name>/. Any key can be\n"
+     "overridden on the command line as --section.key=value.\n"
+     "\n"
+     "Checkpoints: every checkpoint.every_steps steps, every checkpoint.every_minutes minutes, at\n"
+     "the end of the run, on SIGUSR1 (and continue), on SIGUSR2 or SIGTERM (and stop, exit 3), and\n"
+     "before checkpoint.max_hours runs out (stop, exit 3). Through mpirun or srun send SIGUSR2 to\n"
+     "stop cleanly: mpirun answers SIGTERM by killing the ranks after a short grace period.\n"
+     "--restart auto (default) continues from the newest checkpoint that validates (an older one\n"
+     "if the newest is damaged) on any number of ranks, and starts fresh when there is none;\n"
+     "--restart PATH continues from that file; --restart none starts over (run.overwrite = true\n"
+     "is needed to replace an earlier run's files).\n"
+     "Exit status: 0 done, 1 runtime error (including divergence), 2 bad input, 3 stopped early\n"
+     "with a valid checkpoint (run the same command again to continue).",
+     sntk_train_main, NULL, 1},
+    {"inspect", "print and verify a checkpoint or results file",
+     "softntk inspect FILE",
+     "Prints the metadata of a softntk checkpoint or results file and reads every dataset whole,\n"
+     "verifying its Fletcher32 checksum and the file's metadata checksums.\n"
+     "Exit status: 0 valid, 1 invalid (damaged, truncated), 2 missing or not a softntk file.",
+     NULL, inspect_main, 0},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0}};
 
 static const command_t *find_command(const char *name) {
   for (const command_t *c = commands; c->name; c++)
@@ -69,14 +93,30 @@ static int unknown_command(const char *name) {
   return sntk_error(SNTK_ERR_INPUT, "unknown command '%s' (softntk --help lists them)", name);
 }
 
-/* Split a command's arguments into one optional deck path and the overrides. */
+static int is_override(const char *a) {
+  const char *dot = strchr(a, '.'), *eq = strchr(a, '=');
+  return strncmp(a, "--", 2) == 0 && dot && eq && dot < eq;
+}
+
+/* Split a command's arguments into one optional deck (or file) path, the overrides and options. */
 static int parse_args(const command_t *c, int argc, char **argv, const char **deck, int *nover,
-                      char **over) {
+                      char **over, sntk_run_opts_t *opts) {
   *deck = NULL;
   *nover = 0;
+  opts->restart = "auto";
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    if (strncmp(a, "--", 2) == 0 && strchr(a, '.') && strchr(a, '=') && strchr(a, '.') < strchr(a, '=')) {
+    if (c->uses_deck && strncmp(a, "--restart", 9) == 0 && (a[9] == '=' || a[9] == '\0')) {
+      if (a[9] == '=') {
+        opts->restart = a + 10;
+      } else if (i + 1 < argc) {
+        opts->restart = argv[++i];
+      } else {
+        return sntk_error(SNTK_ERR_INPUT, "--restart needs a value: auto, none or a checkpoint path");
+      }
+      if (!opts->restart[0])
+        return sntk_error(SNTK_ERR_INPUT, "--restart needs a value: auto, none or a checkpoint path");
+    } else if (c->uses_deck && is_override(a)) {
       over[(*nover)++] = argv[i] + 2;
     } else if (a[0] == '-') {
       return sntk_error(SNTK_ERR_INPUT,
@@ -96,13 +136,17 @@ static int parse_args(const command_t *c, int argc, char **argv, const char **de
 static int run_command(const sntk_ctx_t *ctx, const command_t *c, int argc, char **argv) {
   const char *path;
   int nover, err;
+  sntk_run_opts_t opts;
   char **over = calloc((size_t)argc + 1, sizeof *over);
   if (!over) return sntk_error(SNTK_ERR_RUNTIME, "out of memory");
-  err = sntk_agree(ctx->comm, parse_args(c, argc, argv, &path, &nover, over));
-  if (!err) {
+  err = sntk_agree(ctx->comm, parse_args(c, argc, argv, &path, &nover, over, &opts));
+  if (!err && c->run_file) {
+    err = path ? c->run_file(ctx, path)
+               : sntk_error(SNTK_ERR_INPUT, "%s needs a file (usage: %s)", c->name, c->usage);
+  } else if (!err) {
     sntk_deck_t deck;
     err = sntk_deck_load(ctx->comm, path, nover, over, &deck);
-    if (!err) err = c->run(ctx, &deck);
+    if (!err) err = c->run(ctx, &deck, &opts);
     sntk_deck_free(&deck);
   }
   free(over);
@@ -142,6 +186,7 @@ static int dispatch(const sntk_ctx_t *ctx, int argc, char **argv) {
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
+  sntk_signals_install();
   sntk_h5_quiet();
   sntk_ctx_t ctx;
   int err = sntk_ctx_create(MPI_COMM_WORLD, &ctx);

@@ -15,6 +15,8 @@ const sntk_section_t sntk_deck_sections[] = {
     {"data", sntk_data_keys, offsetof(sntk_deck_t, data), "training data"},
     {"model", sntk_model_keys, offsetof(sntk_deck_t, model), "the two-layer network"},
     {"train", sntk_train_keys, offsetof(sntk_deck_t, train), "full-batch gradient descent"},
+    {"checkpoint", sntk_ckpt_keys, offsetof(sntk_deck_t, ckpt),
+     "checkpoints: when to write them, how many to keep, wall-time budget"},
     {NULL, NULL, 0, NULL}};
 
 /* Rank 0: read the whole deck file into a NUL-terminated buffer. */

@@ -75,7 +75,7 @@ int sntk_check_mpi(int rc, const char *call, const char *file, int line) {
   return SNTK_ERR_RUNTIME;
 }
 
-/* H5Ewalk callback: keep the innermost (first) description. */
+/* H5Ewalk callback (upward walk): keep the innermost description, the root cause. */
 static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data) {
   char *out = data;
   if (n == 0 && e->desc) snprintf(out, 512, "%s", e->desc);
@@ -85,7 +85,7 @@ static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data) {
 int sntk_check_h5(int failed, const char *call, const char *file, int line) {
   if (!failed) return SNTK_OK;
   char desc[512] = "";
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk, desc);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, desc);
   H5Eclear2(H5E_DEFAULT);
   sntk_error(SNTK_ERR_RUNTIME, "HDF5 call failed: %s%s%s", call, desc[0] ? ": " : "", desc);
   sntk_error_trace("HDF5", file, line);

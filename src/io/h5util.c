@@ -149,6 +149,7 @@ int sntk_h5_attr_read_str(hid_t obj, const char *name, char **value) {
   SNTK_TRY(SNTK_ALLOC(*value, len + 1));
   mem = H5Tcopy(H5T_C_S1);
   H5Tset_size(mem, len + 1);
+  H5Tset_cset(mem, H5Tget_cset(ty));
   SNTK_TRY(SNTK_H5(H5Aread(at, mem, *value)));
 done:
   if (err) free(*value), *value = NULL;
@@ -184,18 +185,35 @@ static int describe(hid_t obj, const char *units, const char *description) {
   return SNTK_OK;
 }
 
+/* Chunked layout with Fletcher32 (last in the pipeline) for a dataset whose first dimension is
+ * `rows` (0 for an extendible dataset still empty) and rows of `cols` values. */
+static hid_t checksummed_dcpl(int rank, int64_t rows, int64_t cols, int extendible) {
+  int64_t c = cols > 0 ? cols : 1;
+  int64_t crow = ((int64_t)1 << 17) / c; /* about 1 MiB per chunk */
+  if (crow < 1) crow = 1;
+  if (extendible && crow > 1024 && cols == 0) crow = 1024;
+  if (!extendible && crow > rows) crow = rows > 0 ? rows : 1;
+  hsize_t chunk[2] = {(hsize_t)crow, (hsize_t)c};
+  hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(pl, rank, chunk);
+  H5Pset_fletcher32(pl);
+  return pl;
+}
+
 int sntk_h5_write_matrix(hid_t loc, const char *name, int64_t rows, int64_t cols, const double *data,
                          const char *units, const char *description) {
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
-  hid_t sp = -1, ds = -1;
+  const int rank = cols > 0 ? 2 : 1;
+  hid_t sp = -1, ds = -1, pl = -1;
   int err = SNTK_OK;
-  SNTK_TRY(SNTK_H5(sp = H5Screate_simple(cols > 0 ? 2 : 1, dims, NULL)));
-  SNTK_TRY(SNTK_H5(ds = H5Dcreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT,
-                                    H5P_DEFAULT)));
-  SNTK_TRY(SNTK_H5(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)));
+  SNTK_TRY(SNTK_H5(sp = H5Screate_simple(rank, dims, NULL)));
+  SNTK_TRY(SNTK_H5(pl = rows > 0 ? checksummed_dcpl(rank, rows, cols, 0) : H5Pcreate(H5P_DATASET_CREATE)));
+  SNTK_TRY(SNTK_H5(ds = H5Dcreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT)));
+  if (rows > 0) SNTK_TRY(SNTK_H5(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)));
   SNTK_TRY(describe(ds, units, description));
 done:
   if (ds >= 0) H5Dclose(ds);
+  if (pl >= 0) H5Pclose(pl);
   if (sp >= 0) H5Sclose(sp);
   return err;
 }
@@ -204,13 +222,10 @@ int sntk_h5_series_create(hid_t loc, const char *name, int is_int, int64_t cols,
                           const char *description) {
   int rank = cols > 0 ? 2 : 1;
   hsize_t dims[2] = {0, (hsize_t)cols}, maxd[2] = {H5S_UNLIMITED, (hsize_t)cols};
-  hsize_t chunk[2] = {cols > 0 ? (cols < 4096 ? 4096 / (hsize_t)cols + 1 : 1) : 1024,
-                      (hsize_t)cols};
   hid_t sp = -1, pl = -1, ds = -1;
   int err = SNTK_OK;
   SNTK_TRY(SNTK_H5(sp = H5Screate_simple(rank, dims, maxd)));
-  SNTK_TRY(SNTK_H5(pl = H5Pcreate(H5P_DATASET_CREATE)));
-  SNTK_TRY(SNTK_H5(H5Pset_chunk(pl, rank, chunk)));
+  SNTK_TRY(SNTK_H5(pl = checksummed_dcpl(rank, 0, cols, 1)));
   SNTK_TRY(SNTK_H5(ds = H5Dcreate2(loc, name, is_int ? H5T_STD_I64LE : H5T_IEEE_F64LE, sp,
                                     H5P_DEFAULT, pl, H5P_DEFAULT)));
   SNTK_TRY(describe(ds, units, description));

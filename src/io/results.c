@@ -8,6 +8,7 @@
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define MAX_SERIES 16
@@ -85,6 +86,132 @@ int sntk_results_create(MPI_Comm comm, const char *path, const char *command,
     if (res->rank == 0) err = create_file(res, command, config_text, config_hash, size);
   }
   err = sntk_agree(comm, err);
+  if (err) {
+    free(res);
+    res = NULL;
+  }
+  *out = res;
+  return err;
+}
+
+/* Rank 0: number of leading rows of the group's `step` dataset with step < limit. */
+static int rows_before(hid_t g, int64_t limit, int64_t *rows, int64_t *kept) {
+  hid_t ds = -1, sp = -1;
+  int64_t *v = NULL;
+  int err = SNTK_OK;
+  SNTK_TRY(SNTK_H5(ds = H5Dopen2(g, "step", H5P_DEFAULT)));
+  SNTK_TRY(SNTK_H5(sp = H5Dget_space(ds)));
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(sp, &n, NULL);
+  *rows = (int64_t)n;
+  SNTK_TRY(SNTK_ALLOC(v, n));
+  if (n > 0) SNTK_TRY(SNTK_H5(H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v)));
+  *kept = 0;
+  while (*kept < (int64_t)n && v[*kept] < limit) (*kept)++;
+done:
+  free(v);
+  if (sp >= 0) H5Sclose(sp);
+  if (ds >= 0) H5Dclose(ds);
+  return err;
+}
+
+typedef struct trunc_ctx {
+  int64_t limit;
+  int err;
+} trunc_ctx_t;
+
+/* Truncate one series group: datasets whose first dimension equals the step count are cut to the kept
+ * rows; snapshots <name>_<t> with t >= limit are unlinked. */
+static herr_t truncate_group(hid_t file, const char *name, const H5L_info_t *info, void *data) {
+  trunc_ctx_t *ctx = data;
+  (void)info;
+  hid_t g = H5Oopen(file, name, H5P_DEFAULT);
+  if (g < 0 || H5Iget_type(g) != H5I_GROUP || !sntk_h5_exists(g, "step")) {
+    if (g >= 0) H5Oclose(g);
+    H5Eclear2(H5E_DEFAULT);
+    return 0;
+  }
+  int64_t rows, kept;
+  int err = rows_before(g, ctx->limit, &rows, &kept);
+  H5G_info_t gi;
+  H5Gget_info(g, &gi);
+  char member[256];
+  for (hsize_t i = gi.nlinks; !err && i-- > 0;) {
+    if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, member, sizeof member,
+                           H5P_DEFAULT) < 0)
+      continue;
+    const char *us = strrchr(member, '_');
+    char *end;
+    long long t = us ? strtoll(us + 1, &end, 10) : -1;
+    if (us && us[1] && !*end && t >= ctx->limit) {
+      err = SNTK_H5(H5Ldelete(g, member, H5P_DEFAULT));
+      continue;
+    }
+    hid_t ds = H5Dopen2(g, member, H5P_DEFAULT);
+    if (ds < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      continue;
+    }
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[2] = {0, 0};
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    if ((int64_t)dims[0] == rows && rows > kept) err = sntk_h5_series_truncate(g, member, kept);
+  }
+  H5Oclose(g);
+  if (err && !ctx->err) ctx->err = err;
+  return 0;
+}
+
+static int resume_file(sntk_results_t *res, int64_t step, int64_t *kept) {
+  struct stat st;
+  if (stat(res->path, &st) != 0 || H5Fis_hdf5(res->path) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return sntk_error(SNTK_ERR_INPUT, "%s is missing or not an HDF5 file", res->path);
+  }
+  hid_t f = H5Fopen(res->path, H5F_ACC_RDWR, H5P_DEFAULT);
+  if (f < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return sntk_error(SNTK_ERR_INPUT, "%s cannot be opened (damaged by a crash?)", res->path);
+  }
+  char *format = NULL;
+  int err = sntk_h5_attr_read_str(f, "format", &format);
+  if (!err && strcmp(format, SNTK_RESULTS_FORMAT) != 0)
+    err = sntk_error(SNTK_ERR_INPUT, "%s is not a softntk results file", res->path);
+  free(format);
+  trunc_ctx_t ctx = {step, SNTK_OK};
+  if (!err) H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, truncate_group, &ctx);
+  if (!err) err = ctx.err;
+  *kept = 0;
+  if (!err && sntk_h5_exists(f, "train/step")) {
+    hid_t g = H5Gopen2(f, "train", H5P_DEFAULT);
+    int64_t rows;
+    err = rows_before(g, step, &rows, kept);
+    H5Gclose(g);
+  }
+  if (H5Fclose(f) < 0 && !err) err = sntk_error(SNTK_ERR_INPUT, "%s: closing failed", res->path);
+  H5Eclear2(H5E_DEFAULT);
+  if (err && err != SNTK_ERR_INPUT) {
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", sntk_error_message());
+    err = sntk_error(SNTK_ERR_INPUT, "%s cannot be truncated: %s", res->path, msg);
+  }
+  return err;
+}
+
+int sntk_results_resume(MPI_Comm comm, const char *path, int64_t step, int64_t *kept,
+                        sntk_results_t **out) {
+  sntk_results_t *res = NULL;
+  int err = SNTK_ALLOC(res, 1);
+  if (!err) {
+    res->comm = comm;
+    MPI_Comm_rank(comm, &res->rank);
+    snprintf(res->path, sizeof res->path, "%s", path);
+    if (res->rank == 0) err = resume_file(res, step, kept);
+  }
+  err = sntk_agree(comm, err);
+  if (!err) err = SNTK_MPI(MPI_Bcast(kept, 1, MPI_INT64_T, 0, comm));
   if (err) {
     free(res);
     res = NULL;
@@ -183,15 +310,21 @@ int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const
 
 int sntk_results_append(sntk_results_t *res, int id, const double *row) {
   series_t *s = &res->series[id];
-  if (res->rank != 0) return SNTK_OK;
   if (s->nrows == s->cap) {
+    /* Every rank tracks the row count, so all reach this growth point together and agree. */
     int64_t cap = s->cap ? 2 * s->cap : 256;
-    double *grown = realloc(s->rows, (size_t)(cap * s->ncols) * sizeof *grown);
-    if (!grown) return sntk_error(SNTK_ERR_RUNTIME, "out of memory buffering results");
-    s->rows = grown;
+    int err = SNTK_OK;
+    if (res->rank == 0) {
+      double *grown = realloc(s->rows, (size_t)(cap * s->ncols) * sizeof *grown);
+      if (grown)
+        s->rows = grown;
+      else
+        err = sntk_error(SNTK_ERR_RUNTIME, "out of memory buffering results");
+    }
+    SNTK_CALL(sntk_agree(res->comm, err));
     s->cap = cap;
   }
-  memcpy(s->rows + s->nrows * s->ncols, row, (size_t)s->ncols * sizeof *row);
+  if (res->rank == 0) memcpy(s->rows + s->nrows * s->ncols, row, (size_t)s->ncols * sizeof *row);
   s->nrows++;
   return SNTK_OK;
 }
@@ -208,7 +341,6 @@ static int flush_series(hid_t file, series_t *s) {
     for (int64_t r = 0; r < s->nrows; r++) col[r] = s->rows[r * s->ncols + c];
     SNTK_TRY(sntk_h5_series_append(g, s->names[c], s->nrows, col));
   }
-  s->nrows = 0;
 done:
   free(col);
   if (g >= 0) H5Gclose(g);
@@ -228,6 +360,7 @@ int sntk_results_flush(sntk_results_t *res) {
       if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
     }
   }
+  for (int i = 0; i < res->nseries; i++) res->series[i].nrows = 0;
   return sntk_agree(res->comm, err);
 }
 

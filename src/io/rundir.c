@@ -31,28 +31,21 @@ int sntk_mkdirs(const char *path) {
   return SNTK_OK;
 }
 
-static int prepare(const char *dir, int overwrite) {
-  char path[4200];
+static int prepare(const char *dir) {
   SNTK_CALL(sntk_mkdirs(dir));
   if (access(dir, W_OK | X_OK) != 0)
     return sntk_error(SNTK_ERR_RUNTIME, "run directory %s is not writable: %s", dir, strerror(errno));
-  snprintf(path, sizeof path, "%s/results.h5", dir);
-  if (!overwrite && access(path, F_OK) == 0)
-    return sntk_error(SNTK_ERR_INPUT,
-                      "%s already exists: choose another run.name, or set run.overwrite = true to "
-                      "replace it",
-                      path);
   return SNTK_OK;
 }
 
-int sntk_rundir_prepare(MPI_Comm comm, const char *output_dir, const char *name, int overwrite,
-                        char *dir, size_t len) {
+int sntk_rundir_prepare(MPI_Comm comm, const char *output_dir, const char *name, char *dir,
+                        size_t len) {
   int rank, err = SNTK_OK;
   MPI_Comm_rank(comm, &rank);
   if (!name[0] || strchr(name, '/'))
     return sntk_error(SNTK_ERR_INPUT, "run.name = '%s' must be a non-empty name without '/'", name);
   if (snprintf(dir, len, "%s/%s", output_dir[0] ? output_dir : ".", name) >= (int)len)
     return sntk_error(SNTK_ERR_INPUT, "run directory path too long");
-  if (rank == 0) err = prepare(dir, overwrite);
+  if (rank == 0) err = prepare(dir);
   return sntk_agree(comm, err);
 }

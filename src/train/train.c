@@ -1,13 +1,14 @@
-/* `softntk train`: full-batch gradient descent on the sharded network, progress lines, results.h5. */
+/* `softntk train`: full-batch gradient descent on the sharded network, progress lines, results.h5,
+ * checkpoints on steps, minutes, signals and a wall-time budget. */
 #include "softntk/train.h"
 
 #include "softntk/deck.h"
 #include "softntk/error.h"
 #include "softntk/log.h"
 #include "softntk/parallel.h"
-#include "softntk/results.h"
-#include "softntk/rundir.h"
+#include "softntk/signals.h"
 #include "softntk/version.h"
+#include "trainer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ const sntk_key_t sntk_run_keys[] = {
     {"seed", SNTK_T_INT, OFF(seed), "1", 0, 9e15, 0, NULL, NULL,
      "master seed of every random stream (data, weights, signs)"},
     {"overwrite", SNTK_T_BOOL, OFF(overwrite), "false", 0, 0, 0, NULL, NULL,
-     "replace results.h5 of an earlier run with the same name"},
+     "replace results.h5 and checkpoints of an earlier run with the same name"},
     {NULL}};
 #undef OFF
 
@@ -40,15 +41,28 @@ const sntk_key_t sntk_train_keys[] = {
     {NULL}};
 #undef OFF
 
-enum { COL_STEP, COL_LOSS, COL_GRAD, COL_DRIFT, COL_TIME, NCOLS };
+const char *const sntk_train_col_names[NCOLS] = {"step", "loss", "grad_norm", "max_drift",
+                                                 "wall_time"};
 
-static const sntk_column_t train_cols[NCOLS] = {
+const sntk_column_t sntk_train_cols[NCOLS] = {
     {"step", 1, "1", "gradient-descent step t; the row holds values at W(t), before update t"},
     {"loss", 0, "1", "L(W(t)) = 1/2 sum_i ||F(x_i) - y_i||^2"},
     {"grad_norm", 0, "1", "Frobenius norm of dL/dW at W(t)"},
     {"max_drift", 0, "1", "max_r ||w_r(t) - w_r(0)||"},
-    {"wall_time", 0, "s", "wall-clock seconds since the first step began (rank 0)"},
+    {"wall_time", 0, "s", "wall-clock seconds of training up to this row, over all invocations"},
 };
+
+/* Requests agreed at a step boundary. */
+enum { REQ_CKPT = 1, REQ_STOP = 2, REQ_TIME = 4, REQ_BUDGET = 8 };
+
+typedef struct loop_clock {
+  double start;     /* MPI_Wtime when this invocation began training */
+  double last_ckpt; /* MPI_Wtime of the last checkpoint (or start) */
+  double max_step;  /* longest step seen, s */
+  double ckpt_est;  /* expected checkpoint time, s */
+  double job_start; /* MPI_Wtime when the command began (max_hours counts from here) */
+  int64_t last_step; /* step of the last checkpoint written by this invocation (-1: none) */
+} loop_clock_t;
 
 static void hms(double seconds, char *out, size_t len) {
   if (!isfinite(seconds) || seconds < 0) seconds = 0;
@@ -70,8 +84,11 @@ static int check_memory(MPI_Comm comm, const sntk_model_t *md, const sntk_datase
   return SNTK_OK;
 }
 
-static int write_header(sntk_results_t *res, const sntk_deck_t *deck, const sntk_model_t *md,
-                        const sntk_dataset_t *ds) {
+int sntk_trainer_results_header(trainer_t *tr) {
+  const sntk_deck_t *deck = tr->deck;
+  const sntk_model_t *md = tr->md;
+  const sntk_dataset_t *ds = &tr->ds;
+  sntk_results_t *res = tr->res;
   SNTK_CALL(sntk_results_attr_i64(res, "n", ds->n));
   SNTK_CALL(sntk_results_attr_i64(res, "d", ds->d));
   SNTK_CALL(sntk_results_attr_i64(res, "k", ds->k));
@@ -83,6 +100,7 @@ static int write_header(sntk_results_t *res, const sntk_deck_t *deck, const sntk
   SNTK_CALL(sntk_results_attr_f64(res, "eta", deck->train.eta));
   SNTK_CALL(sntk_results_attr_i64(res, "seed", deck->run.seed));
   SNTK_CALL(sntk_results_attr_i64(res, "chunk", md->chunk));
+  SNTK_CALL(sntk_results_attr_str(res, "data_hash", tr->data_hash));
   if (deck->data.store) {
     SNTK_CALL(sntk_results_matrix(res, "/data/X", ds->n, ds->d, ds->X, "1",
                                   "training inputs, one sample per row"));
@@ -92,10 +110,34 @@ static int write_header(sntk_results_t *res, const sntk_deck_t *deck, const sntk
   return SNTK_OK;
 }
 
-static void log_banner(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_model_t *md,
-                       const sntk_dataset_t *ds, const char *dir) {
+int sntk_trainer_record(trainer_t *tr, const double *row) {
+  sntk_history_t *h = &tr->hist;
+  if (h->rows == tr->hist_cap) {
+    /* Every rank tracks the row count, so all reach this growth point together and agree. */
+    int64_t cap = tr->hist_cap ? 2 * tr->hist_cap : 1024;
+    int err = SNTK_OK;
+    if (tr->ctx->rank == 0) {
+      double *grown = realloc(h->data, sizeof(double) * (size_t)(cap * NCOLS));
+      if (grown)
+        h->data = grown;
+      else
+        err = sntk_error(SNTK_ERR_RUNTIME, "out of memory recording the history");
+    }
+    SNTK_CALL(sntk_agree(tr->ctx->comm, err));
+    tr->hist_cap = cap;
+  }
+  if (tr->ctx->rank == 0) memcpy(h->data + h->rows * NCOLS, row, sizeof(double) * NCOLS);
+  h->rows++;
+  return sntk_results_append(tr->res, tr->series, row);
+}
+
+static void log_banner(const trainer_t *tr) {
   static const char *src[] = {"sphere", "file"}, *tgt[] = {"teacher", "random labels"};
-  int64_t lo = md->m / ctx->size, hi = lo + (md->m % ctx->size != 0);
+  const sntk_deck_t *deck = tr->deck;
+  const sntk_model_t *md = tr->md;
+  const sntk_dataset_t *ds = &tr->ds;
+  const int P = tr->ctx->size;
+  int64_t lo = md->m / P, hi = lo + (md->m % P != 0);
   sntk_log("softntk %s train: deck %s (config hash %s)", sntk_version(), deck->origin, deck->hash);
   sntk_log("  data : %s, n = %lld, d = %lld, k = %lld%s%s", src[deck->data.source],
            (long long)ds->n, (long long)ds->d, (long long)ds->k,
@@ -104,25 +146,14 @@ static void log_banner(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const snt
   sntk_log("  model: %s, m = %lld, %s init, sigma = %g, gamma = %.6g, nu = %.6g",
            sntk_activation_names[md->act], (long long)md->m,
            md->init == SNTK_INIT_COUPLED ? "coupled" : "random", md->sigma, md->gamma, md->nu);
-  sntk_log("  ranks: %d, neurons per rank %lld..%lld, chunk %lld samples, %.1f MiB per rank",
-           ctx->size, (long long)lo, (long long)hi, (long long)md->chunk,
+  sntk_log("  ranks: %d, neurons per rank %lld..%lld, chunk %lld samples, %.1f MiB per rank", P,
+           (long long)lo, (long long)hi, (long long)md->chunk,
            sntk_model_bytes(hi, md->d, md->k, md->chunk) / 1048576.0);
-  sntk_log("  train: %lld steps, eta = %g%s, output in %s", (long long)deck->train.steps,
-           deck->train.eta, deck->train.target_loss > 0 ? " (until target_loss)" : "", dir);
+  sntk_log("  train: steps %lld..%lld, eta = %g%s, output in %s", (long long)tr->start_step,
+           (long long)deck->train.steps, deck->train.eta,
+           deck->train.target_loss > 0 ? " (until target_loss)" : "", tr->dir);
   sntk_log("%8s %14s %14s %14s %10s %10s", "step", "loss", "grad_norm", "max_drift", "s/step",
            "ETA");
-}
-
-/* Collective: global gradient norm and drift from the local blocks. */
-static int measures(const sntk_model_t *md, const double *grad, double *gnorm, double *drift) {
-  double g2 = 0.0;
-  for (int64_t i = 0; i < md->m_loc * md->d; i++) g2 += grad[i] * grad[i];
-  double dl = sntk_model_local_drift(md);
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &g2, 1, MPI_DOUBLE, MPI_SUM, md->comm)));
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &dl, 1, MPI_DOUBLE, MPI_MAX, md->comm)));
-  *gnorm = sqrt(g2);
-  *drift = dl;
-  return SNTK_OK;
 }
 
 /* A non-finite loss, or one grown a million-fold over the initial loss, ends the run with advice. */
@@ -150,27 +181,100 @@ static int is_divergent(double loss, double loss0) {
   return !isfinite(loss) || (loss0 > 0 && loss > 1e6 * loss0);
 }
 
-/* The gradient-descent loop: rows into results, a progress line every log_every steps. */
-static int descend(const sntk_deck_t *deck, sntk_model_t *md, const sntk_dataset_t *ds,
-                   sntk_results_t *res, int series, double *grad) {
+/* Rank 0's clock-based requests: checkpoint interval and wall-time budget. */
+static int clock_requests(const sntk_ckpt_cfg_t *cc, const loop_clock_t *clk, double now) {
+  int req = 0;
+  if (cc->every_minutes > 0 && now - clk->last_ckpt >= 60.0 * cc->every_minutes) req |= REQ_TIME;
+  if (cc->max_hours > 0) {
+    double margin = 2.0 * clk->max_step + 2.0 * clk->ckpt_est + 10.0;
+    if (now - clk->job_start + margin >= 3600.0 * cc->max_hours) req |= REQ_BUDGET;
+  }
+  return req;
+}
+
+/* Collective: gradient norm, drift and the requests, agreed by every rank. */
+static int measures(const trainer_t *tr, const loop_clock_t *clk, double *gnorm, double *drift,
+                    int *req) {
+  const sntk_model_t *md = tr->md;
+  double g2 = 0.0;
+  for (int64_t i = 0; i < md->m_loc * md->d; i++) g2 += tr->grad[i] * tr->grad[i];
+  int sig = sntk_signals_take(), local = 0;
+  if (sig & SNTK_SIG_CHECKPOINT) local |= REQ_CKPT;
+  if (sig & SNTK_SIG_STOP) local |= REQ_STOP;
+  if (tr->ctx->rank == 0) local |= clock_requests(&tr->deck->ckpt, clk, MPI_Wtime());
+  double mx[5] = {sntk_model_local_drift(md), local & REQ_CKPT, (local & REQ_STOP) != 0,
+                  (local & REQ_TIME) != 0, (local & REQ_BUDGET) != 0};
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &g2, 1, MPI_DOUBLE, MPI_SUM, md->comm)));
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, mx, 5, MPI_DOUBLE, MPI_MAX, md->comm)));
+  *gnorm = sqrt(g2);
+  *drift = mx[0];
+  *req = (mx[1] > 0 ? REQ_CKPT : 0) | (mx[2] > 0 ? REQ_STOP : 0) | (mx[3] > 0 ? REQ_TIME : 0) |
+         (mx[4] > 0 ? REQ_BUDGET : 0);
+  return SNTK_OK;
+}
+
+/* Collective: flush results, then write the checkpoint of `step` holding history rows [0, step). */
+static int checkpoint(trainer_t *tr, int64_t step, loop_clock_t *clk, const char *why) {
+  sntk_ckpt_info_t info = {tr->deck->text, tr->deck->hash, tr->data_hash};
+  sntk_history_t h = tr->hist;
+  double secs;
+  int64_t bytes = 0;
+  char path[4400];
+  h.rows = step;
+  SNTK_CALL(sntk_results_flush(tr->res));
+  int err = sntk_ckpt_write(tr->md->comm, tr->ckpt_dir, step, tr->md, &info, &h,
+                            tr->deck->ckpt.keep, tr->deck->ckpt.timeout, &secs, &bytes);
+  if (err) {
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", sntk_error_message());
+    return sntk_error(err, "checkpoint of step %lld failed: %s (the previous checkpoint, if any, is "
+                           "intact)",
+                      (long long)step, msg);
+  }
+  sntk_ckpt_path(tr->ckpt_dir, step, path, sizeof path);
+  sntk_log("checkpoint: step %lld -> %s (%.2f MiB, %.3f s; %s)", (long long)step, path,
+           bytes / 1048576.0, secs, why);
+  clk->last_ckpt = MPI_Wtime();
+  clk->last_step = step;
+  clk->ckpt_est = secs > clk->ckpt_est ? secs : clk->ckpt_est;
+  return SNTK_OK;
+}
+
+static const char *ckpt_reason(int req, int every_due) {
+  if (req & REQ_STOP) return sntk_signals_stop_name()[0] ? sntk_signals_stop_name() : "stop signal";
+  if (req & REQ_BUDGET) return "wall-time budget";
+  if (req & REQ_CKPT) return "SIGUSR1";
+  if (req & REQ_TIME) return "every_minutes";
+  return every_due ? "every_steps" : "end of run";
+}
+
+/* The gradient-descent loop from tr->start_step. */
+static int descend(trainer_t *tr, loop_clock_t *clk) {
+  const sntk_deck_t *deck = tr->deck;
   const sntk_train_cfg_t *tc = &deck->train;
-  const double t_start = MPI_Wtime();
-  double t_mark = t_start, loss0 = NAN, loss = NAN;
-  int64_t s_mark = 0, t;
-  for (t = 0;; t++) {
+  const sntk_ckpt_cfg_t *cc = &deck->ckpt;
+  sntk_model_t *md = tr->md;
+  double t_mark = MPI_Wtime(), t_prev = t_mark, loss0 = NAN, loss = NAN;
+  int64_t s_mark = tr->start_step, t;
+  if (tr->ctx->rank == 0 && tr->hist.rows > 0) loss0 = tr->hist.data[COL_LOSS];
+  SNTK_CALL(SNTK_MPI(MPI_Bcast(&loss0, 1, MPI_DOUBLE, 0, md->comm)));
+  for (t = tr->start_step;; t++) {
     double gnorm, drift;
-    SNTK_CALL(sntk_model_eval(md, ds, &loss, NULL, grad));
-    SNTK_CALL(measures(md, grad, &gnorm, &drift));
+    int req;
+    SNTK_CALL(sntk_model_eval(md, &tr->ds, &loss, NULL, tr->grad));
+    SNTK_CALL(measures(tr, clk, &gnorm, &drift, &req));
     if (t == 0) loss0 = loss;
     double now = MPI_Wtime();
-    double row[NCOLS] = {(double)t, loss, gnorm, drift, now - t_start};
-    SNTK_CALL(sntk_results_append(res, series, row));
+    if (t > tr->start_step && now - t_prev > clk->max_step) clk->max_step = now - t_prev;
+    t_prev = now;
+    double row[NCOLS] = {(double)t, loss, gnorm, drift, tr->wall_offset + now - clk->start};
+    SNTK_CALL(sntk_trainer_record(tr, row));
     int last = t >= tc->steps || (tc->target_loss > 0 && loss <= tc->target_loss);
     if (is_divergent(loss, loss0)) {
-      SNTK_CALL(sntk_results_flush(res));
+      SNTK_CALL(sntk_results_flush(tr->res));
       return diverged(deck, md, t, loss, loss0);
     }
-    if (t % tc->log_every == 0 || last) {
+    if (t % tc->log_every == 0 || last || (req & (REQ_STOP | REQ_BUDGET))) {
       double per = t > s_mark ? (now - t_mark) / (double)(t - s_mark) : 0.0;
       char eta_txt[32];
       hms(per * (double)(tc->steps - t), eta_txt, sizeof eta_txt);
@@ -178,52 +282,77 @@ static int descend(const sntk_deck_t *deck, sntk_model_t *md, const sntk_dataset
                eta_txt);
       t_mark = now;
       s_mark = t;
-      SNTK_CALL(sntk_results_flush(res));
+      SNTK_CALL(sntk_results_flush(tr->res));
     }
     if (last) break;
-    sntk_model_update(md, grad, tc->eta);
+    sntk_fault_point("step", (long long)t);
+    sntk_model_update(md, tr->grad, tc->eta);
+    int every_due = cc->every_steps > 0 && (t + 1) % cc->every_steps == 0;
+    if (every_due || req)
+      SNTK_CALL(checkpoint(tr, t + 1, clk, ckpt_reason(req, every_due)));
+    if (req & (REQ_STOP | REQ_BUDGET)) {
+      sntk_log("stopped at step %lld on %s: the checkpoint is valid; run the same command again "
+               "(--restart auto) to continue (exit status 3)",
+               (long long)(t + 1), ckpt_reason(req, 0));
+      return SNTK_STOPPED;
+    }
   }
-  double wall = MPI_Wtime() - t_start;
+  double wall = MPI_Wtime() - clk->start;
+  int64_t done = t - tr->start_step;
   const char *why = t >= tc->steps ? "all steps done" : "target_loss reached";
-  sntk_log("done: %s, %lld steps in %.3f s (%.3e s/step); loss %.6e -> %.6e (%.3g x lower)", why,
-           (long long)t, wall, t > 0 ? wall / (double)t : 0.0, loss0, loss,
-           loss > 0 ? loss0 / loss : INFINITY);
-  SNTK_CALL(sntk_results_attr_i64(res, "steps_done", t));
-  SNTK_CALL(sntk_results_attr_f64(res, "final_loss", loss));
+  sntk_log("done: %s at step %lld, %lld steps in %.3f s (%.3e s/step); loss %.6e -> %.6e "
+           "(%.3g x lower)",
+           why, (long long)t, (long long)done, wall, done > 0 ? wall / (double)done : 0.0, loss0,
+           loss, loss > 0 ? loss0 / loss : INFINITY);
+  SNTK_CALL(sntk_results_attr_i64(tr->res, "steps_done", t));
+  SNTK_CALL(sntk_results_attr_f64(tr->res, "final_loss", loss));
+  if (cc->final && clk->last_step != t) SNTK_CALL(checkpoint(tr, t, clk, "end of run"));
   return SNTK_OK;
 }
 
-int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck) {
+static void data_hash(const sntk_dataset_t *ds, char out[17]) {
+  uint64_t hx = sntk_hash64(ds->X, sizeof(double) * (size_t)(ds->n * ds->d));
+  uint64_t hy = sntk_hash64(ds->Y, sizeof(double) * (size_t)(ds->n * ds->k));
+  uint64_t both[2] = {hx, hy};
+  snprintf(out, 17, "%016llx", (unsigned long long)sntk_hash64(both, sizeof both));
+}
+
+int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {
   MPI_Comm comm = ctx->comm;
-  sntk_dataset_t ds = {0};
-  sntk_model_t *md = NULL;
-  sntk_results_t *res = NULL;
-  double *grad = NULL;
-  char dir[4096], path[4200];
-  int err = SNTK_OK, series;
+  trainer_t tr;
+  loop_clock_t clk = {0};
+  int err = SNTK_OK;
+  memset(&tr, 0, sizeof tr);
+  tr.ctx = ctx;
+  tr.deck = deck;
+  tr.hist.ncols = NCOLS;
+  tr.hist.names = sntk_train_col_names;
+  clk.job_start = MPI_Wtime();
+  clk.last_step = -1;
   const uint64_t seed = (uint64_t)deck->run.seed;
-  SNTK_TRY(sntk_data_load(comm, &deck->data, seed, sntk_deck_data_mask(deck), &ds));
-  SNTK_TRY(sntk_model_create(comm, &deck->model, ds.d, ds.k, deck->train.chunk, ds.n, &md));
-  SNTK_TRY(sntk_agree(comm, check_memory(comm, md, &ds)));
-  SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(grad, md->m_loc * md->d)));
-  sntk_model_init(md, seed);
-  SNTK_TRY(sntk_rundir_prepare(comm, deck->run.output_dir, deck->run.name, deck->run.overwrite, dir,
-                               sizeof dir));
-  snprintf(path, sizeof path, "%s/log.txt", dir);
-  SNTK_TRY(sntk_agree(comm, sntk_log_open_file(path)));
-  log_banner(ctx, deck, md, &ds, dir);
-  snprintf(path, sizeof path, "%s/results.h5", dir);
-  SNTK_TRY(sntk_results_create(comm, path, "train", deck->text, deck->hash, &res));
-  SNTK_TRY(write_header(res, deck, md, &ds));
-  SNTK_TRY(sntk_results_series(res, "/train", NCOLS, train_cols, &series));
-  SNTK_TRY(descend(deck, md, &ds, res, series, grad));
-  SNTK_TRY(sntk_results_close(&res));
-  sntk_log("results: %s", path);
+  SNTK_TRY(sntk_data_load(comm, &deck->data, seed, sntk_deck_data_mask(deck), &tr.ds));
+  data_hash(&tr.ds, tr.data_hash);
+  SNTK_TRY(sntk_model_create(comm, &deck->model, tr.ds.d, tr.ds.k, deck->train.chunk, tr.ds.n,
+                             &tr.md));
+  SNTK_TRY(sntk_agree(comm, check_memory(comm, tr.md, &tr.ds)));
+  SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(tr.grad, tr.md->m_loc * tr.md->d)));
+  sntk_model_init(tr.md, seed);
+  SNTK_TRY(sntk_trainer_begin(&tr, opts && opts->restart ? opts->restart : "auto"));
+  log_banner(&tr);
+  clk.start = clk.last_ckpt = MPI_Wtime();
+  clk.ckpt_est = 1.0 + (double)(tr.md->m * tr.md->d * 8) / 2e8; /* until one is measured */
+  err = descend(&tr, &clk);
+  if (err && err != SNTK_STOPPED) goto done;
+  int stopped = err;
+  SNTK_TRY(sntk_results_close(&tr.res));
+  if (!stopped) sntk_log("results: %s", tr.results_path);
+  err = stopped;
 done:
-  sntk_results_free(&res);
+  sntk_results_free(&tr.res);
   sntk_log_open_file(NULL);
-  free(grad);
-  sntk_model_destroy(&md);
-  sntk_data_free(&ds);
+  free(tr.hist.data);
+  free(tr.grad);
+  sntk_model_destroy(&tr.md);
+  sntk_data_free(&tr.ds);
   return err;
 }

@@ -1,0 +1,214 @@
+/* Fresh start or restart of `softntk train`: choose the checkpoint (--restart auto|PATH|none), refuse
+ * one from an incompatible deck, restore the model and history, and bring results.h5 back to the
+ * checkpoint's step. */
+#include "softntk/error.h"
+#include "softntk/log.h"
+#include "softntk/rundir.h"
+#include "trainer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Keys whose values define the trajectory: a checkpoint written under other values is refused. */
+static const char *const critical[][2] = {
+    {"run", "seed"},           {"data", "source"},      {"data", "target"},
+    {"data", "n"},             {"data", "d"},           {"data", "k"},
+    {"data", "constant_coord"}, {"data", "noise"},      {"data", "teacher_width"},
+    {"data", "file"},          {"data", "x_dataset"},   {"data", "y_dataset"},
+    {"model", "activation"},   {"model", "width"},      {"model", "sigma"},
+    {"model", "output_scale"}, {"model", "init"},       {NULL, NULL}};
+
+/* Value of section.key in a resolved config text ("" when absent). */
+static void config_value(const char *text, const char *section, const char *key, char *out,
+                         size_t len) {
+  char head[128], want[128];
+  snprintf(head, sizeof head, "[%s]\n", section);
+  snprintf(want, sizeof want, "\n%s = ", key);
+  out[0] = '\0';
+  const char *sec = strstr(text, head);
+  if (!sec) return;
+  const char *end = strstr(sec + 1, "\n[");
+  const char *p = strstr(sec + strlen(head) - 1, want);
+  if (!p || (end && p > end)) return;
+  p += strlen(want);
+  size_t n = strcspn(p, "\n");
+  if (n >= len) n = len - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+/* SNTK_ERR_INPUT naming every trajectory-defining key that differs; notes other differences. */
+static int check_compatible(const char *path, const sntk_ckpt_meta_t *meta, void *ctx) {
+  const trainer_t *tr = ctx;
+  char diff[2048] = "", a[SNTK_STR], b[SNTK_STR];
+  size_t used = 0;
+  for (int i = 0; critical[i][0]; i++) {
+    config_value(meta->config, critical[i][0], critical[i][1], a, sizeof a);
+    config_value(tr->deck->text, critical[i][0], critical[i][1], b, sizeof b);
+    if (strcmp(a, b) != 0 && used < sizeof diff)
+      used += (size_t)snprintf(diff + used, sizeof diff - used, "%s%s.%s = %s there, %s here",
+                               used ? "; " : "", critical[i][0], critical[i][1], a, b);
+  }
+  if (!used && strcmp(meta->data_hash, tr->data_hash) != 0)
+    used += (size_t)snprintf(diff, sizeof diff, "the training data differ (data hash %s there, %s here)",
+                             meta->data_hash, tr->data_hash);
+  if (used)
+    return sntk_error(SNTK_ERR_INPUT,
+                      "checkpoint %s belongs to a different run: %s. Use the deck it was written "
+                      "with, another run.name, or --restart none with run.overwrite = true",
+                      path, diff);
+  static const char *const notable[][2] = {{"train", "eta"}, {"train", "chunk"}, {NULL, NULL}};
+  for (int i = 0; notable[i][0]; i++) {
+    config_value(meta->config, notable[i][0], notable[i][1], a, sizeof a);
+    config_value(tr->deck->text, notable[i][0], notable[i][1], b, sizeof b);
+    if (strcmp(a, b) != 0)
+      sntk_warn("%s.%s = %s differs from the checkpoint's deck (%s): the continuation will not "
+                "match an uninterrupted run",
+                notable[i][0], notable[i][1], b, a);
+  }
+  return SNTK_OK;
+}
+
+static int exists(const char *path) {
+  return access(path, F_OK) == 0;
+}
+
+/* Collective: a fresh results file with header and the /train series. */
+static int new_results(trainer_t *tr) {
+  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, "train", tr->deck->text,
+                                tr->deck->hash, &tr->res));
+  SNTK_CALL(sntk_trainer_results_header(tr));
+  return sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series);
+}
+
+/* Collective: start from step 0 in a directory that holds no earlier run (or may be overwritten). */
+static int begin_fresh(trainer_t *tr, int n_ckpt) {
+  int err = SNTK_OK;
+  if (tr->ctx->rank == 0) {
+    int has_results = exists(tr->results_path);
+    if ((has_results || n_ckpt) && !tr->deck->run.overwrite)
+      err = sntk_error(SNTK_ERR_INPUT,
+                       "%s already holds %s%s%s: continue it with --restart auto%s, or set "
+                       "run.overwrite = true to start over, or choose another run.name",
+                       tr->dir, has_results ? "results.h5" : "", has_results && n_ckpt ? " and " : "",
+                       n_ckpt ? "checkpoints" : "", n_ckpt ? "" : " (it has no checkpoint)");
+    else if (n_ckpt)
+      sntk_log("removed %d checkpoint(s) of the earlier run (run.overwrite = true)",
+               sntk_ckpt_clean(tr->ckpt_dir, 1));
+  }
+  SNTK_CALL(sntk_agree(tr->ctx->comm, err));
+  return new_results(tr);
+}
+
+/* Collective: results.h5 truncated to the checkpoint's step, or rebuilt from its history. */
+static int restore_results(trainer_t *tr, int64_t step) {
+  int64_t kept = 0;
+  int err = sntk_results_resume(tr->ctx->comm, tr->results_path, step, &kept, &tr->res);
+  if (err == SNTK_ERR_INPUT) {
+    sntk_warn("%s; rebuilding it from the checkpoint's history", sntk_error_message());
+    kept = 0;
+    SNTK_CALL(new_results(tr));
+  } else {
+    SNTK_CALL(err);
+    SNTK_CALL(sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series));
+  }
+  double none[NCOLS] = {0};
+  for (int64_t r = kept; r < step; r++) /* collective: every rank appends, rank 0's values count */
+    SNTK_CALL(sntk_results_append(tr->res, tr->series,
+                                  tr->ctx->rank == 0 ? tr->hist.data + r * NCOLS : none));
+  SNTK_CALL(sntk_results_attr_str(tr->res, "config", tr->deck->text));
+  SNTK_CALL(sntk_results_attr_str(tr->res, "config_hash", tr->deck->hash));
+  SNTK_CALL(sntk_results_attr_i64(tr->res, "mpi_size", tr->ctx->size));
+  SNTK_CALL(sntk_results_attr_i64(tr->res, "resumed_at_step", step));
+  return sntk_results_flush(tr->res);
+}
+
+/* Collective: try one checkpoint. *usable = 0 when the file is damaged (message set). */
+static int try_checkpoint(trainer_t *tr, const char *path, int *usable) {
+  sntk_ckpt_meta_t meta;
+  sntk_history_t h = {NCOLS, sntk_train_col_names, 0, NULL};
+  int damaged;
+  *usable = 0;
+  int err = sntk_ckpt_read(tr->ctx->comm, path, check_compatible, tr, tr->md, &meta, &h, &damaged);
+  if (err == SNTK_ERR_INPUT && damaged) return SNTK_OK;
+  SNTK_CALL(err);
+  *usable = 1;
+  tr->start_step = meta.step;
+  free(tr->hist.data);
+  tr->hist.data = h.data;
+  tr->hist.rows = meta.step;
+  tr->hist_cap = meta.step;
+  double wall = 0.0;
+  if (tr->ctx->rank == 0 && meta.step > 0) wall = h.data[(meta.step - 1) * NCOLS + COL_TIME];
+  SNTK_CALL(SNTK_MPI(MPI_Bcast(&wall, 1, MPI_DOUBLE, 0, tr->ctx->comm)));
+  tr->wall_offset = wall;
+  sntk_log("resuming from %s: step %lld, written by softntk %s on %lld rank(s)", path,
+           (long long)meta.step, meta.version, (long long)meta.mpi_size);
+  sntk_ckpt_meta_free(&meta);
+  return restore_results(tr, tr->start_step);
+}
+
+/* Collective: the newest valid checkpoint, falling back to older ones. */
+static int begin_auto(trainer_t *tr, const int64_t *steps, int n) {
+  char path[4400], why[2048] = "";
+  for (int i = 0; i < n; i++) {
+    int usable;
+    sntk_ckpt_path(tr->ckpt_dir, steps[i], path, sizeof path);
+    SNTK_CALL(try_checkpoint(tr, path, &usable));
+    if (usable) return SNTK_OK;
+    snprintf(why, sizeof why, "%s", sntk_error_message());
+    /* Keep the damaged file for inspection, out of the way of later restarts. */
+    char aside[4500];
+    snprintf(aside, sizeof aside, "%s.invalid", path);
+    if (tr->ctx->rank == 0 && rename(path, aside) == 0)
+      sntk_warn("%s; kept as %s; %s", why, aside,
+                i + 1 < n ? "trying the previous checkpoint" : "no older checkpoint");
+    else
+      sntk_warn("%s; %s", why, i + 1 < n ? "trying the previous checkpoint" : "no older checkpoint");
+  }
+  return sntk_error(SNTK_ERR_INPUT,
+                    "none of the %d checkpoint(s) in %s validates (newest problem: %s); remove "
+                    "them or run with --restart none and run.overwrite = true to start over",
+                    n, tr->ckpt_dir, why);
+}
+
+int sntk_trainer_begin(trainer_t *tr, const char *restart) {
+  const sntk_deck_t *deck = tr->deck;
+  MPI_Comm comm = tr->ctx->comm;
+  char logp[4300];
+  SNTK_CALL(sntk_rundir_prepare(comm, deck->run.output_dir, deck->run.name, tr->dir, sizeof tr->dir));
+  if (deck->ckpt.dir[0] == '/')
+    snprintf(tr->ckpt_dir, sizeof tr->ckpt_dir, "%s", deck->ckpt.dir);
+  else
+    snprintf(tr->ckpt_dir, sizeof tr->ckpt_dir, "%s/%s", tr->dir, deck->ckpt.dir);
+  snprintf(tr->results_path, sizeof tr->results_path, "%s/results.h5", tr->dir);
+  snprintf(logp, sizeof logp, "%s/log.txt", tr->dir);
+  SNTK_CALL(sntk_agree(comm, sntk_log_open_file(logp)));
+  int64_t *steps = NULL;
+  int n = 0, err = SNTK_OK;
+  if (tr->ctx->rank == 0) {
+    int removed = sntk_ckpt_clean(tr->ckpt_dir, 0);
+    if (removed) sntk_log("removed %d incomplete checkpoint file(s) left by a crash", removed);
+    err = sntk_ckpt_list(tr->ckpt_dir, &steps, &n);
+  }
+  SNTK_CALL(sntk_agree(comm, err));
+  SNTK_CALL(SNTK_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, comm)));
+  if (tr->ctx->rank != 0) err = SNTK_ALLOC(steps, n);
+  SNTK_CALL(sntk_agree(comm, err));
+  err = SNTK_MPI(MPI_Bcast(steps, n, MPI_INT64_T, 0, comm));
+  if (!err) {
+    if (strcmp(restart, "none") == 0) {
+      err = begin_fresh(tr, n);
+    } else if (strcmp(restart, "auto") == 0) {
+      err = n ? begin_auto(tr, steps, n) : begin_fresh(tr, 0);
+    } else {
+      int usable;
+      err = try_checkpoint(tr, restart, &usable);
+      if (!err && !usable) err = SNTK_ERR_INPUT; /* message already names the file and problem */
+    }
+  }
+  free(steps);
+  return err;
+}

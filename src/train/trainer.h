@@ -1,0 +1,45 @@
+/* Internal state of `softntk train` shared by the loop (train.c) and the restart logic (restart.c). */
+#ifndef SOFTNTK_TRAIN_TRAINER_H
+#define SOFTNTK_TRAIN_TRAINER_H
+
+#include "softntk/checkpoint.h"
+#include "softntk/data.h"
+#include "softntk/deck.h"
+#include "softntk/model.h"
+#include "softntk/parallel.h"
+#include "softntk/results.h"
+
+enum { COL_STEP, COL_LOSS, COL_GRAD, COL_DRIFT, COL_TIME, NCOLS };
+
+typedef struct trainer {
+  const sntk_ctx_t *ctx;
+  const sntk_deck_t *deck;
+  sntk_dataset_t ds;
+  sntk_model_t *md;
+  double *grad;          /* local gradient block, m_loc x d */
+  sntk_results_t *res;
+  int series;            /* id of /train in res */
+  char dir[4096];        /* run directory */
+  char ckpt_dir[5200];   /* checkpoint directory */
+  char results_path[4200];
+  char data_hash[17];    /* hash of X and Y */
+  sntk_history_t hist;   /* every /train row so far (values on rank 0; rows on every rank) */
+  int64_t hist_cap;
+  int64_t start_step;    /* first step of this invocation (0, or the checkpoint's step) */
+  double wall_offset;    /* wall_time already spent before this invocation (resumed runs) */
+} trainer_t;
+
+extern const char *const sntk_train_col_names[NCOLS];
+extern const sntk_column_t sntk_train_cols[NCOLS];
+
+/* Collective. Decide fresh start or restart per opts->restart and prepare the run directory, model
+ * state, history and results file accordingly. */
+int sntk_trainer_begin(trainer_t *tr, const char *restart);
+
+/* Not collective. Append one row to the history (rank 0 keeps the values). */
+int sntk_trainer_record(trainer_t *tr, const double *row);
+
+/* Collective. Write results.h5's header (attributes, /data) into a new results file. */
+int sntk_trainer_results_header(trainer_t *tr);
+
+#endif
