@@ -117,11 +117,22 @@ with h5py.File(path, "r") as f:
 r2 = run(1, ["--version"])
 t.check(os.system(f"h5dump -H {path} > /dev/null") == 0, "h5dump reads results.h5")
 
-# overwrite guard: an existing results file is not replaced
+# an existing run: the same command continues it (here: already complete), another deck is refused,
+# and a results file without checkpoints is never replaced unless run.overwrite = true
 before = open(path, "rb").read()
-expect_input_error("existing run", 2, ["train", "--run.output_dir=out", "--run.name=attrs"] + SMALL,
-                   "already exists", "run.overwrite")
+expect_input_error("existing run, other deck", 2,
+                   ["train", "--run.output_dir=out", "--run.name=attrs", "--model.width=32"] + SMALL[:2]
+                   + SMALL[3:], "belongs to a different run", "model.width = 64 there, 32 here")
 t.check(open(path, "rb").read() == before, "the existing results.h5 is untouched")
+r = run(2, ["train", "--run.output_dir=out", "--run.name=attrs"] + SMALL)
+with h5py.File(path, "r") as f:
+    steps = list(f["train/step"][...])
+t.check(r.code == 0 and "resuming from" in r.stdout and steps == list(range(6)),
+        f"rerunning a finished run continues from its final checkpoint and changes nothing: {steps}")
+r = run(1, ["train", "--run.output_dir=out", "--run.name=nockpt", "--checkpoint.final=false"] + SMALL)
+expect_input_error("results without checkpoint", 2,
+                   ["train", "--run.output_dir=out", "--run.name=nockpt"] + SMALL,
+                   "already holds results.h5", "run.overwrite = true")
 
 # runtime errors: non-finite losses give exit 1 and advice
 r = run(2, ["train", "--run.output_dir=out", "--run.name=overflow", "--model.activation=relu",
