@@ -114,6 +114,15 @@ with h5py.File(path, "r") as f:
     t.check(units in (b"s", "s"), "wall_time carries units")
     t.check("[model]\nactivation = softmax\nwidth = 64\n" in a["config"],
             "the resolved config is stored")
+    ev = [e.decode() for e in f["perf/event"][...]]
+    cnt = dict(zip(ev, f["perf/count"][...]))
+    tavg = dict(zip(ev, f["perf/time_avg"][...]))
+    parts = sum(tavg[e] for e in ["forward_gemm", "activation", "allreduce", "backward_gemm",
+                                  "backward_elem"])
+    t.check(cnt["step"] == 6 and cnt["update"] == 5 and 0 < parts <= tavg["step"] * 1.001
+            and f["perf/flops"][ev.index("forward_gemm")] > 0,
+            f"/perf: 6 steps, 5 updates, phases inside the step time ({parts:.2e} <= "
+            f"{tavg['step']:.2e} s), flops counted")
 r2 = run(1, ["--version"])
 t.check(os.system(f"h5dump -H {path} > /dev/null") == 0, "h5dump reads results.h5")
 

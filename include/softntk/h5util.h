@@ -31,6 +31,10 @@ int sntk_h5_attr_read_f64(hid_t obj, const char *name, double *value);
 int sntk_h5_write_matrix(hid_t loc, const char *name, int64_t rows, int64_t cols, const double *data,
                          const char *units, const char *description);
 
+/* Write n strings as a 1-D fixed-length string dataset with a description. */
+int sntk_h5_write_strings(hid_t loc, const char *name, int64_t n, const char *const *strings,
+                          const char *description);
+
 /* Create an empty dataset extendible along its first dimension: 1-D when cols = 0, else rows of `cols`
  * values. Doubles, or int64 when is_int. Carries units and description attributes. */
 int sntk_h5_series_create(hid_t loc, const char *name, int is_int, int64_t cols, const char *units,

@@ -46,6 +46,10 @@ int sntk_results_attr_str(sntk_results_t *res, const char *name, const char *val
 int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int64_t cols,
                         const double *data, const char *units, const char *description);
 
+/* Collective. Write n strings at `path` as a string dataset (rank 0's values count). */
+int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n, const char *const *strings,
+                         const char *description);
+
 /* Collective. Declare a series: the columns under `group`. Returns its id (>= 0) in *id. */
 int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
                         int *id);

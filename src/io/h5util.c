@@ -218,6 +218,32 @@ done:
   return err;
 }
 
+int sntk_h5_write_strings(hid_t loc, const char *name, int64_t n, const char *const *strings,
+                          const char *description) {
+  size_t width = 1;
+  for (int64_t i = 0; i < n; i++)
+    if (strlen(strings[i]) + 1 > width) width = strlen(strings[i]) + 1;
+  hid_t ty = -1, sp = -1, ds = -1;
+  hsize_t dims[1] = {(hsize_t)n};
+  int err = SNTK_OK;
+  char *buf = calloc((size_t)(n > 0 ? n : 1), width);
+  if (!buf) return sntk_error(SNTK_ERR_RUNTIME, "out of memory writing %s", name);
+  for (int64_t i = 0; i < n; i++) memcpy(buf + (size_t)i * width, strings[i], strlen(strings[i]));
+  SNTK_TRY(SNTK_H5(ty = H5Tcopy(H5T_C_S1)));
+  H5Tset_size(ty, width);
+  H5Tset_strpad(ty, H5T_STR_NULLTERM);
+  SNTK_TRY(SNTK_H5(sp = H5Screate_simple(1, dims, NULL)));
+  SNTK_TRY(SNTK_H5(ds = H5Dcreate2(loc, name, ty, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
+  SNTK_TRY(SNTK_H5(H5Dwrite(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)));
+  SNTK_TRY(describe(ds, NULL, description));
+done:
+  if (ds >= 0) H5Dclose(ds);
+  if (sp >= 0) H5Sclose(sp);
+  if (ty >= 0) H5Tclose(ty);
+  free(buf);
+  return err;
+}
+
 int sntk_h5_series_create(hid_t loc, const char *name, int is_int, int64_t cols, const char *units,
                           const char *description) {
   int rank = cols > 0 ? 2 : 1;

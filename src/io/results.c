@@ -3,6 +3,7 @@
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
+#include "softntk/perf.h"
 #include "softntk/version.h"
 
 #include <hdf5.h>
@@ -281,6 +282,23 @@ int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int
   return sntk_agree(res->comm, err);
 }
 
+int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n, const char *const *strings,
+                         const char *description) {
+  int err = SNTK_OK;
+  if (res->rank == 0) {
+    hid_t file = -1, g = -1;
+    const char *leaf;
+    SNTK_TRY(open_rw(res, &file));
+    SNTK_TRY(parent_group(file, path, &g, &leaf));
+    if (sntk_h5_exists(g, leaf)) SNTK_TRY(SNTK_H5(H5Ldelete(g, leaf, H5P_DEFAULT)));
+    SNTK_TRY(sntk_h5_write_strings(g, leaf, n, strings, description));
+  done:
+    if (g >= 0) H5Gclose(g);
+    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
+  }
+  return sntk_agree(res->comm, err);
+}
+
 int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
                         int *id) {
   int err = SNTK_OK;
@@ -349,6 +367,7 @@ done:
 
 int sntk_results_flush(sntk_results_t *res) {
   int err = SNTK_OK;
+  sntk_perf_start(SNTK_EV_RESULTS_IO);
   if (res->rank == 0) {
     int pending = 0;
     for (int i = 0; i < res->nseries; i++) pending |= res->series[i].nrows > 0;
@@ -361,6 +380,7 @@ int sntk_results_flush(sntk_results_t *res) {
     }
   }
   for (int i = 0; i < res->nseries; i++) res->series[i].nrows = 0;
+  sntk_perf_stop(SNTK_EV_RESULTS_IO, 0.0);
   return sntk_agree(res->comm, err);
 }
 

@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include "softntk/error.h"
 #include "softntk/parallel.h"
+#include "softntk/perf.h"
 #include "softntk/rng.h"
 
 #include <cblas.h>
@@ -165,16 +166,26 @@ void sntk_model_init(sntk_model_t *md, uint64_t seed) {
 static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F) {
   const int64_t ml = md->m_loc, d = md->d, k = md->k;
   const int ci = (int)c, mli = (int)ml, di = (int)d, ki = (int)k;
+  const double zflops = 2.0 * (double)c * (double)ml * (double)d;
+  const double oflops = 2.0 * (double)c * (double)ml * (double)k;
+  sntk_perf_start(SNTK_EV_FORWARD_GEMM);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, mli, di, 1.0, X, di, md->W, di, 0.0,
               md->Z, mli);
+  sntk_perf_stop(SNTK_EV_FORWARD_GEMM, zflops);
   if (md->act == SNTK_ACT_SOFTMAX) {
     const int64_t w = k + 2;
+    sntk_perf_start(SNTK_EV_ACTIVATION);
     sntk_kern_softmax_rows(c, ml, md->Z, md->T, md->T + 1, w);
+    sntk_perf_stop(SNTK_EV_ACTIVATION, 0.0);
     for (int64_t i = 0; i < c; i++) md->rowf[i] = md->T[i * w]; /* local max, kept for rescaling */
+    sntk_perf_start(SNTK_EV_FORWARD_GEMM);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, ki, mli, 1.0, md->Z, mli, md->A, mli,
                 0.0, md->T + 2, (int)w);
-    SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, md->T, ci, md->tuple_type, md->tuple_op,
-                                     md->comm)));
+    sntk_perf_stop(SNTK_EV_FORWARD_GEMM, oflops);
+    sntk_perf_start(SNTK_EV_ALLREDUCE);
+    int rc = MPI_Allreduce(MPI_IN_PLACE, md->T, ci, md->tuple_type, md->tuple_op, md->comm);
+    sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
+    SNTK_CALL(SNTK_MPI(rc));
     for (int64_t i = 0; i < c; i++) {
       const double *t = md->T + i * w;
       const double inv_s = 1.0 / t[1];
@@ -183,13 +194,20 @@ static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F
     }
     return SNTK_OK;
   }
+  sntk_perf_start(SNTK_EV_ACTIVATION);
   if (md->act == SNTK_ACT_EXP)
     sntk_kern_exp(c * ml, md->Z);
   else
     sntk_kern_relu(c * ml, md->Z);
+  sntk_perf_stop(SNTK_EV_ACTIVATION, 0.0);
+  sntk_perf_start(SNTK_EV_FORWARD_GEMM);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, ki, mli, md->gamma, md->Z, mli, md->A,
               mli, 0.0, F, ki);
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, F, ci * ki, MPI_DOUBLE, MPI_SUM, md->comm)));
+  sntk_perf_stop(SNTK_EV_FORWARD_GEMM, oflops);
+  sntk_perf_start(SNTK_EV_ALLREDUCE);
+  int rc = MPI_Allreduce(MPI_IN_PLACE, F, ci * ki, MPI_DOUBLE, MPI_SUM, md->comm);
+  sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
+  SNTK_CALL(SNTK_MPI(rc));
   return SNTK_OK;
 }
 
@@ -198,8 +216,11 @@ static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const d
                            double *grad, double beta) {
   const int64_t ml = md->m_loc, d = md->d, k = md->k;
   const int ci = (int)c, mli = (int)ml, di = (int)d, ki = (int)k;
+  sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A, mli,
               0.0, md->B, mli);
+  sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)k);
+  sntk_perf_start(SNTK_EV_BACKWARD_ELEM);
   if (md->act == SNTK_ACT_SOFTMAX) {
     for (int64_t i = 0; i < c; i++) {
       double q = 0.0;
@@ -212,8 +233,11 @@ static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const d
   } else {
     sntk_kern_relu_grad(c * ml, md->Z, md->B, md->gamma);
   }
+  sntk_perf_stop(SNTK_EV_BACKWARD_ELEM, 0.0);
+  sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mli, di, ci, 1.0, md->B, mli, X, di, beta,
               grad, di);
+  sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
 }
 
 /* Sizes the int-based BLAS and MPI calls see must fit an int. */
@@ -257,7 +281,9 @@ int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) 
 }
 
 void sntk_model_update(sntk_model_t *md, const double *grad, double eta) {
+  sntk_perf_start(SNTK_EV_UPDATE);
   cblas_daxpy((int)(md->m_loc * md->d), -eta, grad, 1, md->W, 1);
+  sntk_perf_stop(SNTK_EV_UPDATE, 2.0 * (double)(md->m_loc * md->d));
 }
 
 double sntk_model_local_drift(const sntk_model_t *md) {

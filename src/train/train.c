@@ -6,6 +6,7 @@
 #include "softntk/error.h"
 #include "softntk/log.h"
 #include "softntk/parallel.h"
+#include "softntk/perf.h"
 #include "softntk/signals.h"
 #include "softntk/version.h"
 #include "trainer.h"
@@ -222,8 +223,10 @@ static int checkpoint(trainer_t *tr, int64_t step, loop_clock_t *clk, const char
   char path[4400];
   h.rows = step;
   SNTK_CALL(sntk_results_flush(tr->res));
+  sntk_perf_start(SNTK_EV_CHECKPOINT);
   int err = sntk_ckpt_write(tr->md->comm, tr->ckpt_dir, step, tr->md, &info, &h,
                             tr->deck->ckpt.keep, tr->deck->ckpt.timeout, &secs, &bytes);
+  sntk_perf_stop(SNTK_EV_CHECKPOINT, 0.0);
   if (err) {
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", sntk_error_message());
@@ -261,8 +264,10 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
   for (t = tr->start_step;; t++) {
     double gnorm, drift;
     int req;
+    sntk_perf_start(SNTK_EV_STEP);
     SNTK_CALL(sntk_model_eval(md, &tr->ds, &loss, NULL, tr->grad));
     SNTK_CALL(measures(tr, clk, &gnorm, &drift, &req));
+    sntk_perf_stop(SNTK_EV_STEP, 0.0);
     if (t == 0) loss0 = loss;
     double now = MPI_Wtime();
     if (t > tr->start_step && now - t_prev > clk->max_step) clk->max_step = now - t_prev;
@@ -341,9 +346,11 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
   log_banner(&tr);
   clk.start = clk.last_ckpt = MPI_Wtime();
   clk.ckpt_est = 1.0 + (double)(tr.md->m * tr.md->d * 8) / 2e8; /* until one is measured */
+  sntk_perf_reset();
   err = descend(&tr, &clk);
   if (err && err != SNTK_STOPPED) goto done;
   int stopped = err;
+  SNTK_TRY(sntk_perf_report(comm, MPI_Wtime() - clk.start, tr.res));
   SNTK_TRY(sntk_results_close(&tr.res));
   if (!stopped) sntk_log("results: %s", tr.results_path);
   err = stopped;
