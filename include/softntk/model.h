@@ -90,6 +90,11 @@ void sntk_model_update(sntk_model_t *model, const double *grad, double eta);
 /* Not collective. max_r ||w_r - w_r(0)|| over this rank's neurons (0 when it owns none). */
 double sntk_model_local_drift(const sntk_model_t *model);
 
+/* Not collective. The chunk size a model of width m on P ranks uses for n samples: `chunk` if positive
+ * (at most n), else one sized so that the two chunk x (m/P) buffers take about 64 MiB. A function of
+ * global sizes only, so every rank loops over the same chunks. */
+int64_t sntk_model_chunk_size(int64_t n, int64_t m, int P, int64_t chunk);
+
 /* Not collective. Memory the model needs on one rank, bytes (parameters plus workspace). */
 int64_t sntk_model_bytes(int64_t m_loc, int64_t d, int64_t k, int64_t chunk);
 

@@ -75,9 +75,8 @@ int64_t sntk_model_bytes(int64_t m_loc, int64_t d, int64_t k, int64_t chunk) {
   return doubles * (int64_t)sizeof(double);
 }
 
-/* Chunk size from a memory budget for the two chunk x m_loc buffers; a function of global sizes only,
- * so every rank loops over the same chunks (one allreduce each). */
-static int64_t auto_chunk(int64_t n, int64_t m, int P) {
+int64_t sntk_model_chunk_size(int64_t n, int64_t m, int P, int64_t chunk) {
+  if (chunk > 0) return chunk < n ? chunk : n;
   const int64_t budget = (int64_t)64 << 20; /* bytes for Z and B together */
   int64_t m_loc_max = (m + P - 1) / P;
   int64_t c = budget / (2 * (int64_t)sizeof(double) * m_loc_max);
@@ -109,7 +108,7 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
   int64_t r1;
   sntk_partition(md->m, size, rank, &md->r0, &r1);
   md->m_loc = r1 - md->r0;
-  md->chunk = chunk > 0 ? (chunk < n ? chunk : n) : auto_chunk(n, md->m, size);
+  md->chunk = sntk_model_chunk_size(n, md->m, size, chunk);
   const int64_t c = md->chunk, ml = md->m_loc;
   SNTK_TRY(SNTK_ALLOC(md->W, ml * d));
   SNTK_TRY(SNTK_ALLOC(md->W0, ml * d));

@@ -71,17 +71,24 @@ static void hms(double seconds, char *out, size_t len) {
   snprintf(out, len, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
 }
 
-/* Memory one rank needs (data are replicated; model and gradient are per rank), against what the node
- * offers. */
-static int check_memory(MPI_Comm comm, const sntk_model_t *md, const sntk_dataset_t *ds) {
-  int64_t avail, need = sntk_model_bytes(md->m_loc, md->d, md->k, md->chunk) +
-                        (ds->n * (ds->d + ds->k) + md->m_loc * md->d) * (int64_t)sizeof(double);
+/* Collective. Memory one rank needs for n x d inputs and n x k targets (replicated on every rank), the
+ * model and its gradient, checked against what the node offers before anything large is allocated. */
+static int check_memory(MPI_Comm comm, const sntk_deck_t *deck, int64_t n, int64_t d, int64_t k) {
+  int P;
+  MPI_Comm_size(comm, &P);
+  const int64_t m = deck->model.width, m_loc = (m + P - 1) / P;
+  const int64_t chunk = sntk_model_chunk_size(n, m, P, deck->train.chunk);
+  const double data = (double)n * (double)(d + k) * 8.0;
+  const double model = (double)sntk_model_bytes(m_loc, d, k, chunk) + (double)(m_loc * d) * 8.0;
+  int64_t avail;
   SNTK_CALL(sntk_mem_per_rank(comm, &avail));
-  if (avail > 0 && need > avail)
+  if (avail > 0 && data + model > (double)avail)
     return sntk_error(SNTK_ERR_INPUT,
-                      "the run needs %.2f GiB per rank but %.2f GiB are available per rank: use "
-                      "more nodes, a smaller train.chunk, or a smaller problem",
-                      need / 1073741824.0, avail / 1073741824.0);
+                      "the run needs %.2f GiB per rank (data, replicated on every rank: %.2f GiB; "
+                      "model and workspace: %.2f GiB) but %.2f GiB are available per rank: use more "
+                      "nodes, a smaller train.chunk, or a smaller problem",
+                      (data + model) / 1073741824.0, data / 1073741824.0, model / 1073741824.0,
+                      avail / 1073741824.0);
   return SNTK_OK;
 }
 
@@ -335,11 +342,14 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
   clk.job_start = MPI_Wtime();
   clk.last_step = -1;
   const uint64_t seed = (uint64_t)deck->run.seed;
-  SNTK_TRY(sntk_data_load(comm, &deck->data, seed, sntk_deck_data_mask(deck), &tr.ds));
+  const sntk_data_cfg_t *dc = &deck->data;
+  if (dc->source == SNTK_SOURCE_SPHERE)
+    SNTK_TRY(sntk_agree(comm, check_memory(comm, deck, dc->n, dc->d, dc->k)));
+  SNTK_TRY(sntk_data_load(comm, dc, seed, sntk_deck_data_mask(deck), &tr.ds));
   data_hash(&tr.ds, tr.data_hash);
+  SNTK_TRY(sntk_agree(comm, check_memory(comm, deck, tr.ds.n, tr.ds.d, tr.ds.k)));
   SNTK_TRY(sntk_model_create(comm, &deck->model, tr.ds.d, tr.ds.k, deck->train.chunk, tr.ds.n,
                              &tr.md));
-  SNTK_TRY(sntk_agree(comm, check_memory(comm, tr.md, &tr.ds)));
   SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(tr.grad, tr.md->m_loc * tr.md->d)));
   sntk_model_init(tr.md, seed);
   SNTK_TRY(sntk_trainer_begin(&tr, opts && opts->restart ? opts->restart : "auto"));
