@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sntk_results import find_results, read_run, seconds_per_step  # noqa: E402
@@ -98,7 +99,11 @@ def main(argv):
     ax_e.set_ylim(0, 1.2)
     ax_e.axhline(1.0, color="gray", lw=0.8, ls=":")
     ax_e.set_title("efficiency (base: smallest P)")
+    ranks = sorted({r["P"] for rows in data.values() for r in rows})
     for ax in (ax_t, ax_e):
+        ax.set_xticks(ranks)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -31,6 +31,11 @@ sntk_submit() {
   SNTK_JOB_ID=${out%%;*}
 }
 
+# sntk_mkdir DIR: create an output directory (not in a dry run).
+sntk_mkdir() {
+  if [ "$SNTK_DRY_RUN" != 1 ]; then mkdir -p "$1"; fi
+}
+
 # sntk_sweep_count FILE: number of sweep lines (blank lines and '#' comment lines do not count; the
 # rule is the same as in softntk.sbatch's sweep_line).
 sntk_sweep_count() {
@@ -52,7 +57,7 @@ sntk_submit_sweep() {
   [ -f "$sweep" ] || sntk_die "sweep file $sweep not found"
   SNTK_TASKS=$(sntk_sweep_count "$sweep")
   [ "$SNTK_TASKS" -gt 0 ] || sntk_die "sweep file $sweep has no line (blank lines and # comments do not count)"
-  mkdir -p "$logs"
+  sntk_mkdir "$logs"
   sweep=$(cd "$(dirname "$sweep")" && pwd)/$(basename "$sweep")
   sntk_submit --array="0-$((SNTK_TASKS - 1))%$throttle" --job-name="$name" \
     --output="$logs/%x-%A_%a.out" "${opts[@]}" \

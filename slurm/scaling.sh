@@ -48,7 +48,7 @@ for v in $ranks $per_node $width $width_per_rank; do
 done
 base="$outdir/$name"
 [ -n "$logs" ] || logs="$base/logs"
-mkdir -p "$logs"
+sntk_mkdir "$logs"
 
 ids=()
 for kind in strong weak; do

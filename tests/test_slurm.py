@@ -245,10 +245,13 @@ def check_experiment(t, cluster):
     files = [f"runs/width/width.{e}" for e in ("png", "pdf", "json")]
     ok = all(os.path.exists(p) for p in files)
     rows = json.load(open(files[2])) if ok else []
+    after = slurm_time(info[ana][0]["StartTime"]) - max(slurm_time(i["EndTime"]) for i in info[sweep])
     t.check(all(i["JobState"] == "COMPLETED" for i in info[sweep]) and len(runs) == len(lines)
-            and info[ana][0]["JobState"] == "COMPLETED" and ok and len(rows) == len(lines),
-            f"slurm/experiment.sh width: {len(runs)} runs for {len(lines)} sweep lines, analysis "
-            f"{info[ana][0]['JobState']}, figure {files[0]} ({len(rows)} widths)")
+            and info[ana][0]["JobState"] == "COMPLETED" and ok and len(rows) == len(lines)
+            and after >= 0,
+            f"slurm/experiment.sh width: {len(runs)} runs for {len(lines)} sweep lines; the analysis "
+            f"started {after:.0f} s after the last task ended, {info[ana][0]['JobState']}, figure "
+            f"{files[0]} ({len(rows)} widths)")
 
 
 def main():
