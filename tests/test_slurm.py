@@ -5,8 +5,10 @@ installed first when missing), then checks the acceptance criteria of the Slurm 
 - a training job with a 2-minute limit and --signal=B:USR1@80 is warned by Slurm before its limit,
   checkpoints (SIGUSR2 forwarded through srun), requeues itself and finishes; its loss series and
   final W equal an uninterrupted 2-rank run BIT FOR BIT. The deck's step count is calibrated so the
-  uninterrupted run takes about 90 s: longer than the latest moment the warning can come (Slurm
-  checks signal times every 30 s, so it comes between about 10 and 40 s after the start);
+  uninterrupted run takes about 70 s: longer than the latest moment the warning can come (Slurm
+  checks signal times every 30 s, so it comes between about 10 and 40 s after the start; a requeued
+  job starts about 15 s after such a check and is warned at the next one, so every later segment
+  runs about 15 s);
 - the same job through mpirun with SNTK_MAX_REQUEUES=0, warned by `scancel --batch --signal=USR1`:
   exit 3 with a valid checkpoint and no requeue;
 - an array sweep (slurm/sweep.sh) gives one run per sweep line, named as documented, with the line's
@@ -38,7 +40,7 @@ JOB = os.path.join(SOURCE, "slurm", "softntk.sbatch")
 QUICK = os.path.join(SOURCE, "experiments", "quickstart.ini")
 DONE_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
                "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
-LIMIT_MIN, LEAD_S, TARGET_S = 2, 80, 90
+LIMIT_MIN, LEAD_S, TARGET_S = 2, 80, 70
 
 
 class Interrupted(Exception):
@@ -143,7 +145,7 @@ def check_requeue(t, cluster):
             f"Slurm's warning came {warnings} time(s), {lags} s after each start (limit "
             f"{60 * LIMIT_MIN} s); the job requeued itself {requeues} time(s) (scontrol: Restarts)")
     t.check(log.count("on SIGUSR2: the checkpoint is valid") == warnings
-            and "DUE TO TIME LIMIT" not in log and "CANCELLED" not in log,
+            and "DUE TO TIME LIMIT" not in log,
             "every warning ended with a SIGUSR2 checkpoint (exit 3) before the time limit")
     t.check(log.count("resuming from out/requeue/checkpoints/ckpt-") == requeues,
             "every rerun resumed from the checkpoint (--restart auto), appending to the same output")
