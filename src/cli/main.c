@@ -185,8 +185,8 @@ static int dispatch(const sntk_ctx_t *ctx, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  sntk_signals_install(); /* first: a stop request during start-up must not kill the rank */
   MPI_Init(&argc, &argv);
-  sntk_signals_install();
   sntk_h5_quiet();
   sntk_ctx_t ctx;
   int err = sntk_ctx_create(MPI_COMM_WORLD, &ctx);

@@ -300,12 +300,12 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
     sntk_fault_point("step", (long long)t);
     sntk_model_update(md, tr->grad, tc->eta);
     int every_due = cc->every_steps > 0 && (t + 1) % cc->every_steps == 0;
-    if (every_due || req)
-      SNTK_CALL(checkpoint(tr, t + 1, clk, ckpt_reason(req, every_due)));
+    const char *why = ckpt_reason(req, every_due); /* once: a later signal must not change it */
+    if (every_due || req) SNTK_CALL(checkpoint(tr, t + 1, clk, why));
     if (req & (REQ_STOP | REQ_BUDGET)) {
       sntk_log("stopped at step %lld on %s: the checkpoint is valid; run the same command again "
                "(--restart auto) to continue (exit status 3)",
-               (long long)(t + 1), ckpt_reason(req, 0));
+               (long long)(t + 1), why);
       return SNTK_STOPPED;
     }
   }
