@@ -5,7 +5,9 @@
 
 #include "softntk/config.h"
 #include "softntk/data.h"
+#include "softntk/grid.h"
 #include "softntk/model.h"
+#include "softntk/ntk.h"
 #include "softntk/train.h"
 
 #include <mpi.h>
@@ -16,6 +18,8 @@ typedef struct sntk_deck {
   sntk_data_cfg_t data;
   sntk_model_cfg_t model;
   sntk_train_cfg_t train;
+  sntk_ntk_cfg_t ntk;
+  sntk_parallel_cfg_t parallel;
   sntk_config_t cfg;     /* the machinery bound to this struct (do not copy a deck) */
   char origin[SNTK_STR]; /* deck file, or "built-in default" */
   char *text;            /* resolved configuration text */

@@ -15,6 +15,9 @@ const sntk_section_t sntk_deck_sections[] = {
     {"data", sntk_data_keys, offsetof(sntk_deck_t, data), "training data"},
     {"model", sntk_model_keys, offsetof(sntk_deck_t, model), "the two-layer network"},
     {"train", sntk_train_keys, offsetof(sntk_deck_t, train), "full-batch gradient descent"},
+    {"ntk", sntk_ntk_keys, offsetof(sntk_deck_t, ntk), "the Neural Tangent Kernel"},
+    {"parallel", sntk_parallel_keys, offsetof(sntk_deck_t, parallel),
+     "process grid and memory of the distributed NTK"},
     {NULL, NULL, 0, NULL}};
 
 /* Rank 0: read the whole deck file into a NUL-terminated buffer. */
@@ -61,6 +64,7 @@ static int parse_all(sntk_deck_t *deck, const char *text, int nover, char *const
   for (int i = 0; i < nover; i++) SNTK_CALL(sntk_config_override(&deck->cfg, over[i]));
   SNTK_CALL(sntk_data_cfg_check(&deck->data));
   SNTK_CALL(sntk_model_cfg_check(&deck->model, nranks));
+  SNTK_CALL(sntk_parallel_cfg_check(&deck->parallel, nranks));
   double gamma, nu;
   SNTK_CALL(sntk_model_scale(deck->model.activation, deck->model.output_scale, deck->model.width,
                              &gamma, &nu));

@@ -4,6 +4,7 @@
 #include "softntk/deck.h"
 #include "softntk/error.h"
 #include "softntk/log.h"
+#include "softntk/ntk.h"
 #include "softntk/parallel.h"
 #include "softntk/results.h"
 #include "softntk/rundir.h"
@@ -152,7 +153,7 @@ static int is_divergent(double loss, double loss0) {
 
 /* The gradient-descent loop: rows into results, a progress line every log_every steps. */
 static int descend(const sntk_deck_t *deck, sntk_model_t *md, const sntk_dataset_t *ds,
-                   sntk_results_t *res, int series, double *grad) {
+                   sntk_results_t *res, int series, double *grad, sntk_ntk_tracker_t *trk) {
   const sntk_train_cfg_t *tc = &deck->train;
   const double t_start = MPI_Wtime();
   double t_mark = t_start, loss0 = NAN, loss = NAN;
@@ -170,6 +171,7 @@ static int descend(const sntk_deck_t *deck, sntk_model_t *md, const sntk_dataset
       SNTK_CALL(sntk_results_flush(res));
       return diverged(deck, md, t, loss, loss0);
     }
+    SNTK_CALL(sntk_ntk_tracker_step(trk, res, t)); /* [ntk] every: NTK of W(t) */
     if (t % tc->log_every == 0 || last) {
       double per = t > s_mark ? (now - t_mark) / (double)(t - s_mark) : 0.0;
       char eta_txt[32];
@@ -198,6 +200,7 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck) {
   sntk_dataset_t ds = {0};
   sntk_model_t *md = NULL;
   sntk_results_t *res = NULL;
+  sntk_ntk_tracker_t *trk = NULL;
   double *grad = NULL;
   char dir[4096], path[4200];
   int err = SNTK_OK, series;
@@ -207,6 +210,7 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck) {
   SNTK_TRY(sntk_agree(comm, check_memory(comm, md, &ds)));
   SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(grad, md->m_loc * md->d)));
   sntk_model_init(md, seed);
+  SNTK_TRY(sntk_ntk_tracker_create(deck, md, &ds, &trk));
   SNTK_TRY(sntk_rundir_prepare(comm, deck->run.output_dir, deck->run.name, deck->run.overwrite, dir,
                                sizeof dir));
   snprintf(path, sizeof path, "%s/log.txt", dir);
@@ -216,12 +220,14 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck) {
   SNTK_TRY(sntk_results_create(comm, path, "train", deck->text, deck->hash, &res));
   SNTK_TRY(write_header(res, deck, md, &ds));
   SNTK_TRY(sntk_results_series(res, "/train", NCOLS, train_cols, &series));
-  SNTK_TRY(descend(deck, md, &ds, res, series, grad));
+  SNTK_TRY(descend(deck, md, &ds, res, series, grad, trk));
+  SNTK_TRY(sntk_ntk_tracker_finish(trk));
   SNTK_TRY(sntk_results_close(&res));
   sntk_log("results: %s", path);
 done:
   sntk_results_free(&res);
   sntk_log_open_file(NULL);
+  sntk_ntk_tracker_destroy(&trk);
   free(grad);
   sntk_model_destroy(&md);
   sntk_data_free(&ds);
