@@ -81,6 +81,7 @@ typedef struct sntk_ntk {
   int64_t mem_need, mem_avail; /* planned bytes per rank (largest rank), available (-1 unknown) */
   /* check tally */
   int checks, failures;
+  double worst;             /* largest scaled residual checked so far */
   /* time of the phases of the last assembly and solves, seconds (max over ranks) */
   double t_features, t_redist, t_syrk, t_hadamard, t_chol, t_eig;
 } sntk_ntk_t;

@@ -84,19 +84,20 @@ static int refuse(const ntk_shape_t *s, const ntk_need_t *need, int64_t avail) {
   int pr = 0, pc = 0, P = fitting_ranks(s, avail, &pr, &pc);
   if (P)
     snprintf(fit, sizeof fit,
-             "it would fit on %d ranks (grid %dx%d) with the same memory per rank; or lower data.n "
+             "It would fit on %d ranks (grid %dx%d) with the same memory per rank; or lower data.n "
              "or data.k, or use ntk.spectrum = values and ntk.limit = false",
              P, pr, pc);
   else
     snprintf(fit, sizeof fit,
-             "no rank count up to 2^20 fits: the per-rank features and data alone exceed it; lower "
+             "No rank count up to 2^20 fits: the per-rank features and data alone exceed it; lower "
              "data.n, data.k or model.width");
   return sntk_error(SNTK_ERR_INPUT,
-                    "the NTK (nk = %lld) needs %.2f GiB per rank on %d ranks (grid %dx%d, nb %lld): "
+                    "the NTK (nk = %lld) needs %.2f GiB per rank on %d rank%s (grid %dx%d, nb %lld): "
                     "%lld Gram-sized matrices of %.2f GiB, features %.2f GiB, panel %.2f GiB, "
                     "solver workspace %.2f GiB, other %.2f GiB; but %.2f GiB are available per "
                     "rank. %s",
-                    (long long)(s->n * s->k), need->total / GIB, s->P, s->nprow, s->npcol,
+                    (long long)(s->n * s->k), need->total / GIB, s->P, s->P > 1 ? "s" : "", s->nprow,
+                    s->npcol,
                     (long long)s->nb, (long long)need->nmat, need->mat / GIB, need->features / GIB,
                     need->panel / GIB, need->solver / GIB, need->other / GIB, avail / GIB, fit);
 }

@@ -28,6 +28,7 @@ int sntk_ntk_check(sntk_ntk_t *ntk, const char *what, const char *formula, doubl
   const int ok = isfinite(value) && value < ntk->cfg.threshold;
   ntk->checks++;
   if (!ok) ntk->failures++;
+  if (!(value <= ntk->worst)) ntk->worst = isnan(value) ? INFINITY : value;
   sntk_log("check  %-26s %-44s = %11.4e ...... %s", what, formula, value, ok ? "PASSED" : "FAILED");
   return ok;
 }
@@ -69,9 +70,11 @@ int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, ntk->comm)));
   if (info < 0) return sntk_error(SNTK_ERR_RUNTIME, "PDPOTRF rejected argument %d", -info);
   if (info > 0) {
+    char txt[64] = "";
+    if (shift != 0.0) snprintf(txt, sizeof txt, " shifted by %g I", shift);
     sntk_log("cholesky: the matrix%s is NOT positive definite (PDPOTRF: leading minor of order %d "
              "is not positive); no log-determinant or solve",
-             shift != 0.0 ? " plus the ridge" : "", info);
+             txt, info);
     return SNTK_OK;
   }
   *pd = 1;
