@@ -125,7 +125,7 @@ static int prepare_dir(MPI_Comm comm, const sntk_deck_t *deck, char *dir, size_t
 }
 
 static int write_header(sntk_results_t *res, const sntk_deck_t *deck, const sntk_ntk_t *ntk,
-                        int64_t step) {
+                        const sntk_dataset_t *train, int64_t step) {
   const sntk_model_t *md = ntk->model;
   char grid[64];
   snprintf(grid, sizeof grid, "%dx%d", ntk->grid->nprow, ntk->grid->npcol);
@@ -143,7 +143,11 @@ static int write_header(sntk_results_t *res, const sntk_deck_t *deck, const sntk
   SNTK_CALL(sntk_results_attr_i64(res, "nb", ntk->nb));
   SNTK_CALL(sntk_results_attr_i64(res, "panel", ntk->panel));
   SNTK_CALL(sntk_results_attr_f64(res, "memory_planned_per_rank", (double)ntk->mem_need));
-  return SNTK_OK;
+  if (!deck->data.store) return SNTK_OK;
+  SNTK_CALL(sntk_results_matrix(res, "/data/X", train->n, train->d, train->X, "1",
+                                "training inputs, one sample per row"));
+  return sntk_results_matrix(res, "/data/Y", train->n, train->k, train->Y, "1",
+                             "training targets, one sample per row");
 }
 
 static void log_banner(const sntk_deck_t *deck, const sntk_ntk_t *ntk, int64_t holdout,
@@ -186,7 +190,7 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck) {
   SNTK_TRY(sntk_agree(comm, sntk_log_open_file(logp)));
   log_banner(deck, ntk, hold.n, path);
   SNTK_TRY(sntk_results_create(comm, path, "ntk", deck->text, deck->hash, &res));
-  SNTK_TRY(write_header(res, deck, ntk, 0));
+  SNTK_TRY(write_header(res, deck, ntk, &train, 0));
   SNTK_TRY(sntk_ntk_analyse(ntk, deck, &train, &hold, 0, res));
   SNTK_TRY(sntk_results_close(&res));
   sntk_log("results: %s", path);

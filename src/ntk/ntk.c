@@ -153,14 +153,13 @@ int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
   sn->eig = ntk->w;
   sn->lambda_min = ntk->w[0];
   sn->lambda_max = ntk->w[sn->neig - 1];
-  if (ntk->keep_init) {
+  int same;
+  SNTK_CALL(at_init(ntk->model, &same));
+  if (same)
+    sn->diff_init_fro = sn->diff_init_spec = 0.0;
+  else if (ntk->keep_init)
     SNTK_CALL(sntk_ntk_distance(ntk, &ntk->H, &ntk->H0, &sn->diff_init_fro, &sn->diff_init_spec,
                                 "H - H(0)"));
-  } else {
-    int same;
-    SNTK_CALL(at_init(ntk->model, &same));
-    if (same) sn->diff_init_fro = sn->diff_init_spec = 0.0;
-  }
   if (ntk->cfg.limit)
     SNTK_CALL(sntk_ntk_distance(ntk, &ntk->H, &ntk->Hstar, &sn->diff_limit_fro,
                                 &sn->diff_limit_spec, "H - H*"));
