@@ -77,7 +77,8 @@ double ref_loss_grad(int act, double gamma, int64_t m, int64_t d, int64_t k, con
 
 void ref_jacobian(int act, double gamma, int64_t m, int64_t d, int64_t k, const double *W,
                   const double *A, const double *X, int64_t n, double *J) {
-  double *h = malloc((size_t)m * sizeof *h), *F = malloc((size_t)k * sizeof *F), *z = malloc((size_t)m * sizeof *z);
+  double *h = malloc((size_t)m * sizeof *h), *F = malloc((size_t)k * sizeof *F),
+         *z = malloc((size_t)m * sizeof *z);
   for (int64_t i = 0; i < n; i++) {
     const double *x = X + i * d;
     hidden(act, m, d, W, x, h);

@@ -1,19 +1,21 @@
 /* The distributed NTK at any rank count (run with 1, 2, 3 and 4 ranks):
  * - H assembled on the BLACS grid equals nu/gamma^2 J J^T with J the explicit Jacobian from the
- *   plain-loop reference (DESIGN.md section 1), for softmax, exp and relu, k = 1 and 3, random (m = 37)
- *   and coupled (m = 38) initialisation, every grid shape the rank count allows, nb = 1, 4, 64 and
- *   neuron panels of 5 (several PDSYRK passes) or all of U;
- * - ScaLAPACK eigenvalues (values: PDSYEV, full: PDSYEVD, extremes: PDSYEVR) equal LAPACK's dsyev on
- *   the gathered matrix; the Cholesky log-determinant equals LAPACK's dpotrf; the solve's scaled
+ *   plain-loop reference (DESIGN.md section 1), for softmax, exp and relu, k = 1 and 3, random (m =
+ * 37) and coupled (m = 38) initialisation, every grid shape the rank count allows, nb = 1, 4, 64
+ * and neuron panels of 5 (several PDSYRK passes) or all of U;
+ * - ScaLAPACK eigenvalues (values: PDSYEV, full: PDSYEVD, extremes: PDSYEVR) equal LAPACK's dsyev
+ * on the gathered matrix; the Cholesky log-determinant equals LAPACK's dpotrf; the solve's scaled
  *   residual passes; a matrix that is not positive definite is reported, not fatal;
- * - ||H(0) - H*||_F / ||H*||_F falls at least 3x from m = 256 to m = 16384 (theory: 8x) per activation;
+ * - ||H(0) - H*||_F / ||H*||_F falls at least 3x from m = 256 to m = 16384 (theory: 8x) per
+ * activation;
  * - on the unit sphere lambda_min(H*_exp) / lambda_min(H*_softmax) = e^{sigma^2} to 1e-10;
  * - a problem that does not fit the memory limit is refused with needed/available bytes and a rank
  *   count that fits.
  * Tolerances: H and J J^T are both sums of the same m d products in different orders (GEMM/PDSYRK
- * blocking, the softmax tuple merge), so they differ by a few ulp per entry amplified by at most the
- * m = 38 terms: 1e-12 relative is about 1e3 above what is seen (~1e-15). Eigenvalues of a symmetric
- * matrix move by at most ||E||_2 under a perturbation E, and both solvers are backward stable with
+ * blocking, the softmax tuple merge), so they differ by a few ulp per entry amplified by at most
+ * the m = 38 terms: 1e-12 relative is about 1e3 above what is seen (~1e-15). Eigenvalues of a
+ * symmetric matrix move by at most ||E||_2 under a perturbation E, and both solvers are backward
+ * stable with
  * ||E|| ~ n eps ||H||, so they agree to ~n eps lambda_max = 1e-14 lambda_max: 1e-12 lambda_max. The
  * log-determinant is a sum of 39 logs of pivots, each accurate to ~cond eps: 1e-10 relative. The
  * exp/softmax ratio: the two H* differ entrywise by a few ulp (exp of equal arguments computed two
@@ -135,8 +137,8 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
         sntk_ntk_t *ntk = NULL;
         if (sntk_ntk_create(&nc, &pc, md, ds.X, N, 0, 0, &ntk) ||
             sntk_ntk_assemble(ntk, md->W, &ntk->H) || sntk_dmat_gather(&ntk->H, H)) {
-          TH_OK(0, "%s k=%lld grid %s nb %lld: %s", an, (long long)k, shapes[g],
-                (long long)nbs[b], sntk_error_message());
+          TH_OK(0, "%s k=%lld grid %s nb %lld: %s", an, (long long)k, shapes[g], (long long)nbs[b],
+                sntk_error_message());
           sntk_ntk_destroy(&ntk);
           continue;
         }
@@ -152,8 +154,8 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
     TH_OK(worst < 1e-12 && !asym,
           "%s k=%lld %s m=%lld P=%d: H = nu/gamma^2 J J^T (explicit Jacobian) over %d grids/nb/"
           "panels: max rel err %.1e (< 1e-12), exactly symmetric",
-          an, (long long)k, init == SNTK_INIT_COUPLED ? "coupled" : "random", (long long)m,
-          th_size, cases, worst);
+          an, (long long)k, init == SNTK_INIT_COUPLED ? "coupled" : "random", (long long)m, th_size,
+          cases, worst);
   free(H), free(Href);
   sntk_model_destroy(&md);
   sntk_data_free(&ds);
@@ -261,14 +263,16 @@ static void check_convergence(void) {
   for (int act = 0; act < 3; act++) {
     double a = 0.0, b = 0.0;
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
-      const double ea = limit_distance(act, 256, seed, &ds), eb = limit_distance(act, 16384, seed, &ds);
+      const double ea = limit_distance(act, 256, seed, &ds),
+                   eb = limit_distance(act, 16384, seed, &ds);
       a += ea * ea / SEEDS;
       b += eb * eb / SEEDS;
     }
     a = sqrt(a), b = sqrt(b);
     if (th_rank == 0)
-      TH_OK(a / b >= 3.0, "%s P=%d: ||H(0) - H*||_F / ||H*||_F (RMS over %d seeds) = %.3e at m = "
-                          "256, %.3e at m = 16384: %.2fx lower (>= 3; m^-1/2 predicts 8)",
+      TH_OK(a / b >= 3.0,
+            "%s P=%d: ||H(0) - H*||_F / ||H*||_F (RMS over %d seeds) = %.3e at m = "
+            "256, %.3e at m = 16384: %.2fx lower (>= 3; m^-1/2 predicts 8)",
             sntk_activation_names[act], th_size, SEEDS, a, b, a / b);
   }
   sntk_log_set_quiet(0);

@@ -1,10 +1,11 @@
 /* softntk process grids: the [parallel] section, BLACS process grids on an MPI communicator and
  * block-cyclically distributed matrices (DESIGN.md section 3).
  *
- * A grid is nprow x npcol processes of a communicator in row-major order (rank = row * npcol + col).
- * A distributed matrix (sntk_dmat_t) is the ScaLAPACK 2D block-cyclic layout with mb x nb blocks, the
- * first block on process (0, 0); its local part is column-major with leading dimension lld. Global sizes
- * are int64_t; they are narrowed (checked) to the int ScaLAPACK takes when a descriptor is made. */
+ * A grid is nprow x npcol processes of a communicator in row-major order (rank = row * npcol +
+ * col). A distributed matrix (sntk_dmat_t) is the ScaLAPACK 2D block-cyclic layout with mb x nb
+ * blocks, the first block on process (0, 0); its local part is column-major with leading dimension
+ * lld. Global sizes are int64_t; they are narrowed (checked) to the int ScaLAPACK takes when a
+ * descriptor is made. */
 #ifndef SOFTNTK_GRID_H
 #define SOFTNTK_GRID_H
 
@@ -30,22 +31,24 @@ int sntk_parallel_cfg_check(const sntk_parallel_cfg_t *cfg, int nranks);
  * "PxQ". SNTK_ERR_INPUT when the text is malformed or P Q != nranks. */
 int sntk_grid_shape(const char *spec, int nranks, int *nprow, int *npcol);
 
-/* Collective. Bytes each rank may use: memory_limit when set, else sntk_mem_per_rank (-1 unknown). */
+/* Collective. Bytes each rank may use: memory_limit when set, else sntk_mem_per_rank (-1 unknown).
+ */
 int sntk_parallel_memory(MPI_Comm comm, const sntk_parallel_cfg_t *cfg, int64_t *bytes);
 
 typedef struct sntk_grid {
-  MPI_Comm comm;            /* the communicator the grid was built on (not owned) */
-  int handle, ctxt;         /* BLACS system handle (shared by every grid on comm) and context */
-  int nprow, npcol;         /* global */
-  int myrow, mycol;         /* local */
+  MPI_Comm comm;    /* the communicator the grid was built on (not owned) */
+  int handle, ctxt; /* BLACS system handle (shared by every grid on comm) and context */
+  int nprow, npcol; /* global */
+  int myrow, mycol; /* local */
 } sntk_grid_t;
 
 /* Collective over comm. Build an nprow x npcol grid (nprow npcol = size of comm). */
 int sntk_grid_create(MPI_Comm comm, int nprow, int npcol, sntk_grid_t **out);
 void sntk_grid_destroy(sntk_grid_t **grid);
 
-/* Not collective. Release BLACS' global state (Cblacs_exit(1), leaving MPI to the caller). Call once,
- * after every grid is destroyed and before MPI_Finalize; harmless when no grid was ever made. */
+/* Not collective. Release BLACS' global state (Cblacs_exit(1), leaving MPI to the caller). Call
+ * once, after every grid is destroyed and before MPI_Finalize; harmless when no grid was ever made.
+ */
 void sntk_grid_finalize(void);
 
 /* Number of rows (or columns) of an n-long dimension in blocks of nb that process p of P owns when
@@ -66,8 +69,8 @@ typedef struct sntk_dmat {
   double *a;               /* local part, lld x nloc column-major; NULL until sntk_dmat_alloc */
 } sntk_dmat_t;
 
-/* Not collective. Describe an m x n matrix in mb x nb blocks on `grid` (no allocation). Runtime error
- * when a size does not fit ScaLAPACK's int or descinit refuses it. */
+/* Not collective. Describe an m x n matrix in mb x nb blocks on `grid` (no allocation). Runtime
+ * error when a size does not fit ScaLAPACK's int or descinit refuses it. */
 int sntk_dmat_init(sntk_dmat_t *A, const sntk_grid_t *grid, int64_t m, int64_t n, int64_t mb,
                    int64_t nb);
 /* Not collective. Allocate (zeroed) / free the local part. */
@@ -84,7 +87,8 @@ static inline int64_t sntk_dmat_gcol(const sntk_dmat_t *A, int64_t lj) {
   return sntk_l2g(lj, A->nb, A->grid->mycol, A->grid->npcol);
 }
 
-/* Collective. The whole matrix, column-major m x n, on every rank (small matrices: tests, vectors). */
+/* Collective. The whole matrix, column-major m x n, on every rank (small matrices: tests, vectors).
+ */
 int sntk_dmat_gather(const sntk_dmat_t *A, double *global);
 
 /* Not collective. Fill the local part from a column-major m x n array every rank holds. */

@@ -4,12 +4,12 @@
  * Conventions of the library as built on Debian (ScaLAPACK 2.2, gfortran):
  * - BLACS has a C interface (Cblacs_*); process grids are built on an MPI communicator through
  *   Csys2blacs_handle.
- * - PBLAS (pd{gemm,symm,syrk,tran,geadd,gemv}) and the redistribution routine pdgemr2d are written in C
- *   with a Fortran calling convention: every argument by address, character arguments as char *
+ * - PBLAS (pd{gemm,symm,syrk,tran,geadd,gemv}) and the redistribution routine pdgemr2d are written
+ * in C with a Fortran calling convention: every argument by address, character arguments as char *
  *   without hidden lengths.
- * - The ScaLAPACK drivers and auxiliaries (pdpotrf, pdsyev*, pdlan*, pdlaset, ...) are Fortran: every
- *   argument by address, plus one hidden length (size_t, value 1) per character argument, appended
- *   after the regular arguments. Passing them keeps the calls correct under gfortran's ABI.
+ * - The ScaLAPACK drivers and auxiliaries (pdpotrf, pdsyev*, pdlan*, pdlaset, ...) are Fortran:
+ * every argument by address, plus one hidden length (size_t, value 1) per character argument,
+ * appended after the regular arguments. Passing them keeps the calls correct under gfortran's ABI.
  * - Descriptors are int[9] filled by descinit_; indices are 1-based. numroc_ with a block size of 0
  *   divides by zero: sizes are validated before any call (see grid.h). */
 #ifndef SOFTNTK_SCALAPACK_H
@@ -19,8 +19,18 @@
 #include <stddef.h>
 
 /* Descriptor entries (0-based positions of the Fortran DESC(1..9)). */
-enum { SNTK_DESC_DTYPE, SNTK_DESC_CTXT, SNTK_DESC_M, SNTK_DESC_N, SNTK_DESC_MB, SNTK_DESC_NB,
-       SNTK_DESC_RSRC, SNTK_DESC_CSRC, SNTK_DESC_LLD, SNTK_DESC_LEN };
+enum {
+  SNTK_DESC_DTYPE,
+  SNTK_DESC_CTXT,
+  SNTK_DESC_M,
+  SNTK_DESC_N,
+  SNTK_DESC_MB,
+  SNTK_DESC_NB,
+  SNTK_DESC_RSRC,
+  SNTK_DESC_CSRC,
+  SNTK_DESC_LLD,
+  SNTK_DESC_LEN
+};
 
 /* BLACS (C interface) */
 void Cblacs_pinfo(int *mypnum, int *nprocs);
@@ -33,8 +43,8 @@ void Cblacs_exit(int not_done);
 
 /* Tools */
 int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc, const int *nprocs);
-void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
-               const int *icsrc, const int *ctxt, const int *lld, int *info);
+void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb,
+               const int *irsrc, const int *icsrc, const int *ctxt, const int *lld, int *info);
 
 /* Redistribution between any two block-cyclic layouts (ctxt spans both grids). */
 void pdgemr2d_(const int *m, const int *n, const double *a, const int *ia, const int *ja,

@@ -15,8 +15,8 @@
 
 typedef struct series {
   char group[256];
-  int ncols;        /* values per row */
-  int matrix;       /* one 2-D dataset names[0] with ncols columns, instead of ncols 1-D datasets */
+  int ncols;  /* values per row */
+  int matrix; /* one 2-D dataset names[0] with ncols columns, instead of ncols 1-D datasets */
   char names[MAX_COLS][64];
   double *rows;     /* buffered rows, ncols values each */
   int64_t nrows, cap;
@@ -96,8 +96,8 @@ int sntk_results_create(MPI_Comm comm, const char *path, const char *command,
 
 typedef enum { ATTR_F64, ATTR_I64, ATTR_STR } attr_kind_t;
 
-static int attr(sntk_results_t *res, const char *path, const char *name, attr_kind_t kind,
-                double f, int64_t i, const char *s) {
+static int attr(sntk_results_t *res, const char *path, const char *name, attr_kind_t kind, double f,
+                int64_t i, const char *s) {
   int err = SNTK_OK;
   if (res->rank == 0) {
     hid_t file = -1, obj = -1;
@@ -125,7 +125,8 @@ int sntk_results_attr_str(sntk_results_t *res, const char *name, const char *val
   return attr(res, "/", name, ATTR_STR, 0, 0, value);
 }
 
-int sntk_results_attr_at_f64(sntk_results_t *res, const char *path, const char *name, double value) {
+int sntk_results_attr_at_f64(sntk_results_t *res, const char *path, const char *name,
+                             double value) {
   return attr(res, path, name, ATTR_F64, value, 0, NULL);
 }
 
@@ -196,7 +197,8 @@ int sntk_results_rows(sntk_results_t *res, const char *group, const char *name, 
                       const char *units, const char *description, int *id) {
   int err = SNTK_OK;
   if (res->nseries >= MAX_SERIES || width < 1 || width > (1 << 30))
-    return sntk_error(SNTK_ERR_RUNTIME, "too many series, or a row width of %lld", (long long)width);
+    return sntk_error(SNTK_ERR_RUNTIME, "too many series, or a row width of %lld",
+                      (long long)width);
   series_t *s = &res->series[res->nseries];
   memset(s, 0, sizeof *s);
   snprintf(s->group, sizeof s->group, "%s", group);

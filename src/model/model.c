@@ -256,8 +256,8 @@ int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) 
   return SNTK_OK;
 }
 
-/* Features of the c samples just forwarded: Z holds the activations and, for softmax, rowf the factors
- * turning Z into S and T the merged tuples, whose numerators over the sum are <a_l, S(x_i)>. */
+/* Features of the c samples just forwarded: Z holds the activations; for softmax rowf holds the
+ * factors turning Z into S, and T the merged tuples (numerator l over the sum is <a_l, S(x_i)>). */
 static void features_chunk(const sntk_model_t *md, int64_t c, double *U, int64_t ldu) {
   const int64_t ml = md->m_loc, k = md->k, w = k + 2;
   for (int64_t i = 0; i < c; i++) {

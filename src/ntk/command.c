@@ -1,8 +1,8 @@
 /* `softntk ntk`: the NTK of the network a deck describes, without training, into <run dir>/ntk.h5.
  *
- * sntk_ntk_main builds data and the model at initialisation and hands them to sntk_ntk_analyse, which
- * only needs a model holding its weights: a later "from checkpoint" path loads W (and W0) into the
- * model and calls the same function with the checkpoint's step. */
+ * sntk_ntk_main builds data and the model at initialisation and hands them to sntk_ntk_analyse,
+ * which only needs a model holding its weights: a later "from checkpoint" path loads W (and W0)
+ * into the model and calls the same function with the checkpoint's step. */
 #include "ntk_impl.h"
 
 #include "softntk/deck.h"
@@ -32,9 +32,10 @@ int ntk_linearised_write(sntk_ntk_t *ntk, const sntk_dataset_t *tr, double eta, 
   for (int64_t i = 0; i < ntk->nk; i++) r0[i] -= tr->Y[i];
   SNTK_TRY(sntk_ntk_linearised(ntk, r0, eta, steps, loss));
   for (int64_t t = 0; t <= steps; t++) bound[t] = loss[0] * pow(1.0 - 0.5 * eta * dmin, (double)t);
-  SNTK_TRY(sntk_results_matrix(res, "/ntk/linearised/loss", steps + 1, 0, loss, "1",
-                               "linearised prediction 1/2 sum_q (1 - eta D_q)^(2t) <q_q, r(0)>^2 of "
-                               "the training loss at steps t = 0..steps, D = eig(J J^T)"));
+  SNTK_TRY(
+      sntk_results_matrix(res, "/ntk/linearised/loss", steps + 1, 0, loss, "1",
+                          "linearised prediction 1/2 sum_q (1 - eta D_q)^(2t) <q_q, r(0)>^2 of "
+                          "the training loss at steps t = 0..steps, D = eig(J J^T)"));
   SNTK_TRY(sntk_results_matrix(res, "/ntk/linearised/bound", steps + 1, 0, bound, "1",
                                "the paper's bound L(0) (1 - eta lambda_min(J J^T) / 2)^t"));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/linearised", "eta", eta));

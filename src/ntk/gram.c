@@ -1,11 +1,12 @@
-/* Assembly of the normalised empirical NTK H = nu (K_X (x) 1 1^T) o (U U^T) and of its infinite-width
- * limit H* on the 2D grid (DESIGN.md sections 2 and 3).
+/* Assembly of the normalised empirical NTK H = nu (K_X (x) 1 1^T) o (U U^T) and of its
+ * infinite-width limit H* on the 2D grid (DESIGN.md sections 2 and 3).
  *
- * U: each rank computes the features of its own neurons for all samples into its column block of the
- * 1 x P layout U1 (nk x P mb, zero columns pad the ranks that own fewer than mb = ceil(m / P)
- * neurons and add nothing to U U^T). PDGEMR2D moves one neuron panel at a time into U2 on the 2D grid
- * and PDSYRK accumulates nu U2 U2^T into the lower triangle of H; PDTRAN fills the upper triangle; the
- * factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's rows and columns. */
+ * U: each rank computes the features of its own neurons for all samples into its column block of
+ * the 1 x P layout U1 (nk x P mb, zero columns pad the ranks that own fewer than mb = ceil(m / P)
+ * neurons and add nothing to U U^T). PDGEMR2D moves one neuron panel at a time into U2 on the 2D
+ * grid and PDSYRK accumulates nu U2 U2^T into the lower triangle of H; PDTRAN fills the upper
+ * triangle; the factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's
+ * rows and columns. */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
@@ -38,7 +39,8 @@ static void kx_free(kx_scratch_t *s) {
   free(s->Xr), free(s->Xc), free(s->Kp), free(s->nr), free(s->nc), free(s->lr);
 }
 
-/* Over H's local entries: H *= x_i . x_j (KX_HADAMARD) or H = delta_{l1 l2} h(x_i, x_j) (KX_LIMIT). */
+/* Over H's local entries: H *= x_i . x_j (KX_HADAMARD) or H = delta_{l1 l2} h(x_i, x_j) (KX_LIMIT).
+ */
 static int kx_apply(sntk_ntk_t *ntk, sntk_dmat_t *H, int mode) {
   const int64_t d = ntk->d, k = ntk->k, mloc = H->mloc, nloc = H->nloc;
   const int act = ntk->model->act;
@@ -92,10 +94,11 @@ static void symmetrize(sntk_ntk_t *ntk, sntk_dmat_t *H) {
   sntk_dmat_t *T = &ntk->work;
   memset(T->a, 0, (size_t)sntk_dmat_bytes(T));
   pdtran_(&nk, &nk, &alpha, H->a, &one, &one, H->desc, &beta, T->a, &one, &one, T->desc);
+  int64_t above = 0; /* local rows above the diagonal in column lj: grows with lj */
   for (int64_t lj = 0; lj < H->nloc; lj++) {
     const int64_t gj = sntk_dmat_gcol(H, lj);
-    for (int64_t li = 0; li < H->mloc && sntk_dmat_grow(H, li) < gj; li++)
-      H->a[lj * H->lld + li] = T->a[lj * T->lld + li];
+    while (above < H->mloc && sntk_dmat_grow(H, above) < gj) above++;
+    memcpy(H->a + lj * H->lld, T->a + lj * T->lld, (size_t)above * sizeof *H->a);
   }
 }
 

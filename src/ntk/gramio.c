@@ -1,13 +1,13 @@
 /* Collective write of a distributed symmetric matrix into an HDF5 file through MPI-IO.
  *
- * Every rank writes its own blocks, no gathering: the local part is column-major (lld x nloc), which
- * HDF5 sees as a C array [nloc][lld]; its row lj is global column gcol(lj), its column li global row
- * grow(li). Selecting in the file the rows {gcol} and columns {grow} therefore stores H^T, which is H
- * since H is symmetric (both triangles are kept, see gram.c). Both index sets are block-cyclic: a
- * regular hyperslab of full blocks plus possibly one partial last block per dimension, so the file
- * selection is at most four regular hyperslabs, and HDF5 walks it in the same row-major order as the
- * memory selection. Transfers are collective (H5FD_MPIO_COLLECTIVE); a rank without data selects
- * nothing but still takes part. */
+ * Every rank writes its own blocks, no gathering: the local part is column-major (lld x nloc),
+ * which HDF5 sees as a C array [nloc][lld]; its row lj is global column gcol(lj), its column li
+ * global row grow(li). Selecting in the file the rows {gcol} and columns {grow} therefore stores
+ * H^T, which is H since H is symmetric (both triangles are kept, see gram.c). Both index sets are
+ * block-cyclic: a regular hyperslab of full blocks plus possibly one partial last block per
+ * dimension, so the file selection is at most four regular hyperslabs, and HDF5 walks it in the
+ * same row-major order as the memory selection. Transfers are collective (H5FD_MPIO_COLLECTIVE); a
+ * rank without data selects nothing but still takes part. */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
@@ -49,10 +49,10 @@ static int select_file(const sntk_dmat_t *H, hid_t space) {
   int first = 1;
   SNTK_CALL(select_piece(space, &first, r.start, r.stride, r.count, r.block, c.start, c.stride,
                          c.count, c.block));
-  SNTK_CALL(select_piece(space, &first, r.start, r.stride, r.count, r.block, c.pstart, 1, 1,
-                         c.plen));
-  SNTK_CALL(select_piece(space, &first, r.pstart, 1, 1, r.plen, c.start, c.stride, c.count,
-                         c.block));
+  SNTK_CALL(
+      select_piece(space, &first, r.start, r.stride, r.count, r.block, c.pstart, 1, 1, c.plen));
+  SNTK_CALL(
+      select_piece(space, &first, r.pstart, 1, 1, r.plen, c.start, c.stride, c.count, c.block));
   SNTK_CALL(select_piece(space, &first, r.pstart, 1, 1, r.plen, c.pstart, 1, 1, c.plen));
   if (first) SNTK_CALL(SNTK_H5(H5Sselect_none(space)));
   return SNTK_OK;
@@ -100,8 +100,8 @@ int ntk_write_gram(const sntk_dmat_t *H, const char *path, const char *group, co
   SNTK_TRY(SNTK_H5(g = sntk_h5_group(f, group)));
   if (sntk_h5_exists(g, name)) SNTK_TRY(SNTK_H5(H5Ldelete(g, name, H5P_DEFAULT)));
   SNTK_TRY(SNTK_H5(sp = H5Screate_simple(2, dims, NULL)));
-  SNTK_TRY(SNTK_H5(ds = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT,
-                                    H5P_DEFAULT)));
+  SNTK_TRY(
+      SNTK_H5(ds = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
   SNTK_TRY(write_local(H, ds));
   SNTK_TRY(sntk_h5_attr_str(ds, "units", "1"));
   SNTK_TRY(sntk_h5_attr_str(ds, "description", description));

@@ -1,5 +1,5 @@
-/* The NTK context: the [ntk] section, creation (grids, memory plan, matrices), snapshots and the /ntk
- * series layout shared by `softntk ntk` and the training tracker (see ntk.h). */
+/* The NTK context: the [ntk] section, creation (grids, memory plan, matrices), snapshots and the
+ * /ntk series layout shared by `softntk ntk` and the training tracker (see ntk.h). */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
@@ -85,9 +85,10 @@ static int plan(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par, int64_t holdout
     return sntk_error(SNTK_ERR_INPUT, "ntk.q = %lld exceeds n k = %lld", (long long)ntk->cfg.q,
                       (long long)ntk->nk);
   SNTK_CALL(make_grids(ntk, par));
-  ntk_shape_t s = {ntk->n, ntk->d, ntk->k, md->m, md->chunk, holdout, ntk->size,
-                   ntk->grid->nprow, ntk->grid->npcol, ntk->nb, ntk->cfg.spectrum, ntk->cfg.q,
-                   ntk->cfg.limit, ntk->keep_init};
+  ntk_shape_t s = {
+      ntk->n,         ntk->d,           ntk->k,           md->m,   md->chunk,         holdout,
+      ntk->size,      ntk->grid->nprow, ntk->grid->npcol, ntk->nb, ntk->cfg.spectrum, ntk->cfg.q,
+      ntk->cfg.limit, ntk->keep_init};
   ntk_need_t need;
   SNTK_CALL(sntk_parallel_memory(ntk->comm, par, &ntk->mem_avail));
   SNTK_CALL(ntk_choose_panel(&s, ntk->cfg.panel, ntk->mem_avail, &ntk->panel, &need));
@@ -184,11 +185,12 @@ static const sntk_column_t ntk_cols[NC] = {
 int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_series_t *s) {
   char grid[64];
   SNTK_CALL(sntk_results_series(res, "/ntk", NC, ntk_cols, &s->rows));
-  SNTK_CALL(sntk_results_rows(res, "/ntk", "eigenvalues", neig, "1",
-                              ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && neig < ntk->nk
-                                  ? "eigenvalues of H per snapshot: the q smallest, then the q largest"
-                                  : "eigenvalues of H per snapshot, ascending",
-                              &s->eig));
+  SNTK_CALL(
+      sntk_results_rows(res, "/ntk", "eigenvalues", neig, "1",
+                        ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && neig < ntk->nk
+                            ? "eigenvalues of H per snapshot: the q smallest, then the q largest"
+                            : "eigenvalues of H per snapshot, ascending",
+                        &s->eig));
   snprintf(grid, sizeof grid, "%dx%d", ntk->grid->nprow, ntk->grid->npcol);
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "gamma", ntk->model->gamma));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nu", ntk->model->nu));
@@ -201,9 +203,9 @@ int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_s
 }
 
 int ntk_series_append(sntk_results_t *res, const ntk_series_t *s, const sntk_ntk_snap_t *sn) {
-  const double row[NC] = {(double)sn->step,      sn->lambda_min,      sn->lambda_max,
-                          sn->logdet,            sn->positive_definite, sn->norm_fro,
-                          sn->diff_init_fro,     sn->diff_init_spec,  sn->diff_limit_fro,
+  const double row[NC] = {(double)sn->step,   sn->lambda_min,        sn->lambda_max,
+                          sn->logdet,         sn->positive_definite, sn->norm_fro,
+                          sn->diff_init_fro,  sn->diff_init_spec,    sn->diff_limit_fro,
                           sn->diff_limit_spec};
   SNTK_CALL(sntk_results_append(res, s->rows, row));
   return sntk_results_append(res, s->eig, sn->eig);
@@ -218,7 +220,7 @@ void ntk_log_snapshot(const sntk_ntk_t *ntk, const sntk_ntk_snap_t *sn) {
            (long long)sn->step, sn->diff_init_fro, sn->diff_init_spec, sn->diff_limit_fro,
            sn->diff_limit_spec);
   sntk_log("ntk step %lld: gram %.3f s (features %.3f, PDGEMR2D %.3f, PDSYRK %.3f s = %.1f "
-           "GFLOP/s, Hadamard %.3f), cholesky %.3f s, eigen %.3f s",
+           "GFLOP/s, symmetrize + Hadamard %.3f), cholesky %.3f s, eigen %.3f s",
            (long long)sn->step, ntk->t_features + ntk->t_redist + ntk->t_syrk + ntk->t_hadamard,
            ntk->t_features, ntk->t_redist, ntk->t_syrk,
            ntk->t_syrk > 0 ? flops / ntk->t_syrk * 1e-9 : 0.0, ntk->t_hadamard, ntk->t_chol,

@@ -1,14 +1,15 @@
-/* The NTK's memory plan: bytes the largest rank needs before anything large is allocated, the neuron
- * panel width that fits, and the refusal that names needed and available memory and a rank count that
- * would fit. The plan counts the distributed matrices exactly (NUMROC of the largest process, (0, 0)),
- * ScaLAPACK's documented workspace formulas, and a margin for PBLAS/BLACS/MPI buffers. */
+/* The NTK's memory plan: bytes the largest rank needs before anything large is allocated, the
+ * neuron panel width that fits, and the refusal that names needed and available memory and a rank
+ * count that would fit. The plan counts the distributed matrices exactly (NUMROC of the largest
+ * process, (0, 0)), ScaLAPACK's documented workspace formulas, and a margin for PBLAS/BLACS/MPI
+ * buffers. */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
 
 #include <stdio.h>
 
-#define GIB 1073741824.0
+#define GIB    1073741824.0
 #define MARGIN ((int64_t)96 << 20) /* MPI, BLACS and PBLAS buffers, the libraries themselves */
 
 static int64_t imax(int64_t a, int64_t b) {
@@ -19,9 +20,11 @@ static int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-/* Doubles of the ScaLAPACK workspace of the configured spectrum (documented minima, see solve.c). */
+/* Doubles of the ScaLAPACK workspace of the configured spectrum (documented minima, see solve.c).
+ */
 static int64_t solver_doubles(const ntk_shape_t *s, int64_t nk) {
-  const int64_t nb = s->nb, np = sntk_numroc(nk, nb, 0, s->nprow), nq = sntk_numroc(nk, nb, 0, s->npcol);
+  const int64_t nb = s->nb, np = sntk_numroc(nk, nb, 0, s->nprow),
+                nq = sntk_numroc(nk, nb, 0, s->npcol);
   const int64_t nn = imax(imax(nk, nb), 2), values = 5 * nk + imax(nb * (np + 1), 3 * nb) + 1;
   if (s->spectrum == SNTK_SPECTRUM_VALUES) return values + 1024;
   if (s->spectrum == SNTK_SPECTRUM_FULL) /* PDSYEVD, plus PDORMTR's share its query omits */
@@ -31,7 +34,8 @@ static int64_t solver_doubles(const ntk_shape_t *s, int64_t nk) {
   const int64_t neig = 2 * s->q >= nk ? nk : s->q, np0 = sntk_numroc(nn, nb, 0, s->nprow);
   const int64_t mq0 = sntk_numroc(imax(imax(neig, nb), 2), nb, 0, s->npcol);
   const int64_t evr = 2 + 5 * nk + imax(18 * nn, np0 * mq0 + 2 * nb * nb) +
-                      (2 + ceil_div(neig, (int64_t)s->P)) * nn + (12 * imax(nk, s->P + 1) + 2 * nk) / 2;
+                      (2 + ceil_div(neig, (int64_t)s->P)) * nn +
+                      (12 * imax(nk, s->P + 1) + 2 * nk) / 2;
   const int64_t collect = 2 * s->q < nk ? np * sntk_numroc(2 * s->q, nb, 0, s->npcol) : 0;
   return imax(evr, values) + collect + 2048;
 }
@@ -91,15 +95,15 @@ static int refuse(const ntk_shape_t *s, const ntk_need_t *need, int64_t avail) {
     snprintf(fit, sizeof fit,
              "No rank count up to 2^20 fits: the per-rank features and data alone exceed it; lower "
              "data.n, data.k or model.width");
-  return sntk_error(SNTK_ERR_INPUT,
-                    "the NTK (nk = %lld) needs %.2f GiB per rank on %d rank%s (grid %dx%d, nb %lld): "
-                    "%lld Gram-sized matrices of %.2f GiB, features %.2f GiB, panel %.2f GiB, "
-                    "solver workspace %.2f GiB, other %.2f GiB; but %.2f GiB are available per "
-                    "rank. %s",
-                    (long long)(s->n * s->k), need->total / GIB, s->P, s->P > 1 ? "s" : "", s->nprow,
-                    s->npcol,
-                    (long long)s->nb, (long long)need->nmat, need->mat / GIB, need->features / GIB,
-                    need->panel / GIB, need->solver / GIB, need->other / GIB, avail / GIB, fit);
+  return sntk_error(
+      SNTK_ERR_INPUT,
+      "the NTK (nk = %lld) needs %.2f GiB per rank on %d rank%s (grid %dx%d, nb %lld): "
+      "%lld Gram-sized matrices of %.2f GiB, features %.2f GiB, panel %.2f GiB, "
+      "solver workspace %.2f GiB, other %.2f GiB; but %.2f GiB are available per "
+      "rank. %s",
+      (long long)(s->n * s->k), need->total / GIB, s->P, s->P > 1 ? "s" : "", s->nprow, s->npcol,
+      (long long)s->nb, (long long)need->nmat, need->mat / GIB, need->features / GIB,
+      need->panel / GIB, need->solver / GIB, need->other / GIB, avail / GIB, fit);
 }
 
 int ntk_choose_panel(const ntk_shape_t *s, int64_t cfg_panel, int64_t avail, int64_t *panel,

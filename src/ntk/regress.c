@@ -1,10 +1,10 @@
 /* Kernel regression with the NTK (DESIGN.md section 2): alpha = (K + ridge I)^{-1} (y - F(X)) by
- * Cholesky (PDPOTRF + PDPOTRS, both checked), predictions F(x) + K(x, X) alpha on held-out points, for
- * the empirical kernel H at the current weights and, when built, the infinite-width H*.
+ * Cholesky (PDPOTRF + PDPOTRS, both checked), predictions F(x) + K(x, X) alpha on held-out points,
+ * for the empirical kernel H at the current weights and, when built, the infinite-width H*.
  *
- * The cross kernel of the empirical NTK is never formed: with V_{j,r} = sum_l u_{j,l,r} alpha_{j,l},
- * K(x_p, X) alpha at output l is nu sum_r u_{p,l,r} sum_j (x_p . x_j) V_{j,r}: two local GEMMs per rank
- * over its own neurons and one allreduce of the held-out outputs. */
+ * The cross kernel of the empirical NTK is never formed: with V_{j,r} = sum_l u_{j,l,r}
+ * alpha_{j,l}, K(x_p, X) alpha at output l is nu sum_r u_{p,l,r} sum_j (x_p . x_j) V_{j,r}: two
+ * local GEMMs per rank over its own neurons and one allreduce of the held-out outputs. */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
@@ -131,8 +131,8 @@ int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset
     SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions", ho->n, ntk->k, pred, "1",
                                  "F(W, x) + H(x, X) (H + ridge I)^{-1} (y - F(W, X))"));
   if (ok_lim)
-    SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions_limit", ho->n, ntk->k, plim,
-                                 "1", "F(W, x) + H*(x, X) (H* + ridge I)^{-1} (y - F(W, X))"));
+    SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions_limit", ho->n, ntk->k, plim, "1",
+                                 "F(W, x) + H*(x, X) (H* + ridge I)^{-1} (y - F(W, X))"));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "ridge", ntk->cfg.ridge));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error_network", e_net));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error", e_emp));

@@ -7,9 +7,9 @@
  *   eigenvalues |sum lambda - tr A| / (eps n ||A||_F),
  *               |sum lambda^2 - ||A||_F^2| / (eps n ||A||_F^2)
  * A backward-stable solver keeps each of them O(1); a value above cfg.threshold (16, as HPL) FAILS.
- * For the eigenvalue identities: the computed values are exact for A + E with ||E||_2 <= p(n) eps ||A||_2,
- * so |tr E| <= n ||E||_2 and |2 tr(A E) + tr(E^2)| <= 2 sqrt(n) ||A||_F ||E||_2 + ...: both ratios stay
- * below p(n), a small multiple of 1 for Householder tridiagonalisation. */
+ * For the eigenvalue identities: the computed values are exact for A + E with ||E||_2 <= p(n) eps
+ * ||A||_2, so |tr E| <= n ||E||_2 and |2 tr(A E) + tr(E^2)| <= 2 sqrt(n) ||A||_F ||E||_2 + ...:
+ * both ratios stay below p(n), a small multiple of 1 for Householder tridiagonalisation. */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
@@ -85,7 +85,8 @@ int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *
   }
   double local = (double)s;
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(&local, logdet, 1, MPI_DOUBLE, MPI_SUM, ntk->comm)));
-  /* Certificate: a solve with a right-hand side uniform in (-1, 1), the same for every rank count. */
+  /* Certificate: a solve with a right-hand side uniform in (-1, 1), the same for every rank count.
+   */
   SNTK_TRY(SNTK_ALLOC(b, ntk->nk));
   SNTK_TRY(SNTK_ALLOC(x, ntk->nk));
   sntk_rng_t r;
@@ -101,18 +102,21 @@ done:
 /* y = (A + shift I) x and the row sums of |A + shift I| (global, on every rank). */
 static int matvec(const sntk_dmat_t *A, double shift, const double *x, double *y, double *rows) {
   const int64_t n = A->m;
+  int64_t *gr = NULL;
+  SNTK_CALL(SNTK_ALLOC(gr, A->mloc));
+  for (int64_t li = 0; li < A->mloc; li++) gr[li] = sntk_dmat_grow(A, li);
   memset(y, 0, (size_t)n * sizeof *y);
   memset(rows, 0, (size_t)n * sizeof *rows);
   for (int64_t lj = 0; lj < A->nloc; lj++) {
-    const int64_t gj = sntk_dmat_gcol(A, lj);
-    const double *col = A->a + lj * A->lld;
+    const int64_t gj = sntk_dmat_gcol(A, lj), ld = sntk_dmat_diag_row(A, lj);
+    const double *col = A->a + lj * A->lld, xj = x[gj];
     for (int64_t li = 0; li < A->mloc; li++) {
-      const int64_t gi = sntk_dmat_grow(A, li);
-      const double a = col[li] + (gi == gj ? shift : 0.0);
-      y[gi] += a * x[gj];
-      rows[gi] += fabs(a);
+      const double a = li == ld ? col[li] + shift : col[li];
+      y[gr[li]] += a * xj;
+      rows[gr[li]] += fabs(a);
     }
   }
+  free(gr);
   SNTK_CALL(sntk_allreduce_sum(y, n, A->grid->comm));
   return sntk_allreduce_sum(rows, n, A->grid->comm);
 }
@@ -144,8 +148,8 @@ int sntk_ntk_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, const do
   SNTK_TRY(sntk_dmat_gather(&B, x));
   SNTK_TRY(matvec(A, shift, x, y, rows));
   for (int64_t i = 0; i < ntk->nk; i++) y[i] -= b[i];
-  const double den = EPS * (max_abs(rows, ntk->nk) * max_abs(x, ntk->nk) + max_abs(b, ntk->nk)) *
-                     (double)ntk->nk;
+  const double den =
+      EPS * (max_abs(rows, ntk->nk) * max_abs(x, ntk->nk) + max_abs(b, ntk->nk)) * (double)ntk->nk;
   sntk_ntk_check(ntk, what, "||Ax-b||_oo/(eps(||A||_oo||x||_oo+||b||_oo)n)",
                  den > 0 ? max_abs(y, ntk->nk) / den : 0.0);
 done:
@@ -211,7 +215,8 @@ static int check_pairs(sntk_ntk_t *ntk, const sntk_dmat_t *A, int64_t ncols, con
   const double n = (double)ntk->nk;
   char label[64];
   snprintf(label, sizeof label, "%s: eigenpairs", what);
-  sntk_ntk_check(ntk, label, "||AQ-QD||_1/(eps ||A||_1 n)", anorm > 0 ? rnorm / (EPS * anorm * n) : 0);
+  sntk_ntk_check(ntk, label, "||AQ-QD||_1/(eps ||A||_1 n)",
+                 anorm > 0 ? rnorm / (EPS * anorm * n) : 0);
   snprintf(label, sizeof label, "%s: orthogonality", what);
   sntk_ntk_check(ntk, label, "||Q^TQ-I||_1/(eps n)", onorm / (EPS * n));
   return SNTK_OK;
@@ -226,16 +231,16 @@ static int solve_full(sntk_ntk_t *ntk) {
   pdsyevd_("V", "L", &nk, A->a, &one, &one, A->desc, ntk->w, Z->a, &one, &one, Z->desc, &wq, &query,
            &iq, &query, &info, 1, 1);
   /* PDSYEVD's query omits PDORMTR's need, which dominates when nb is large against n. */
-  const int64_t nb = ntk->nb, ormtr = (nb * (nb - 1) / 2 > (A->mloc + A->nloc) * nb
-                                           ? nb * (nb - 1) / 2
-                                           : (A->mloc + A->nloc) * nb) +
-                                      nb * nb + 4 * ntk->nk;
+  const int64_t nb = ntk->nb,
+                ormtr = (nb * (nb - 1) / 2 > (A->mloc + A->nloc) * nb ? nb * (nb - 1) / 2
+                                                                      : (A->mloc + A->nloc) * nb) +
+                        nb * nb + 4 * ntk->nk;
   lwork = (int)wq + (int)ormtr + 1024;
   liwork = iq > 7 * nk + 8 * ntk->grid->npcol + 2 ? iq : 7 * nk + 8 * ntk->grid->npcol + 2;
   SNTK_TRY(SNTK_ALLOC(work, lwork));
   SNTK_TRY(SNTK_ALLOC(iwork, liwork));
-  pdsyevd_("V", "L", &nk, A->a, &one, &one, A->desc, ntk->w, Z->a, &one, &one, Z->desc, work, &lwork,
-           iwork, &liwork, &info, 1, 1);
+  pdsyevd_("V", "L", &nk, A->a, &one, &one, A->desc, ntk->w, Z->a, &one, &one, Z->desc, work,
+           &lwork, iwork, &liwork, &info, 1, 1);
   if (info != 0) err = sntk_error(SNTK_ERR_RUNTIME, "PDSYEVD failed (info %d)", info);
 done:
   free(work);
@@ -327,22 +332,26 @@ int sntk_ntk_distance(sntk_ntk_t *ntk, const sntk_dmat_t *A, const sntk_dmat_t *
   SNTK_CALL(norm_of(D, "F", ntk->nk, ntk->nk, fro));
   SNTK_CALL(trace_of(D, &tr));
   SNTK_CALL(values_inplace(ntk, tr, *fro, ntk->w2, what));
-  *spec = fabs(ntk->w2[0]) > fabs(ntk->w2[ntk->nk - 1]) ? fabs(ntk->w2[0]) : fabs(ntk->w2[ntk->nk - 1]);
+  *spec =
+      fabs(ntk->w2[0]) > fabs(ntk->w2[ntk->nk - 1]) ? fabs(ntk->w2[0]) : fabs(ntk->w2[ntk->nk - 1]);
   return SNTK_OK;
 }
 
-int sntk_ntk_linearised(sntk_ntk_t *ntk, const double *r0, double eta, int64_t steps, double *loss) {
+int sntk_ntk_linearised(sntk_ntk_t *ntk, const double *r0, double eta, int64_t steps,
+                        double *loss) {
   const sntk_dmat_t *Z = &ntk->Z;
   const double scale = ntk->model->gamma * ntk->model->gamma / ntk->model->nu;
   double *c = NULL, *f = NULL;
   int err = SNTK_OK;
-  if (!Z->a) return sntk_error(SNTK_ERR_RUNTIME, "the linearised prediction needs the eigenvectors");
+  if (!Z->a)
+    return sntk_error(SNTK_ERR_RUNTIME, "the linearised prediction needs the eigenvectors");
   SNTK_TRY(SNTK_ALLOC(c, ntk->nk));
   SNTK_TRY(SNTK_ALLOC(f, ntk->nk));
   for (int64_t lj = 0; lj < Z->nloc; lj++) {
     const int64_t q = sntk_dmat_gcol(Z, lj);
     double s = 0.0;
-    for (int64_t li = 0; li < Z->mloc; li++) s += Z->a[lj * Z->lld + li] * r0[sntk_dmat_grow(Z, li)];
+    for (int64_t li = 0; li < Z->mloc; li++)
+      s += Z->a[lj * Z->lld + li] * r0[sntk_dmat_grow(Z, li)];
     c[q] = s;
   }
   SNTK_TRY(sntk_allreduce_sum(c, ntk->nk, ntk->comm));

@@ -1,7 +1,7 @@
-/* The NTK tracker of `softntk train` ([ntk] every = N): a snapshot of H(t) every N steps appended to
- * results.h5 /ntk, distances to H(0) and H*, the optional Gram matrices, and at t = 0 with spectrum =
- * full the linearised loss curve. Checks that FAIL do not stop training; they make the run's exit
- * status 1 at the end (sntk_ntk_tracker_finish). */
+/* The NTK tracker of `softntk train` ([ntk] every = N): a snapshot of H(t) every N steps appended
+ * to results.h5 /ntk, distances to H(0) and H*, the optional Gram matrices, and at t = 0 with
+ * spectrum = full the linearised loss curve. Checks that FAIL do not stop training; they make the
+ * run's exit status 1 at the end (sntk_ntk_tracker_finish). */
 #include "ntk_impl.h"
 
 #include "softntk/deck.h"
@@ -53,7 +53,8 @@ int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t 
   SNTK_CALL(ntk_series_append(res, &trk->series, &snap));
   SNTK_CALL(sntk_results_flush(res));
   if (t == 0 && ntk->cfg.spectrum == SNTK_SPECTRUM_FULL)
-    SNTK_CALL(ntk_linearised_write(ntk, trk->ds, trk->deck->train.eta, trk->deck->train.steps, res));
+    SNTK_CALL(
+        ntk_linearised_write(ntk, trk->ds, trk->deck->train.eta, trk->deck->train.steps, res));
   if (ntk->cfg.save_gram) {
     char name[64];
     snprintf(name, sizeof name, "gram_%lld", (long long)t);
@@ -70,7 +71,8 @@ int sntk_ntk_tracker_finish(sntk_ntk_tracker_t *trk) {
   sntk_log("ntk: %lld snapshots, %d checks, %d FAILED", (long long)trk->snapshots, ntk->checks,
            ntk->failures);
   if (ntk->failures)
-    return sntk_error(SNTK_ERR_RUNTIME, "%d of %d NTK numerical checks FAILED during training "
+    return sntk_error(SNTK_ERR_RUNTIME,
+                      "%d of %d NTK numerical checks FAILED during training "
                       "(threshold %g)",
                       ntk->failures, ntk->checks, ntk->cfg.threshold);
   return SNTK_OK;

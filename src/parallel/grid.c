@@ -48,8 +48,8 @@ int sntk_grid_shape(const char *spec, int nranks, int *nprow, int *npcol) {
   }
   int p, q;
   if (!parse_pxq(spec, &p, &q))
-    return sntk_error(SNTK_ERR_INPUT, "parallel.grid = '%s' must be 'auto' or PxQ (for example 2x4)",
-                      spec);
+    return sntk_error(SNTK_ERR_INPUT,
+                      "parallel.grid = '%s' must be 'auto' or PxQ (for example 2x4)", spec);
   if ((int64_t)p * q != nranks)
     return sntk_error(SNTK_ERR_INPUT,
                       "parallel.grid = %s has %lld processes but the run has %d MPI ranks: P x Q "
@@ -81,8 +81,9 @@ int sntk_grid_create(MPI_Comm comm, int nprow, int npcol, sntk_grid_t **out) {
   *out = NULL;
   MPI_Comm_size(comm, &size);
   if (nprow < 1 || npcol < 1 || (int64_t)nprow * npcol != size)
-    return sntk_error(SNTK_ERR_RUNTIME, "grid %dx%d does not match the %d ranks of its communicator",
-                      nprow, npcol, size);
+    return sntk_error(SNTK_ERR_RUNTIME,
+                      "grid %dx%d does not match the %d ranks of its communicator", nprow, npcol,
+                      size);
   SNTK_TRY(SNTK_ALLOC(g, 1));
   g->comm = comm;
   g_blacs_used = 1;
@@ -91,7 +92,8 @@ int sntk_grid_create(MPI_Comm comm, int nprow, int npcol, sntk_grid_t **out) {
   Cblacs_gridinit(&g->ctxt, "Row", nprow, npcol);
   Cblacs_gridinfo(g->ctxt, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
   if (g->nprow != nprow || g->npcol != npcol || g->myrow < 0 || g->mycol < 0)
-    err = sntk_error(SNTK_ERR_RUNTIME, "BLACS could not build the %dx%d process grid", nprow, npcol);
+    err =
+        sntk_error(SNTK_ERR_RUNTIME, "BLACS could not build the %dx%d process grid", nprow, npcol);
 done:
   err = sntk_agree(comm, err);
   if (err && g) {
