@@ -50,8 +50,9 @@ def limit_gram(X, k, act, sigma):
 # softntk ntk on several grids: identical Gram, exact symmetry, spectra, H*, attributes
 grams = {}
 for np_, grid, nb, act in [(1, "auto", 64, "softmax"), (3, "3x1", 5, "softmax"),
-                           (4, "2x2", 7, "softmax"), (2, "2x1", 3, "exp"), (3, "1x3", 4, "relu")]:
-    name = f"g{np_}_{act}"
+                           (4, "2x2", 7, "softmax"), (2, "2x1", 3, "exp"), (3, "1x3", 4, "relu"),
+                           (2, "2x1", 64, "softmax")]:  # nb > nk: the second rank holds nothing
+    name = f"g{np_}_{act}_{nb}"
     r = run(np_, ["ntk", f"--run.name={name}", f"--parallel.grid={grid}", f"--parallel.nb={nb}",
                   f"--model.activation={act}", "--ntk.spectrum=full"] + SMALL)
     npass, nfail = passed_failed(r.stdout)

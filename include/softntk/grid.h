@@ -73,7 +73,7 @@ typedef struct sntk_dmat {
  * error when a size does not fit ScaLAPACK's int or descinit refuses it. */
 int sntk_dmat_init(sntk_dmat_t *A, const sntk_grid_t *grid, int64_t m, int64_t n, int64_t mb,
                    int64_t nb);
-/* Not collective. Allocate (zeroed) / free the local part. */
+/* Not collective. Allocate (zeroed, every page touched) / free the local part. */
 int sntk_dmat_alloc(sntk_dmat_t *A);
 void sntk_dmat_free(sntk_dmat_t *A);
 /* Bytes of the local part. */

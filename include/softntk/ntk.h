@@ -92,6 +92,9 @@ enum {
   SNTK_NTK_KEEP_INIT = 1u << 0 /* H0 = H(W0) for ||H(t) - H(0)|| */
 };
 
+/* Collective. *same = 1 when the model's W equals W0 on every rank (weights at initialisation). */
+int sntk_ntk_at_init(const sntk_model_t *model, int *same);
+
 /* Collective. Plan and allocate the NTK of `model` on the training inputs X (n x d): grids from
  * par, memory plan (refused with SNTK_ERR_INPUT naming needed and available bytes per rank and a
  * rank count that fits), matrices; H* is assembled here when cfg->limit, H0 when flags has

@@ -178,21 +178,24 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck) {
   sntk_ntk_t *ntk = NULL;
   sntk_results_t *res = NULL;
   char dir[4096], path[4200], logp[4200];
-  int64_t n = 0;
+  int64_t n = 0, step = 0; /* training step of W: 0 at initialisation */
   int err = SNTK_OK;
   SNTK_TRY(load_data(comm, deck, &all, &n));
   sntk_dataset_t train = {n, all.d, all.k, all.X, all.Y};
   sntk_dataset_t hold = {all.n - n, all.d, all.k, all.X + n * all.d, all.Y + n * all.k};
   SNTK_TRY(sntk_model_create(comm, &deck->model, all.d, all.k, deck->train.chunk, n, &md));
-  sntk_model_init(md, (uint64_t)deck->run.seed);
-  SNTK_TRY(sntk_ntk_create(&deck->ntk, &deck->parallel, md, train.X, n, hold.n, 0, &ntk));
+  sntk_model_init(md, (uint64_t)deck->run.seed); /* the "from checkpoint" path loads W, W0 here */
+  int same;
+  SNTK_TRY(sntk_ntk_at_init(md, &same));
+  SNTK_TRY(sntk_ntk_create(&deck->ntk, &deck->parallel, md, train.X, n, hold.n,
+                           same ? 0 : SNTK_NTK_KEEP_INIT, &ntk));
   SNTK_TRY(prepare_dir(comm, deck, dir, sizeof dir, path, sizeof path));
   snprintf(logp, sizeof logp, "%s/log.txt", dir);
   SNTK_TRY(sntk_agree(comm, sntk_log_open_file(logp)));
   log_banner(deck, ntk, hold.n, path);
   SNTK_TRY(sntk_results_create(comm, path, "ntk", deck->text, deck->hash, &res));
-  SNTK_TRY(write_header(res, deck, ntk, &train, 0));
-  SNTK_TRY(sntk_ntk_analyse(ntk, deck, &train, &hold, 0, res));
+  SNTK_TRY(write_header(res, deck, ntk, &train, step));
+  SNTK_TRY(sntk_ntk_analyse(ntk, deck, &train, &hold, step, res));
   SNTK_TRY(sntk_results_close(&res));
   sntk_log("results: %s", path);
 done:

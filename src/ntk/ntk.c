@@ -136,8 +136,7 @@ void sntk_ntk_destroy(sntk_ntk_t **pntk) {
   *pntk = NULL;
 }
 
-/* Collective: do the model's current weights equal its initial ones on every rank? */
-static int at_init(const sntk_model_t *md, int *same) {
+int sntk_ntk_at_init(const sntk_model_t *md, int *same) {
   int local = memcmp(md->W, md->W0, (size_t)(md->m_loc * md->d) * sizeof *md->W) == 0;
   return SNTK_MPI(MPI_Allreduce(&local, same, 1, MPI_INT, MPI_LAND, md->comm));
 }
@@ -155,7 +154,7 @@ int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
   sn->lambda_min = ntk->w[0];
   sn->lambda_max = ntk->w[sn->neig - 1];
   int same;
-  SNTK_CALL(at_init(ntk->model, &same));
+  SNTK_CALL(sntk_ntk_at_init(ntk->model, &same));
   if (same)
     sn->diff_init_fro = sn->diff_init_spec = 0.0;
   else if (ntk->keep_init)

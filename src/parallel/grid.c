@@ -155,7 +155,11 @@ int64_t sntk_dmat_bytes(const sntk_dmat_t *A) {
 }
 
 int sntk_dmat_alloc(sntk_dmat_t *A) {
-  return SNTK_ALLOC(A->a, A->lld * A->nloc);
+  SNTK_CALL(SNTK_ALLOC(A->a, A->lld * A->nloc));
+  /* Touch every page now: the memory is committed at allocation (an overcommitted node fails here,
+   * not mid-run) and first-touch faults are not charged to the first computation. */
+  memset(A->a, 0, (size_t)sntk_dmat_bytes(A));
+  return SNTK_OK;
 }
 
 void sntk_dmat_free(sntk_dmat_t *A) {
