@@ -74,3 +74,35 @@ double ref_loss_grad(int act, double gamma, int64_t m, int64_t d, int64_t k, con
   free(F);
   return loss;
 }
+
+void ref_jacobian(int act, double gamma, int64_t m, int64_t d, int64_t k, const double *W,
+                  const double *A, const double *X, int64_t n, double *J) {
+  double *h = malloc((size_t)m * sizeof *h), *F = malloc((size_t)k * sizeof *F),
+         *z = malloc((size_t)m * sizeof *z);
+  for (int64_t i = 0; i < n; i++) {
+    const double *x = X + i * d;
+    hidden(act, m, d, W, x, h);
+    for (int64_t r = 0; r < m; r++) {
+      z[r] = 0;
+      for (int64_t j = 0; j < d; j++) z[r] += W[r * d + j] * x[j];
+    }
+    for (int64_t l = 0; l < k; l++) {
+      F[l] = 0;
+      for (int64_t r = 0; r < m; r++) F[l] += gamma * A[l * m + r] * h[r];
+    }
+    for (int64_t l = 0; l < k; l++)
+      for (int64_t r = 0; r < m; r++) {
+        double c, a = A[l * m + r];
+        if (act == SNTK_ACT_SOFTMAX)
+          c = h[r] * (gamma * a - F[l]);
+        else if (act == SNTK_ACT_EXP)
+          c = gamma * a * exp(z[r]);
+        else
+          c = gamma * a * (z[r] > 0 ? 1.0 : 0.0);
+        for (int64_t j = 0; j < d; j++) J[(i * k + l) * (m * d) + r * d + j] = c * x[j];
+      }
+  }
+  free(h);
+  free(F);
+  free(z);
+}

@@ -14,4 +14,9 @@ void ref_forward(int act, double gamma, int64_t m, int64_t d, int64_t k, const d
 double ref_loss_grad(int act, double gamma, int64_t m, int64_t d, int64_t k, const double *W,
                      const double *A, const double *X, const double *Y, int64_t n, double *grad);
 
+/* The Jacobian of the outputs, J[(i k + l) * (m d) + r d + j] = dF_l(x_i) / dW_{r j} = c_{i,l,r}
+ * x_{i j} with c from DESIGN.md section 1 (nk x md, row-major). */
+void ref_jacobian(int act, double gamma, int64_t m, int64_t d, int64_t k, const double *W,
+                  const double *A, const double *X, int64_t n, double *J);
+
 #endif

@@ -111,7 +111,11 @@ for name, cmd, sig in [("term", [SOFTNTK], signal.SIGTERM),
     np_ = 1 if name == "term" else 2
     p = subprocess.Popen(cmd + ["train", f"--run.name={name}"] + SIG, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    first = ""
+    while "step" not in first:  # the header line: training has begun, handlers are installed
+        first = p.stdout.readline()
+        if not first:
+            break
     p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     ck = sorted(glob.glob(f"out/{name}/checkpoints/ckpt-*.h5"))

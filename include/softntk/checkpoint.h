@@ -87,6 +87,9 @@ void sntk_ckpt_meta_free(sntk_ckpt_meta_t *meta);
  * allocated (caller frees); a missing directory gives zero checkpoints. */
 int sntk_ckpt_list(const char *dir, int64_t **steps, int *count);
 
+/* Not collective. The checkpoint directory of a run: cfg_dir if absolute, else run_dir/cfg_dir. */
+void sntk_ckpt_dir(const char *run_dir, const char *cfg_dir, char *out, size_t len);
+
 /* Not collective. Path of the checkpoint of `step` in dir. */
 void sntk_ckpt_path(const char *dir, int64_t step, char *out, size_t len);
 

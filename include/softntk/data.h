@@ -59,6 +59,9 @@ void sntk_data_free(sntk_dataset_t *ds);
  * point still has unit norm. */
 void sntk_sphere_point(uint64_t seed, int64_t i, int64_t d, int constant_coord, double *x);
 
+/* Not collective. 64-bit hash of the bytes of X and Y as 16 hex digits (identifies a training set). */
+void sntk_data_hash(const sntk_dataset_t *ds, char out[17]);
+
 /* Not collective. SNTK_ERR_INPUT naming the first non-finite entry of a matrix. */
 int sntk_check_finite(const double *v, int64_t rows, int64_t cols, const char *what);
 

@@ -6,7 +6,9 @@
 #include "softntk/checkpoint.h"
 #include "softntk/config.h"
 #include "softntk/data.h"
+#include "softntk/grid.h"
 #include "softntk/model.h"
+#include "softntk/ntk.h"
 #include "softntk/train.h"
 
 #include <mpi.h>
@@ -18,6 +20,8 @@ typedef struct sntk_deck {
   sntk_model_cfg_t model;
   sntk_train_cfg_t train;
   sntk_ckpt_cfg_t ckpt;
+  sntk_ntk_cfg_t ntk;
+  sntk_parallel_cfg_t parallel;
   sntk_config_t cfg;     /* the machinery bound to this struct (do not copy a deck) */
   char origin[SNTK_STR]; /* deck file, or "built-in default" */
   char *text;            /* resolved configuration text */
@@ -35,6 +39,14 @@ void sntk_deck_free(sntk_deck_t *deck);
 
 /* Not collective. Which of data.n, d, k the deck set explicitly (SNTK_DATA_SET_* mask). */
 unsigned sntk_deck_data_mask(const sntk_deck_t *deck);
+
+/* Not collective. Do two resolved configs describe the same trajectory (run.seed, every [data] key that
+ * defines the data, every [model] key)? Returns 1 when they do; else 0 with the differences listed in
+ * diff ("model.width = 1024 there, 2048 here; ..."), `a` being "there" and `b` "here". */
+int sntk_deck_same_trajectory(const char *a, const char *b, char *diff, size_t len);
+
+/* Not collective. The value of section.key in a resolved config text; 0 when absent. */
+int sntk_deck_value(const char *text, const char *section, const char *key, char *out, size_t len);
 
 /* Not collective. Print every section and key (the body of `softntk help train`). */
 void sntk_deck_help(FILE *out);

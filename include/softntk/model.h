@@ -84,6 +84,13 @@ int sntk_model_eval(sntk_model_t *model, const sntk_dataset_t *ds, double *loss,
 /* Collective. Forward pass only on c samples X (c x d): outputs F (c x k, on every rank). */
 int sntk_model_forward(sntk_model_t *model, const double *X, int64_t c, double *F);
 
+/* Collective. The scale-free features u_{i,l,r} (DESIGN.md section 2) of this rank's neurons for
+ * the n samples X (n x d): U[r * ldu + i * k + l] = u_{i,l,r0+r} for r < m_loc, i < n, l < k, i.e.
+ * an (n k) x m_loc column-major block with leading dimension ldu >= n k whose row i k + l is output
+ * l of sample i. dF_l(x_i)/dw_r = gamma u_{i,l,r} x_i. Runs the forward pass chunk by chunk (one
+ * allreduce per chunk: softmax needs the global normaliser). */
+int sntk_model_features(sntk_model_t *model, const double *X, int64_t n, double *U, int64_t ldu);
+
 /* Not collective. W <- W - eta * grad. */
 void sntk_model_update(sntk_model_t *model, const double *grad, double eta);
 

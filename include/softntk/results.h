@@ -54,6 +54,17 @@ int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n, const
 int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
                         int *id);
 
+/* Collective. Declare a 2-D series: one extendible dataset /<group>/<name> whose rows hold `width`
+ * values each (for example one spectrum per snapshot). Rows are appended with sntk_results_append
+ * (width values) and written by sntk_results_flush. Returns its id in *id. */
+int sntk_results_rows(sntk_results_t *res, const char *group, const char *name, int64_t width,
+                      const char *units, const char *description, int *id);
+
+/* Collective. Attributes of the object (group or dataset) at `path`, which must exist. */
+int sntk_results_attr_at_f64(sntk_results_t *res, const char *path, const char *name, double value);
+int sntk_results_attr_at_str(sntk_results_t *res, const char *path, const char *name,
+                             const char *value);
+
 /* Collective (every rank calls it for every row; the ranks agree only when the buffer grows). Buffer
  * one row (ncols values) of series `id`. Only rank 0's values are used; others may pass any row. */
 int sntk_results_append(sntk_results_t *res, int id, const double *row);

@@ -33,6 +33,7 @@ struct sntk_ctx;
 /* Per-invocation options of a run (command-line options that are not deck keys). */
 typedef struct sntk_run_opts {
   const char *restart; /* "auto" (default): newest valid checkpoint if any; "none"; or a path */
+  int restart_given;   /* --restart appeared on the command line */
 } sntk_run_opts_t;
 
 /* Collective. Run `softntk train` for a loaded deck: data, model, gradient descent with checkpoints,

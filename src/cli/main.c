@@ -4,8 +4,10 @@
  * checkpoint. */
 #include "softntk/deck.h"
 #include "softntk/error.h"
+#include "softntk/grid.h"
 #include "softntk/inspect.h"
 #include "softntk/log.h"
+#include "softntk/ntk.h"
 #include "softntk/parallel.h"
 #include "softntk/signals.h"
 #include "softntk/train.h"
@@ -49,6 +51,22 @@ static const command_t commands[] = {
      "Exit status: 0 done, 1 runtime error (including divergence), 2 bad input, 3 stopped early\n"
      "with a valid checkpoint (run the same command again to continue).",
      sntk_train_main, NULL, 1},
+    {"ntk", "the Neural Tangent Kernel of the network at initialisation, distributed",
+     "softntk ntk [deck.ini] [--section.key=value ...] [--restart auto|PATH]",
+     "Assembles the normalised NTK H = nu J J^T / gamma^2 (nk x nk) of the network the deck\n"
+     "describes, block-cyclically on a BLACS process grid ([parallel] grid, nb), without forming\n"
+     "the Jacobian; factors it (PDPOTRF: positive-definiteness certificate and log-determinant),\n"
+     "computes its spectrum ([ntk] spectrum: full, values or extremes), compares it with the\n"
+     "infinite-width H* ([ntk] limit), runs kernel regression on [ntk] holdout points and, with\n"
+     "spectrum = full, predicts the loss curve of [train] steps at [train] eta. Each\n"
+     "factorisation and eigen-solve prints an HPL-style scaled residual, PASSED or FAILED.\n"
+     "The weights are those at initialisation; with --restart PATH they come from that\n"
+     "checkpoint of the deck's run (refused when it belongs to another deck), with --restart\n"
+     "auto from the run's newest valid checkpoint.\n"
+     "Writes ntk.h5 and log.txt to <run.output_dir>/<run.name>/. A problem that does not fit in\n"
+     "memory is refused before anything large is allocated.\n"
+     "Exit status: 0 done, 1 runtime error or a FAILED check, 2 bad input (or too large).",
+     sntk_ntk_main, NULL, 1},
     {"inspect", "print and verify a checkpoint or results file",
      "softntk inspect FILE",
      "Prints the metadata of a softntk checkpoint or results file and reads every dataset whole,\n"
@@ -104,9 +122,11 @@ static int parse_args(const command_t *c, int argc, char **argv, const char **de
   *deck = NULL;
   *nover = 0;
   opts->restart = "auto";
+  opts->restart_given = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (c->uses_deck && strncmp(a, "--restart", 9) == 0 && (a[9] == '=' || a[9] == '\0')) {
+      opts->restart_given = 1;
       if (a[9] == '=') {
         opts->restart = a + 10;
       } else if (i + 1 < argc) {
@@ -197,6 +217,7 @@ int main(int argc, char **argv) {
     if (err == SNTK_ERR_RUNTIME && getenv("SOFTNTK_TRACE")) fputs(sntk_error_trace_text(), stderr);
     if (argc < 2) usage(stderr);
   }
+  sntk_grid_finalize();
   sntk_ctx_destroy(&ctx);
   MPI_Finalize();
   return err;

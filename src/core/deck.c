@@ -17,6 +17,9 @@ const sntk_section_t sntk_deck_sections[] = {
     {"train", sntk_train_keys, offsetof(sntk_deck_t, train), "full-batch gradient descent"},
     {"checkpoint", sntk_ckpt_keys, offsetof(sntk_deck_t, ckpt),
      "checkpoints: when to write them, how many to keep, wall-time budget"},
+    {"ntk", sntk_ntk_keys, offsetof(sntk_deck_t, ntk), "the Neural Tangent Kernel"},
+    {"parallel", sntk_parallel_keys, offsetof(sntk_deck_t, parallel),
+     "process grid and memory of the distributed NTK"},
     {NULL, NULL, 0, NULL}};
 
 /* Rank 0: read the whole deck file into a NUL-terminated buffer. */
@@ -63,6 +66,7 @@ static int parse_all(sntk_deck_t *deck, const char *text, int nover, char *const
   for (int i = 0; i < nover; i++) SNTK_CALL(sntk_config_override(&deck->cfg, over[i]));
   SNTK_CALL(sntk_data_cfg_check(&deck->data));
   SNTK_CALL(sntk_model_cfg_check(&deck->model, nranks));
+  SNTK_CALL(sntk_parallel_cfg_check(&deck->parallel, nranks));
   double gamma, nu;
   SNTK_CALL(sntk_model_scale(deck->model.activation, deck->model.output_scale, deck->model.width,
                              &gamma, &nu));
@@ -103,4 +107,51 @@ unsigned sntk_deck_data_mask(const sntk_deck_t *deck) {
 
 void sntk_deck_help(FILE *out) {
   sntk_config_help(sntk_deck_sections, out);
+}
+
+/* Keys whose values define the trajectory: a checkpoint written under other values is refused. */
+static const char *const critical[][2] = {
+    {"run", "seed"},           {"data", "source"},      {"data", "target"},
+    {"data", "n"},             {"data", "d"},           {"data", "k"},
+    {"data", "constant_coord"}, {"data", "noise"},      {"data", "teacher_width"},
+    {"data", "file"},          {"data", "x_dataset"},   {"data", "y_dataset"},
+    {"model", "activation"},   {"model", "width"},      {"model", "sigma"},
+    {"model", "output_scale"}, {"model", "init"},       {NULL, NULL}};
+
+/* Value of section.key in a resolved config text ("" when absent). */
+static void config_value(const char *text, const char *section, const char *key, char *out,
+                         size_t len) {
+  char head[128], want[128];
+  snprintf(head, sizeof head, "[%s]\n", section);
+  snprintf(want, sizeof want, "\n%s = ", key);
+  out[0] = '\0';
+  const char *sec = strstr(text, head);
+  if (!sec) return;
+  const char *end = strstr(sec + 1, "\n[");
+  const char *p = strstr(sec + strlen(head) - 1, want);
+  if (!p || (end && p > end)) return;
+  p += strlen(want);
+  size_t n = strcspn(p, "\n");
+  if (n >= len) n = len - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+int sntk_deck_same_trajectory(const char *a, const char *b, char *diff, size_t len) {
+  char va[SNTK_STR], vb[SNTK_STR];
+  size_t used = 0;
+  diff[0] = '\0';
+  for (int i = 0; critical[i][0]; i++) {
+    config_value(a, critical[i][0], critical[i][1], va, sizeof va);
+    config_value(b, critical[i][0], critical[i][1], vb, sizeof vb);
+    if (strcmp(va, vb) != 0 && used < len)
+      used += (size_t)snprintf(diff + used, len - used, "%s%s.%s = %s there, %s here",
+                               used ? "; " : "", critical[i][0], critical[i][1], va, vb);
+  }
+  return used == 0;
+}
+
+int sntk_deck_value(const char *text, const char *section, const char *key, char *out, size_t len) {
+  config_value(text, section, key, out, len);
+  return out[0] != '\0';
 }

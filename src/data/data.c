@@ -206,3 +206,9 @@ done:
   if (err) sntk_data_free(ds);
   return err;
 }
+
+void sntk_data_hash(const sntk_dataset_t *ds, char out[17]) {
+  uint64_t both[2] = {sntk_hash64(ds->X, sizeof(double) * (size_t)(ds->n * ds->d)),
+                      sntk_hash64(ds->Y, sizeof(double) * (size_t)(ds->n * ds->k))};
+  snprintf(out, 17, "%016llx", (unsigned long long)sntk_hash64(both, sizeof both));
+}

@@ -42,6 +42,13 @@ const sntk_key_t sntk_ckpt_keys[] = {
     {NULL}};
 #undef OFF
 
+void sntk_ckpt_dir(const char *run_dir, const char *cfg_dir, char *out, size_t len) {
+  if (cfg_dir[0] == '/')
+    snprintf(out, len, "%s", cfg_dir);
+  else
+    snprintf(out, len, "%s/%s", run_dir, cfg_dir);
+}
+
 void sntk_ckpt_path(const char *dir, int64_t step, char *out, size_t len) {
   snprintf(out, len, "%s/ckpt-%lld.h5", dir, (long long)step);
 }

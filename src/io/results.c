@@ -17,7 +17,8 @@
 
 typedef struct series {
   char group[256];
-  int ncols;
+  int ncols;  /* values per row */
+  int matrix; /* one 2-D dataset names[0] with ncols columns, instead of ncols 1-D datasets */
   char names[MAX_COLS][64];
   double *rows;     /* buffered rows, ncols values each */
   int64_t nrows, cap;
@@ -223,32 +224,43 @@ int sntk_results_resume(MPI_Comm comm, const char *path, int64_t step, int64_t *
 
 typedef enum { ATTR_F64, ATTR_I64, ATTR_STR } attr_kind_t;
 
-static int attr(sntk_results_t *res, const char *name, attr_kind_t kind, double f, int64_t i,
-                const char *s) {
+static int attr(sntk_results_t *res, const char *path, const char *name, attr_kind_t kind, double f,
+                int64_t i, const char *s) {
   int err = SNTK_OK;
   if (res->rank == 0) {
-    hid_t file;
-    err = open_rw(res, &file);
-    if (!err) {
-      err = kind == ATTR_F64   ? sntk_h5_attr_f64(file, name, f)
-            : kind == ATTR_I64 ? sntk_h5_attr_i64(file, name, i)
-                               : sntk_h5_attr_str(file, name, s);
-      if (H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
-    }
+    hid_t file = -1, obj = -1;
+    SNTK_TRY(open_rw(res, &file));
+    SNTK_TRY(SNTK_H5(obj = H5Oopen(file, path, H5P_DEFAULT)));
+    err = kind == ATTR_F64   ? sntk_h5_attr_f64(obj, name, f)
+          : kind == ATTR_I64 ? sntk_h5_attr_i64(obj, name, i)
+                             : sntk_h5_attr_str(obj, name, s);
+  done:
+    if (obj >= 0) H5Oclose(obj);
+    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
   }
   return sntk_agree(res->comm, err);
 }
 
 int sntk_results_attr_f64(sntk_results_t *res, const char *name, double value) {
-  return attr(res, name, ATTR_F64, value, 0, NULL);
+  return attr(res, "/", name, ATTR_F64, value, 0, NULL);
 }
 
 int sntk_results_attr_i64(sntk_results_t *res, const char *name, int64_t value) {
-  return attr(res, name, ATTR_I64, 0, value, NULL);
+  return attr(res, "/", name, ATTR_I64, 0, value, NULL);
 }
 
 int sntk_results_attr_str(sntk_results_t *res, const char *name, const char *value) {
-  return attr(res, name, ATTR_STR, 0, 0, value);
+  return attr(res, "/", name, ATTR_STR, 0, 0, value);
+}
+
+int sntk_results_attr_at_f64(sntk_results_t *res, const char *path, const char *name,
+                             double value) {
+  return attr(res, path, name, ATTR_F64, value, 0, NULL);
+}
+
+int sntk_results_attr_at_str(sntk_results_t *res, const char *path, const char *name,
+                             const char *value) {
+  return attr(res, path, name, ATTR_STR, 0, 0, value);
 }
 
 /* Split "/a/b/name" into the group "/a/b" (or "/") and open it, creating it if needed. */
@@ -326,11 +338,38 @@ int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const
   return err;
 }
 
+int sntk_results_rows(sntk_results_t *res, const char *group, const char *name, int64_t width,
+                      const char *units, const char *description, int *id) {
+  int err = SNTK_OK;
+  if (res->nseries >= MAX_SERIES || width < 1 || width > (1 << 30))
+    return sntk_error(SNTK_ERR_RUNTIME, "too many series, or a row width of %lld",
+                      (long long)width);
+  series_t *s = &res->series[res->nseries];
+  memset(s, 0, sizeof *s);
+  snprintf(s->group, sizeof s->group, "%s", group);
+  snprintf(s->names[0], sizeof s->names[0], "%s", name);
+  s->ncols = (int)width;
+  s->matrix = 1;
+  if (res->rank == 0) {
+    hid_t file = -1, g = -1;
+    SNTK_TRY(open_rw(res, &file));
+    SNTK_TRY(SNTK_H5(g = sntk_h5_group(file, group)));
+    if (!sntk_h5_exists(g, name))
+      SNTK_TRY(sntk_h5_series_create(g, name, 0, width, units, description));
+  done:
+    if (g >= 0) H5Gclose(g);
+    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
+  }
+  err = sntk_agree(res->comm, err);
+  if (!err) *id = res->nseries++;
+  return err;
+}
+
 int sntk_results_append(sntk_results_t *res, int id, const double *row) {
   series_t *s = &res->series[id];
   if (s->nrows == s->cap) {
     /* Every rank tracks the row count, so all reach this growth point together and agree. */
-    int64_t cap = s->cap ? 2 * s->cap : 256;
+    int64_t cap = s->cap ? 2 * s->cap : s->ncols > 256 ? 4 : 256; /* wide rows: spectra */
     int err = SNTK_OK;
     if (res->rank == 0) {
       double *grown = realloc(s->rows, (size_t)(cap * s->ncols) * sizeof *grown);
@@ -354,6 +393,11 @@ static int flush_series(hid_t file, series_t *s) {
   int err = SNTK_OK;
   if (s->nrows == 0) return SNTK_OK;
   SNTK_TRY(SNTK_H5(g = H5Gopen2(file, s->group, H5P_DEFAULT)));
+  if (s->matrix) {
+    SNTK_TRY(sntk_h5_series_append(g, s->names[0], s->nrows, s->rows));
+    s->nrows = 0;
+    goto done;
+  }
   SNTK_TRY(SNTK_ALLOC(col, s->nrows));
   for (int c = 0; c < s->ncols; c++) {
     for (int64_t r = 0; r < s->nrows; r++) col[r] = s->rows[r * s->ncols + c];

@@ -279,6 +279,40 @@ int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) 
   return SNTK_OK;
 }
 
+/* Features of the c samples just forwarded: Z holds the activations; for softmax rowf holds the
+ * factors turning Z into S, and T the merged tuples (numerator l over the sum is <a_l, S(x_i)>). */
+static void features_chunk(const sntk_model_t *md, int64_t c, double *U, int64_t ldu) {
+  const int64_t ml = md->m_loc, k = md->k, w = k + 2;
+  for (int64_t i = 0; i < c; i++) {
+    const double *z = md->Z + i * ml, *t = md->T + i * w;
+    for (int64_t r = 0; r < ml; r++) {
+      double *u = U + r * ldu + i * k;
+      for (int64_t l = 0; l < k; l++) {
+        const double a = md->A[l * ml + r];
+        if (md->act == SNTK_ACT_SOFTMAX)
+          u[l] = z[r] * md->rowf[i] * (a - t[2 + l] / t[1]);
+        else if (md->act == SNTK_ACT_EXP)
+          u[l] = a * z[r];
+        else
+          u[l] = z[r] > 0.0 ? a : 0.0;
+      }
+    }
+  }
+}
+
+int sntk_model_features(sntk_model_t *md, const double *X, int64_t n, double *U, int64_t ldu) {
+  if (ldu < n * md->k)
+    return sntk_error(SNTK_ERR_RUNTIME, "features: leading dimension %lld < n k = %lld",
+                      (long long)ldu, (long long)(n * md->k));
+  SNTK_CALL(check_int_sizes(md));
+  for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
+    const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
+    SNTK_CALL(forward_chunk(md, X + i0 * md->d, c, md->Fc));
+    features_chunk(md, c, U + i0 * md->k, ldu);
+  }
+  return SNTK_OK;
+}
+
 void sntk_model_update(sntk_model_t *md, const double *grad, double eta) {
   sntk_perf_start(SNTK_EV_UPDATE);
   cblas_daxpy((int)(md->m_loc * md->d), -eta, grad, 1, md->W, 1);

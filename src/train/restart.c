@@ -11,58 +11,25 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Keys whose values define the trajectory: a checkpoint written under other values is refused. */
-static const char *const critical[][2] = {
-    {"run", "seed"},           {"data", "source"},      {"data", "target"},
-    {"data", "n"},             {"data", "d"},           {"data", "k"},
-    {"data", "constant_coord"}, {"data", "noise"},      {"data", "teacher_width"},
-    {"data", "file"},          {"data", "x_dataset"},   {"data", "y_dataset"},
-    {"model", "activation"},   {"model", "width"},      {"model", "sigma"},
-    {"model", "output_scale"}, {"model", "init"},       {NULL, NULL}};
-
-/* Value of section.key in a resolved config text ("" when absent). */
-static void config_value(const char *text, const char *section, const char *key, char *out,
-                         size_t len) {
-  char head[128], want[128];
-  snprintf(head, sizeof head, "[%s]\n", section);
-  snprintf(want, sizeof want, "\n%s = ", key);
-  out[0] = '\0';
-  const char *sec = strstr(text, head);
-  if (!sec) return;
-  const char *end = strstr(sec + 1, "\n[");
-  const char *p = strstr(sec + strlen(head) - 1, want);
-  if (!p || (end && p > end)) return;
-  p += strlen(want);
-  size_t n = strcspn(p, "\n");
-  if (n >= len) n = len - 1;
-  memcpy(out, p, n);
-  out[n] = '\0';
-}
-
 /* SNTK_ERR_INPUT naming every trajectory-defining key that differs; notes other differences. */
 static int check_compatible(const char *path, const sntk_ckpt_meta_t *meta, void *ctx) {
   const trainer_t *tr = ctx;
   char diff[2048] = "", a[SNTK_STR], b[SNTK_STR];
-  size_t used = 0;
-  for (int i = 0; critical[i][0]; i++) {
-    config_value(meta->config, critical[i][0], critical[i][1], a, sizeof a);
-    config_value(tr->deck->text, critical[i][0], critical[i][1], b, sizeof b);
-    if (strcmp(a, b) != 0 && used < sizeof diff)
-      used += (size_t)snprintf(diff + used, sizeof diff - used, "%s%s.%s = %s there, %s here",
-                               used ? "; " : "", critical[i][0], critical[i][1], a, b);
+  int same = sntk_deck_same_trajectory(meta->config, tr->deck->text, diff, sizeof diff);
+  if (same && strcmp(meta->data_hash, tr->data_hash) != 0) {
+    same = 0;
+    snprintf(diff, sizeof diff, "the training data differ (data hash %s there, %s here)",
+             meta->data_hash, tr->data_hash);
   }
-  if (!used && strcmp(meta->data_hash, tr->data_hash) != 0)
-    used += (size_t)snprintf(diff, sizeof diff, "the training data differ (data hash %s there, %s here)",
-                             meta->data_hash, tr->data_hash);
-  if (used)
+  if (!same)
     return sntk_error(SNTK_ERR_INPUT,
                       "checkpoint %s belongs to a different run: %s. Use the deck it was written "
                       "with, another run.name, or --restart none with run.overwrite = true",
                       path, diff);
   static const char *const notable[][2] = {{"train", "eta"}, {"train", "chunk"}, {NULL, NULL}};
   for (int i = 0; notable[i][0]; i++) {
-    config_value(meta->config, notable[i][0], notable[i][1], a, sizeof a);
-    config_value(tr->deck->text, notable[i][0], notable[i][1], b, sizeof b);
+    sntk_deck_value(meta->config, notable[i][0], notable[i][1], a, sizeof a);
+    sntk_deck_value(tr->deck->text, notable[i][0], notable[i][1], b, sizeof b);
     if (strcmp(a, b) != 0)
       sntk_warn("%s.%s = %s differs from the checkpoint's deck (%s): the continuation will not "
                 "match an uninterrupted run",
@@ -179,10 +146,7 @@ int sntk_trainer_begin(trainer_t *tr, const char *restart) {
   MPI_Comm comm = tr->ctx->comm;
   char logp[4300];
   SNTK_CALL(sntk_rundir_prepare(comm, deck->run.output_dir, deck->run.name, tr->dir, sizeof tr->dir));
-  if (deck->ckpt.dir[0] == '/')
-    snprintf(tr->ckpt_dir, sizeof tr->ckpt_dir, "%s", deck->ckpt.dir);
-  else
-    snprintf(tr->ckpt_dir, sizeof tr->ckpt_dir, "%s/%s", tr->dir, deck->ckpt.dir);
+  sntk_ckpt_dir(tr->dir, deck->ckpt.dir, tr->ckpt_dir, sizeof tr->ckpt_dir);
   snprintf(tr->results_path, sizeof tr->results_path, "%s/results.h5", tr->dir);
   snprintf(logp, sizeof logp, "%s/log.txt", tr->dir);
   SNTK_CALL(sntk_agree(comm, sntk_log_open_file(logp)));

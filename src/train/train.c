@@ -5,6 +5,7 @@
 #include "softntk/deck.h"
 #include "softntk/error.h"
 #include "softntk/log.h"
+#include "softntk/ntk.h"
 #include "softntk/parallel.h"
 #include "softntk/perf.h"
 #include "softntk/signals.h"
@@ -286,6 +287,7 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
       SNTK_CALL(sntk_results_flush(tr->res));
       return diverged(deck, md, t, loss, loss0);
     }
+    SNTK_CALL(sntk_ntk_tracker_step(tr->trk, tr->res, t)); /* [ntk] every: NTK of W(t) */
     if (t % tc->log_every == 0 || last || (req & (REQ_STOP | REQ_BUDGET))) {
       double per = t > s_mark ? (now - t_mark) / (double)(t - s_mark) : 0.0;
       char eta_txt[32];
@@ -322,12 +324,6 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
   return SNTK_OK;
 }
 
-static void data_hash(const sntk_dataset_t *ds, char out[17]) {
-  uint64_t hx = sntk_hash64(ds->X, sizeof(double) * (size_t)(ds->n * ds->d));
-  uint64_t hy = sntk_hash64(ds->Y, sizeof(double) * (size_t)(ds->n * ds->k));
-  uint64_t both[2] = {hx, hy};
-  snprintf(out, 17, "%016llx", (unsigned long long)sntk_hash64(both, sizeof both));
-}
 
 int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {
   MPI_Comm comm = ctx->comm;
@@ -346,12 +342,14 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
   if (dc->source == SNTK_SOURCE_SPHERE)
     SNTK_TRY(sntk_agree(comm, check_memory(comm, deck, dc->n, dc->d, dc->k)));
   SNTK_TRY(sntk_data_load(comm, dc, seed, sntk_deck_data_mask(deck), &tr.ds));
-  data_hash(&tr.ds, tr.data_hash);
+  sntk_data_hash(&tr.ds, tr.data_hash);
   SNTK_TRY(sntk_agree(comm, check_memory(comm, deck, tr.ds.n, tr.ds.d, tr.ds.k)));
   SNTK_TRY(sntk_model_create(comm, &deck->model, tr.ds.d, tr.ds.k, deck->train.chunk, tr.ds.n,
                              &tr.md));
   SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(tr.grad, tr.md->m_loc * tr.md->d)));
   sntk_model_init(tr.md, seed);
+  /* Before a checkpoint replaces W: the tracker keeps H(0) of the initial weights. */
+  SNTK_TRY(sntk_ntk_tracker_create(deck, tr.md, &tr.ds, &tr.trk));
   SNTK_TRY(sntk_trainer_begin(&tr, opts && opts->restart ? opts->restart : "auto"));
   log_banner(&tr);
   clk.start = clk.last_ckpt = MPI_Wtime();
@@ -360,6 +358,7 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
   err = descend(&tr, &clk);
   if (err && err != SNTK_STOPPED) goto done;
   int stopped = err;
+  SNTK_TRY(sntk_ntk_tracker_finish(tr.trk));
   SNTK_TRY(sntk_perf_report(comm, MPI_Wtime() - clk.start, tr.res));
   SNTK_TRY(sntk_results_close(&tr.res));
   if (!stopped) sntk_log("results: %s", tr.results_path);
@@ -367,6 +366,7 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
 done:
   sntk_results_free(&tr.res);
   sntk_log_open_file(NULL);
+  sntk_ntk_tracker_destroy(&tr.trk);
   free(tr.hist.data);
   free(tr.grad);
   sntk_model_destroy(&tr.md);

@@ -6,6 +6,7 @@
 #include "softntk/data.h"
 #include "softntk/deck.h"
 #include "softntk/model.h"
+#include "softntk/ntk.h"
 #include "softntk/parallel.h"
 #include "softntk/results.h"
 
@@ -19,6 +20,7 @@ typedef struct trainer {
   double *grad;          /* local gradient block, m_loc x d */
   sntk_results_t *res;
   int series;            /* id of /train in res */
+  sntk_ntk_tracker_t *trk; /* [ntk] every: NTK snapshots during training (NULL: off) */
   char dir[4096];        /* run directory */
   char ckpt_dir[5200];   /* checkpoint directory */
   char results_path[4200];

@@ -1,0 +1,182 @@
+/* softntk NTK: the normalised empirical Neural Tangent Kernel H = nu J J^T / gamma^2 of the sharded
+ * network and its infinite-width limit H*, assembled block-cyclically on a BLACS grid, and what the
+ * theory asks of them: spectrum, positive-definiteness certificate and log-determinant, kernel
+ * regression, the linearised loss curve, and distances ||H(t) - H(0)||, ||H(t) - H*|| (DESIGN.md
+ * sections 2 and 3).
+ *
+ * Rows and columns of H are indexed (i, l) -> i k + l (sample i, output l). The Jacobian is never
+ * formed: H = nu (K_X (x) 1 1^T) o (U U^T) with U (nk x m) the scale-free features, each rank's
+ * neuron block redistributed by PDGEMR2D from a 1 x P layout into the 2D grid, PDSYRK in neuron
+ * panels, and the Hadamard factor x_i . x_j computed locally. Every factorisation and eigen-solve
+ * is followed by an HPL-style scaled residual printed with PASSED/FAILED; failures are counted and
+ * make the command's exit status 1. Before anything large is allocated the per-rank memory is
+ * planned and a problem that does not fit is refused (SNTK_ERR_INPUT) with the needed and available
+ * bytes and a rank count that would fit. */
+#ifndef SOFTNTK_NTK_H
+#define SOFTNTK_NTK_H
+
+#include "softntk/config.h"
+#include "softntk/data.h"
+#include "softntk/grid.h"
+#include "softntk/model.h"
+
+#include <mpi.h>
+#include <stdint.h>
+
+enum { SNTK_SPECTRUM_FULL = 0, SNTK_SPECTRUM_VALUES = 1, SNTK_SPECTRUM_EXTREMES = 2 };
+
+/* [ntk] section. Global. */
+typedef struct sntk_ntk_cfg {
+  int64_t every;    /* `softntk train`: a snapshot every this many steps (0: off) */
+  int spectrum;     /* SNTK_SPECTRUM_*: all eigenpairs, eigenvalues only, or q at each end */
+  int64_t q;        /* extremes: q smallest and q largest eigenpairs */
+  int limit;        /* also build H* and compare with it */
+  int save_gram;    /* write the Gram matrix /ntk/gram_<step> (collectively) */
+  double ridge;     /* kernel regression solves (H + ridge I) alpha = y - F(0) */
+  int64_t holdout;  /* `softntk ntk`: held-out points (after the n training points) to predict */
+  int64_t panel;    /* neurons per PDSYRK panel (0: as many as memory allows) */
+  double threshold; /* scaled residuals above this FAIL (HPL's 16) */
+} sntk_ntk_cfg_t;
+
+extern const sntk_key_t sntk_ntk_keys[];
+extern const char *const sntk_spectrum_names[];
+
+/* One snapshot of the NTK (global values, identical on every rank). NaN marks what was not
+ * computed. */
+typedef struct sntk_ntk_snap {
+  int64_t step;
+  int positive_definite;         /* PDPOTRF succeeded */
+  double logdet;                 /* log det H (NaN unless positive definite) */
+  double lambda_min, lambda_max; /* of H */
+  int64_t neig;                  /* eigenvalues in eig: nk, or 2q for extremes */
+  const double *eig;             /* ascending; extremes: q smallest then q largest (owned by ntk) */
+  double diff_init_fro, diff_init_spec;   /* ||H - H(0)||_F, ||H - H(0)||_2 */
+  double diff_limit_fro, diff_limit_spec; /* ||H - H*||_F, ||H - H*||_2 */
+  double norm_fro;                        /* ||H||_F */
+} sntk_ntk_snap_t;
+
+/* The NTK context: grids, the planned matrices and the check tally. Matrices are allocated once. */
+typedef struct sntk_ntk {
+  /* global */
+  MPI_Comm comm;
+  int rank, size;
+  sntk_ntk_cfg_t cfg;
+  sntk_model_t *model; /* borrowed: its current W defines H */
+  const double *X;     /* borrowed: n x d training inputs */
+  int64_t n, d, k, nk;
+  int64_t mb;              /* neurons per rank in the padded 1 x P layout of U (ceil(m / P)) */
+  int64_t panel;           /* neurons per PDSYRK panel */
+  int64_t nb;              /* block size */
+  int keep_init;           /* H0 = H(W0) is kept for ||H - H(0)|| */
+  sntk_grid_t *grid, *row; /* the 2D grid of H; the 1 x P grid of U */
+  /* distributed matrices (nk x nk unless noted) */
+  sntk_dmat_t H;               /* H(W) */
+  sntk_dmat_t H0;              /* H(W0) when keep_init */
+  sntk_dmat_t Hstar;           /* H* when cfg.limit */
+  sntk_dmat_t work;            /* factorisations and solver input (destroyed by them) */
+  sntk_dmat_t Z;               /* eigenvectors (full and extremes) */
+  sntk_dmat_t U1;              /* nk x P mb on the 1 x P grid: this rank's features, zero padded */
+  sntk_dmat_t U2;              /* nk x panel on the 2D grid */
+  double *w;                   /* nk eigenvalues of the last spectrum (global) */
+  double *w2;                  /* nk eigenvalues of the last distance (global) */
+  int64_t mem_need, mem_avail; /* planned bytes per rank (largest rank), available (-1 unknown) */
+  /* check tally */
+  int checks, failures;
+  double worst; /* largest scaled residual checked so far */
+  /* time of the phases of the last assembly and solves, seconds (max over ranks) */
+  double t_features, t_redist, t_syrk, t_hadamard, t_chol, t_eig;
+} sntk_ntk_t;
+
+/* What an sntk_ntk_t must hold beyond H and its work matrix. */
+enum {
+  SNTK_NTK_KEEP_INIT = 1u << 0 /* H0 = H(W0) for ||H(t) - H(0)|| */
+};
+
+/* Collective. *same = 1 when the model's W equals W0 on every rank (weights at initialisation). */
+int sntk_ntk_at_init(const sntk_model_t *model, int *same);
+
+/* Collective. Plan and allocate the NTK of `model` on the training inputs X (n x d): grids from
+ * par, memory plan (refused with SNTK_ERR_INPUT naming needed and available bytes per rank and a
+ * rank count that fits), matrices; H* is assembled here when cfg->limit, H0 when flags has
+ * KEEP_INIT. `holdout` held-out points are counted in the plan. The model and X must outlive the
+ * context. */
+int sntk_ntk_create(const sntk_ntk_cfg_t *cfg, const sntk_parallel_cfg_t *par, sntk_model_t *model,
+                    const double *X, int64_t n, int64_t holdout, unsigned flags, sntk_ntk_t **out);
+void sntk_ntk_destroy(sntk_ntk_t **ntk);
+
+/* Collective. Assemble H(W) for the weights W (m_loc x d on each rank, e.g. model->W or model->W0)
+ * into the nk x nk matrix H (both triangles). */
+int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H);
+
+/* Collective (no communication). The infinite-width H* of the model's activation and sigma into H.
+ */
+int sntk_ntk_assemble_limit(sntk_ntk_t *ntk, sntk_dmat_t *H);
+
+/* Collective. Cholesky of A + shift I into ntk->work: *pd = 1 and *logdet on success; *pd = 0 and a
+ * message when A + shift I is not positive definite (not an error). On success a solve with a
+ * random right-hand side is checked (HPL scaled residual). */
+int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *pd, double *logdet);
+
+/* Collective. After a successful sntk_ntk_cholesky of A + shift I: x = (A + shift I)^{-1} b for a
+ * vector b of nk values every rank holds; x on every rank; the solve's scaled residual is checked.
+ */
+int sntk_ntk_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, const double *b, double *x,
+                   const char *what);
+
+/* Collective. Spectrum of A as configured (kind SNTK_SPECTRUM_*, q for extremes): eigenvalues into
+ * ntk->w (ascending; extremes: q smallest then q largest), eigenvectors into ntk->Z for full and
+ * extremes; scaled residuals checked. *neig receives the number of eigenvalues. */
+int sntk_ntk_eigen(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,
+                   const char *what);
+
+/* Collective. ||A - B||_F and ||A - B||_2 (the latter from the eigenvalues of A - B; checked). */
+int sntk_ntk_distance(sntk_ntk_t *ntk, const sntk_dmat_t *A, const sntk_dmat_t *B, double *fro,
+                      double *spec, const char *what);
+
+/* Collective. Snapshot of H at the model's current W: assemble, Cholesky, spectrum, distances to H0
+ * (when kept) and H* (when built). */
+int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *snap);
+
+/* Collective. Linearised loss curve from the full spectrum of the last snapshot (ntk->w, ntk->Z):
+ * loss[t] = 1/2 sum_q (1 - eta D_q)^{2t} <q_q, r0>^2, t = 0..steps, with D = (gamma^2 / nu)
+ * lambda(H) the eigenvalues of J J^T and r0 = F(W) - Y (nk values on every rank). */
+int sntk_ntk_linearised(sntk_ntk_t *ntk, const double *r0, double eta, int64_t steps, double *loss);
+
+/* Not collective. Record one scaled residual against cfg.threshold: prints the HPL-style line
+ * (rank 0) and counts a failure. Returns 1 when it passed. */
+int sntk_ntk_check(sntk_ntk_t *ntk, const char *what, const char *formula, double value);
+
+struct sntk_deck;
+struct sntk_run_opts;
+struct sntk_ctx;
+struct sntk_results;
+
+/* Collective. `softntk ntk`: the NTK of the network the deck describes, at initialisation; writes
+ * <run dir>/ntk.h5. Exit status 1 when a check FAILED. */
+int sntk_ntk_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
+                  const struct sntk_run_opts *opts);
+
+/* Collective. The analysis behind `softntk ntk` for an NTK context whose model already holds its
+ * weights: W, and W0 for ||H - H(0)|| (create the context with SNTK_NTK_KEEP_INIT when W != W0; a
+ * checkpoint loader fills both). `train` are the n training points the context was made for, `hold`
+ * the held-out points (n = 0: none), `step` the training step of W. Snapshot, kernel regression,
+ * linearised loss curve (spectrum = full), spectrum of H*, Gram matrices; everything into res /ntk.
+ * SNTK_ERR_RUNTIME when a check FAILED. */
+int sntk_ntk_analyse(sntk_ntk_t *ntk, const struct sntk_deck *deck, const sntk_dataset_t *train,
+                     const sntk_dataset_t *hold, int64_t step, struct sntk_results *res);
+
+/* The NTK tracker of `softntk train` ([ntk] every = N). */
+typedef struct sntk_ntk_tracker sntk_ntk_tracker_t;
+
+/* Collective. NULL in *out when ntk.every = 0. Plans (and may refuse) before training starts. */
+int sntk_ntk_tracker_create(const struct sntk_deck *deck, sntk_model_t *model,
+                            const sntk_dataset_t *ds, sntk_ntk_tracker_t **out);
+/* Collective. At step t (a no-op unless t % every == 0): snapshot, rows appended to res /ntk, and
+ * at t = 0 with spectrum = full the linearised loss prediction /ntk/linearised. */
+int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, struct sntk_results *res, int64_t t);
+/* Collective. Summary line; SNTK_ERR_RUNTIME when any check FAILED during training. Safe on NULL.
+ */
+int sntk_ntk_tracker_finish(sntk_ntk_tracker_t *trk);
+void sntk_ntk_tracker_destroy(sntk_ntk_tracker_t **trk);
+
+#endif

@@ -1,0 +1,147 @@
+/* Assembly of the normalised empirical NTK H = nu (K_X (x) 1 1^T) o (U U^T) and of its
+ * infinite-width limit H* on the 2D grid (DESIGN.md sections 2 and 3).
+ *
+ * U: each rank computes the features of its own neurons for all samples into its column block of
+ * the 1 x P layout U1 (nk x P mb, zero columns pad the ranks that own fewer than mb = ceil(m / P)
+ * neurons and add nothing to U U^T). PDGEMR2D moves one neuron panel at a time into U2 on the 2D
+ * grid and PDSYRK accumulates nu U2 U2^T into the lower triangle of H; PDTRAN fills the upper
+ * triangle; the factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's
+ * rows and columns. */
+#include "ntk_impl.h"
+
+#include "softntk/error.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KX_HADAMARD, KX_LIMIT };
+enum { KX_PANEL = 256 }; /* local columns per x_i . x_j GEMM */
+
+double ntk_limit_entry(int act, double sigma, double kx, double ni, double nj) {
+  const double s2 = sigma * sigma;
+  if (act == SNTK_ACT_SOFTMAX) return kx * exp(s2 * kx);
+  if (act == SNTK_ACT_EXP) return kx * exp(0.5 * s2 * (ni + nj + 2.0 * kx));
+  if (ni <= 0.0 || nj <= 0.0) return 0.0;
+  double c = kx / sqrt(ni * nj);
+  c = c > 1.0 ? 1.0 : c < -1.0 ? -1.0 : c;
+  return kx * (M_PI - acos(c)) / (2.0 * M_PI);
+}
+
+/* Scratch of the local x_i . x_j blocks. */
+typedef struct kx_scratch {
+  double *Xr, *Xc, *Kp, *nr, *nc;
+  int64_t *lr;
+} kx_scratch_t;
+
+static void kx_free(kx_scratch_t *s) {
+  free(s->Xr), free(s->Xc), free(s->Kp), free(s->nr), free(s->nc), free(s->lr);
+}
+
+/* Over H's local entries: H *= x_i . x_j (KX_HADAMARD) or H = delta_{l1 l2} h(x_i, x_j) (KX_LIMIT).
+ */
+static int kx_apply(sntk_ntk_t *ntk, sntk_dmat_t *H, int mode) {
+  const int64_t d = ntk->d, k = ntk->k, mloc = H->mloc, nloc = H->nloc;
+  const int act = ntk->model->act;
+  const double sigma = ntk->model->sigma;
+  kx_scratch_t s = {0};
+  int err = SNTK_OK;
+  if (mloc == 0 || nloc == 0) return SNTK_OK;
+  SNTK_TRY(SNTK_ALLOC(s.Xr, mloc * d));
+  SNTK_TRY(SNTK_ALLOC(s.Xc, KX_PANEL * d));
+  SNTK_TRY(SNTK_ALLOC(s.Kp, mloc * KX_PANEL));
+  SNTK_TRY(SNTK_ALLOC(s.nr, mloc));
+  SNTK_TRY(SNTK_ALLOC(s.nc, KX_PANEL));
+  SNTK_TRY(SNTK_ALLOC(s.lr, mloc));
+  for (int64_t li = 0; li < mloc; li++) {
+    const int64_t g = sntk_dmat_grow(H, li);
+    const double *x = ntk->X + (g / k) * d;
+    memcpy(s.Xr + li * d, x, (size_t)d * sizeof *x);
+    s.nr[li] = cblas_ddot((int)d, x, 1, x, 1);
+    s.lr[li] = g % k;
+  }
+  for (int64_t lj0 = 0; lj0 < nloc; lj0 += KX_PANEL) {
+    const int64_t pw = nloc - lj0 < KX_PANEL ? nloc - lj0 : KX_PANEL;
+    for (int64_t c = 0; c < pw; c++) {
+      const double *x = ntk->X + (sntk_dmat_gcol(H, lj0 + c) / k) * d;
+      memcpy(s.Xc + c * d, x, (size_t)d * sizeof *x);
+      s.nc[c] = cblas_ddot((int)d, x, 1, x, 1);
+    }
+    /* Kp (mloc x pw, column-major) = Xr Xc^T, computed as the row-major pw x mloc Xc Xr^T. */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pw, (int)mloc, (int)d, 1.0, s.Xc,
+                (int)d, s.Xr, (int)d, 0.0, s.Kp, (int)mloc);
+    for (int64_t c = 0; c < pw; c++) {
+      double *col = H->a + (lj0 + c) * H->lld;
+      const double *kc = s.Kp + c * mloc;
+      const int64_t l2 = sntk_dmat_gcol(H, lj0 + c) % k;
+      if (mode == KX_HADAMARD)
+        for (int64_t li = 0; li < mloc; li++) col[li] *= kc[li];
+      else
+        for (int64_t li = 0; li < mloc; li++)
+          col[li] = s.lr[li] == l2 ? ntk_limit_entry(act, sigma, kc[li], s.nr[li], s.nc[c]) : 0.0;
+    }
+  }
+done:
+  kx_free(&s);
+  return err;
+}
+
+/* H's upper triangle from its lower one, through the transpose in ntk->work. */
+static void symmetrize(sntk_ntk_t *ntk, sntk_dmat_t *H) {
+  const int nk = (int)ntk->nk, one = 1;
+  const double alpha = 1.0, beta = 0.0;
+  sntk_dmat_t *T = &ntk->work;
+  memset(T->a, 0, (size_t)sntk_dmat_bytes(T));
+  pdtran_(&nk, &nk, &alpha, H->a, &one, &one, H->desc, &beta, T->a, &one, &one, T->desc);
+  int64_t above = 0; /* local rows above the diagonal in column lj: grows with lj */
+  for (int64_t lj = 0; lj < H->nloc; lj++) {
+    const int64_t gj = sntk_dmat_gcol(H, lj);
+    while (above < H->mloc && sntk_dmat_grow(H, above) < gj) above++;
+    memcpy(H->a + lj * H->lld, T->a + lj * T->lld, (size_t)above * sizeof *H->a);
+  }
+}
+
+/* Collective: every rank's features for the weights W into its block of U1. */
+static int features(sntk_ntk_t *ntk, const double *W) {
+  sntk_model_t *md = ntk->model;
+  double *saved = md->W;
+  md->W = (double *)W;
+  int err = sntk_model_features(md, ntk->X, ntk->n, ntk->U1.a, ntk->U1.lld);
+  md->W = saved;
+  return sntk_agree(ntk->comm, err);
+}
+
+int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
+  const int nk = (int)ntk->nk, one = 1;
+  const int64_t mpad = ntk->U1.n;
+  const double nu = ntk->model->nu;
+  double t0 = ntk_wtime(ntk->comm), t_redist = 0.0, t_syrk = 0.0;
+  SNTK_CALL(features(ntk, W));
+  double t1 = MPI_Wtime();
+  for (int64_t c0 = 0; c0 < mpad; c0 += ntk->panel) {
+    const int w = (int)(mpad - c0 < ntk->panel ? mpad - c0 : ntk->panel), jc = (int)c0 + 1;
+    const double beta = c0 == 0 ? 0.0 : 1.0;
+    double ta = MPI_Wtime();
+    pdgemr2d_(&nk, &w, ntk->U1.a, &one, &jc, ntk->U1.desc, ntk->U2.a, &one, &one, ntk->U2.desc,
+              &ntk->grid->ctxt);
+    double tb = MPI_Wtime();
+    pdsyrk_("L", "N", &nk, &w, &nu, ntk->U2.a, &one, &one, ntk->U2.desc, &beta, H->a, &one, &one,
+            H->desc);
+    t_redist += tb - ta;
+    t_syrk += MPI_Wtime() - tb;
+  }
+  double t2 = MPI_Wtime();
+  symmetrize(ntk, H);
+  int err = sntk_agree(ntk->comm, kx_apply(ntk, H, KX_HADAMARD));
+  double t3 = MPI_Wtime();
+  ntk->t_features = ntk_tmax(ntk->comm, t1 - t0);
+  ntk->t_redist = ntk_tmax(ntk->comm, t_redist);
+  ntk->t_syrk = ntk_tmax(ntk->comm, t_syrk + (t2 - t1 - t_redist - t_syrk));
+  ntk->t_hadamard = ntk_tmax(ntk->comm, t3 - t2);
+  return err;
+}
+
+int sntk_ntk_assemble_limit(sntk_ntk_t *ntk, sntk_dmat_t *H) {
+  return sntk_agree(ntk->comm, kx_apply(ntk, H, KX_LIMIT));
+}

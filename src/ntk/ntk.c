@@ -1,0 +1,227 @@
+/* The NTK context: the [ntk] section, creation (grids, memory plan, matrices), snapshots and the
+ * /ntk series layout shared by `softntk ntk` and the training tracker (see ntk.h). */
+#include "ntk_impl.h"
+
+#include "softntk/error.h"
+#include "softntk/log.h"
+#include "softntk/parallel.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const sntk_spectrum_names[] = {"full", "values", "extremes", NULL};
+
+#define OFF(f) offsetof(sntk_ntk_cfg_t, f)
+const sntk_key_t sntk_ntk_keys[] = {
+    {"every", SNTK_T_INT, OFF(every), "0", 0, 9e15, 0, NULL, NULL,
+     "softntk train: an NTK snapshot every this many steps, into results.h5 /ntk (0: off)"},
+    {"spectrum", SNTK_T_CHOICE, OFF(spectrum), "values", 0, 0, 0, sntk_spectrum_names, NULL,
+     "full: all eigenpairs (PDSYEVD) and the linearised loss curve; values: eigenvalues only "
+     "(PDSYEV); extremes: the q smallest and q largest eigenpairs (PDSYEVR)"},
+    {"q", SNTK_T_INT, OFF(q), "8", 1, 1e9, 0, NULL, NULL,
+     "spectrum = extremes: eigenpairs taken at each end of the spectrum"},
+    {"limit", SNTK_T_BOOL, OFF(limit), "true", 0, 0, 0, NULL, NULL,
+     "also build the infinite-width kernel H* and measure ||H - H*|| and its spectrum"},
+    {"save_gram", SNTK_T_BOOL, OFF(save_gram), "false", 0, 0, 0, NULL, NULL,
+     "write H as /ntk/gram_<step> (collectively, parallel HDF5); nk^2 doubles each"},
+    {"ridge", SNTK_T_REAL, OFF(ridge), "0", 0, INFINITY, 0, NULL, NULL,
+     "kernel regression solves (H + ridge I) alpha = y - F(x) (H is normalised: O(1) entries)"},
+    {"holdout", SNTK_T_INT, OFF(holdout), "0", 0, 1e9, 0, NULL, NULL,
+     "softntk ntk: held-out points (generated after the n training points, or the file's next "
+     "rows) predicted by kernel regression"},
+    {"panel", SNTK_T_INT, OFF(panel), "0", 0, 1e12, 0, NULL, NULL,
+     "neurons per PDSYRK panel of U U^T; 0: as many as memory allows"},
+    {"threshold", SNTK_T_REAL, OFF(threshold), "16", 0, INFINITY, SNTK_KEY_MIN_OPEN, NULL, NULL,
+     "scaled residuals at or above this FAIL (HPL's threshold); a FAILED check exits 1"},
+    {NULL}};
+#undef OFF
+
+double ntk_wtime(MPI_Comm comm) {
+  MPI_Barrier(comm);
+  return MPI_Wtime();
+}
+
+double ntk_tmax(MPI_Comm comm, double t) {
+  double m = t;
+  MPI_Allreduce(&t, &m, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return m;
+}
+
+static int make_grids(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par) {
+  int pr, pc;
+  SNTK_CALL(sntk_grid_shape(par->grid, ntk->size, &pr, &pc));
+  SNTK_CALL(sntk_grid_create(ntk->comm, pr, pc, &ntk->grid));
+  return sntk_grid_create(ntk->comm, 1, ntk->size, &ntk->row);
+}
+
+/* Describe every matrix of the plan. */
+static int describe(sntk_ntk_t *ntk) {
+  const int64_t nk = ntk->nk, nb = ntk->nb;
+  SNTK_CALL(sntk_dmat_init(&ntk->H, ntk->grid, nk, nk, nb, nb));
+  SNTK_CALL(sntk_dmat_init(&ntk->work, ntk->grid, nk, nk, nb, nb));
+  if (ntk->keep_init) SNTK_CALL(sntk_dmat_init(&ntk->H0, ntk->grid, nk, nk, nb, nb));
+  if (ntk->cfg.limit) SNTK_CALL(sntk_dmat_init(&ntk->Hstar, ntk->grid, nk, nk, nb, nb));
+  if (ntk->cfg.spectrum != SNTK_SPECTRUM_VALUES)
+    SNTK_CALL(sntk_dmat_init(&ntk->Z, ntk->grid, nk, nk, nb, nb));
+  SNTK_CALL(sntk_dmat_init(&ntk->U1, ntk->row, nk, ntk->mb * ntk->size, nb, ntk->mb));
+  return sntk_dmat_init(&ntk->U2, ntk->grid, nk, ntk->panel, nb, nb);
+}
+
+static int allocate(sntk_ntk_t *ntk) {
+  sntk_dmat_t *mats[] = {&ntk->H, &ntk->work, &ntk->H0, &ntk->Hstar, &ntk->Z, &ntk->U1, &ntk->U2};
+  for (size_t i = 0; i < sizeof mats / sizeof *mats; i++)
+    if (mats[i]->grid) SNTK_CALL(sntk_dmat_alloc(mats[i]));
+  SNTK_CALL(SNTK_ALLOC(ntk->w, ntk->nk));
+  return SNTK_ALLOC(ntk->w2, ntk->nk);
+}
+
+/* Sizes, grids, plan (refusal) and descriptors; nothing large allocated yet. */
+static int plan(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par, int64_t holdout) {
+  const sntk_model_t *md = ntk->model;
+  int nk;
+  SNTK_CALL(sntk_narrow(ntk->nk, "n k (the NTK's order)", &nk));
+  if (ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && ntk->cfg.q > ntk->nk)
+    return sntk_error(SNTK_ERR_INPUT, "ntk.q = %lld exceeds n k = %lld", (long long)ntk->cfg.q,
+                      (long long)ntk->nk);
+  SNTK_CALL(make_grids(ntk, par));
+  ntk_shape_t s = {
+      ntk->n,         ntk->d,           ntk->k,           md->m,   md->chunk,         holdout,
+      ntk->size,      ntk->grid->nprow, ntk->grid->npcol, ntk->nb, ntk->cfg.spectrum, ntk->cfg.q,
+      ntk->cfg.limit, ntk->keep_init};
+  ntk_need_t need;
+  SNTK_CALL(sntk_parallel_memory(ntk->comm, par, &ntk->mem_avail));
+  SNTK_CALL(ntk_choose_panel(&s, ntk->cfg.panel, ntk->mem_avail, &ntk->panel, &need));
+  ntk->mem_need = need.total;
+  return describe(ntk);
+}
+
+int sntk_ntk_create(const sntk_ntk_cfg_t *cfg, const sntk_parallel_cfg_t *par, sntk_model_t *md,
+                    const double *X, int64_t n, int64_t holdout, unsigned flags, sntk_ntk_t **out) {
+  sntk_ntk_t *ntk = NULL;
+  int err = SNTK_OK;
+  *out = NULL;
+  SNTK_TRY(SNTK_ALLOC(ntk, 1));
+  ntk->comm = md->comm;
+  ntk->rank = md->rank;
+  ntk->size = md->size;
+  ntk->cfg = *cfg;
+  ntk->model = md;
+  ntk->X = X;
+  ntk->n = n, ntk->d = md->d, ntk->k = md->k, ntk->nk = n * md->k;
+  ntk->mb = (md->m + md->size - 1) / md->size;
+  ntk->nb = par->nb;
+  ntk->keep_init = (flags & SNTK_NTK_KEEP_INIT) != 0;
+  SNTK_TRY(plan(ntk, par, holdout));
+  SNTK_TRY(allocate(ntk));
+done:
+  err = sntk_agree(md->comm, err);
+  if (!err && cfg->limit) err = sntk_ntk_assemble_limit(ntk, &ntk->Hstar);
+  if (!err && ntk->keep_init) err = sntk_ntk_assemble(ntk, md->W0, &ntk->H0);
+  if (err) sntk_ntk_destroy(&ntk);
+  *out = ntk;
+  return err;
+}
+
+void sntk_ntk_destroy(sntk_ntk_t **pntk) {
+  sntk_ntk_t *ntk = *pntk;
+  if (!ntk) return;
+  sntk_dmat_t *mats[] = {&ntk->H, &ntk->work, &ntk->H0, &ntk->Hstar, &ntk->Z, &ntk->U1, &ntk->U2};
+  for (size_t i = 0; i < sizeof mats / sizeof *mats; i++) sntk_dmat_free(mats[i]);
+  free(ntk->w);
+  free(ntk->w2);
+  sntk_grid_destroy(&ntk->grid);
+  sntk_grid_destroy(&ntk->row);
+  free(ntk);
+  *pntk = NULL;
+}
+
+int sntk_ntk_at_init(const sntk_model_t *md, int *same) {
+  int local = memcmp(md->W, md->W0, (size_t)(md->m_loc * md->d) * sizeof *md->W) == 0;
+  return SNTK_MPI(MPI_Allreduce(&local, same, 1, MPI_INT, MPI_LAND, md->comm));
+}
+
+int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
+  const double nan = NAN;
+  const int one = 1, nk = (int)ntk->nk;
+  double work_fro = 0.0;
+  *sn = (sntk_ntk_snap_t){step, 0, nan, nan, nan, 0, NULL, nan, nan, nan, nan, nan};
+  SNTK_CALL(sntk_ntk_assemble(ntk, ntk->model->W, &ntk->H));
+  sn->norm_fro = pdlange_("F", &nk, &nk, ntk->H.a, &one, &one, ntk->H.desc, &work_fro, 1);
+  SNTK_CALL(sntk_ntk_cholesky(ntk, &ntk->H, 0.0, &sn->positive_definite, &sn->logdet));
+  SNTK_CALL(sntk_ntk_eigen(ntk, &ntk->H, ntk->cfg.spectrum, ntk->cfg.q, &sn->neig, "H"));
+  sn->eig = ntk->w;
+  sn->lambda_min = ntk->w[0];
+  sn->lambda_max = ntk->w[sn->neig - 1];
+  int same;
+  SNTK_CALL(sntk_ntk_at_init(ntk->model, &same));
+  if (same)
+    sn->diff_init_fro = sn->diff_init_spec = 0.0;
+  else if (ntk->keep_init)
+    SNTK_CALL(sntk_ntk_distance(ntk, &ntk->H, &ntk->H0, &sn->diff_init_fro, &sn->diff_init_spec,
+                                "H - H(0)"));
+  if (ntk->cfg.limit)
+    SNTK_CALL(sntk_ntk_distance(ntk, &ntk->H, &ntk->Hstar, &sn->diff_limit_fro,
+                                &sn->diff_limit_spec, "H - H*"));
+  return SNTK_OK;
+}
+
+enum { C_STEP, C_LMIN, C_LMAX, C_LOGDET, C_PD, C_FRO, C_DIF, C_DIS, C_DLF, C_DLS, NC };
+
+static const sntk_column_t ntk_cols[NC] = {
+    {"step", 1, "1", "training step of the snapshot (W(t) before update t)"},
+    {"lambda_min", 0, "1", "smallest eigenvalue of the normalised NTK H = nu J J^T / gamma^2"},
+    {"lambda_max", 0, "1", "largest eigenvalue of H"},
+    {"logdet", 0, "1", "log det H from its Cholesky factor (NaN when H is not positive definite)"},
+    {"positive_definite", 1, "1", "1 when PDPOTRF factored H, 0 when H is not positive definite"},
+    {"norm_fro", 0, "1", "||H||_F"},
+    {"diff_init_fro", 0, "1", "||H(t) - H(0)||_F"},
+    {"diff_init_spec", 0, "1", "||H(t) - H(0)||_2"},
+    {"diff_limit_fro", 0, "1", "||H(t) - H*||_F (NaN when ntk.limit = false)"},
+    {"diff_limit_spec", 0, "1", "||H(t) - H*||_2 (NaN when ntk.limit = false)"},
+};
+
+int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_series_t *s) {
+  char grid[64];
+  SNTK_CALL(sntk_results_series(res, "/ntk", NC, ntk_cols, &s->rows));
+  SNTK_CALL(
+      sntk_results_rows(res, "/ntk", "eigenvalues", neig, "1",
+                        ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && neig < ntk->nk
+                            ? "eigenvalues of H per snapshot: the q smallest, then the q largest"
+                            : "eigenvalues of H per snapshot, ascending",
+                        &s->eig));
+  snprintf(grid, sizeof grid, "%dx%d", ntk->grid->nprow, ntk->grid->npcol);
+  SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "gamma", ntk->model->gamma));
+  SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nu", ntk->model->nu));
+  SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "normalisation",
+                                     "H = nu J J^T / gamma^2, so J J^T = (gamma^2 / nu) H"));
+  SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "process_grid", grid));
+  SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nb", (double)ntk->nb));
+  SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nk", (double)ntk->nk));
+  return sntk_results_attr_at_str(res, "/ntk", "spectrum", sntk_spectrum_names[ntk->cfg.spectrum]);
+}
+
+int ntk_series_append(sntk_results_t *res, const ntk_series_t *s, const sntk_ntk_snap_t *sn) {
+  const double row[NC] = {(double)sn->step,   sn->lambda_min,        sn->lambda_max,
+                          sn->logdet,         sn->positive_definite, sn->norm_fro,
+                          sn->diff_init_fro,  sn->diff_init_spec,    sn->diff_limit_fro,
+                          sn->diff_limit_spec};
+  SNTK_CALL(sntk_results_append(res, s->rows, row));
+  return sntk_results_append(res, s->eig, sn->eig);
+}
+
+void ntk_log_snapshot(const sntk_ntk_t *ntk, const sntk_ntk_snap_t *sn) {
+  const double flops = (double)ntk->nk * (double)ntk->nk * (double)ntk->U1.n;
+  sntk_log("ntk step %lld: lambda_min %.6e  lambda_max %.6e  log det %s%.6e  ||H||_F %.6e",
+           (long long)sn->step, sn->lambda_min, sn->lambda_max,
+           sn->positive_definite ? "" : "(not PD) ", sn->logdet, sn->norm_fro);
+  sntk_log("ntk step %lld: ||H - H(0)||_F %.6e  _2 %.6e   ||H - H*||_F %.6e  _2 %.6e",
+           (long long)sn->step, sn->diff_init_fro, sn->diff_init_spec, sn->diff_limit_fro,
+           sn->diff_limit_spec);
+  sntk_log("ntk step %lld: gram %.3f s (features %.3f, PDGEMR2D %.3f, PDSYRK %.3f s = %.1f "
+           "GFLOP/s, symmetrize + Hadamard %.3f), cholesky %.3f s, eigen %.3f s",
+           (long long)sn->step, ntk->t_features + ntk->t_redist + ntk->t_syrk + ntk->t_hadamard,
+           ntk->t_features, ntk->t_redist, ntk->t_syrk,
+           ntk->t_syrk > 0 ? flops / ntk->t_syrk * 1e-9 : 0.0, ntk->t_hadamard, ntk->t_chol,
+           ntk->t_eig);
+}

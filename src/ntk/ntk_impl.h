@@ -1,0 +1,82 @@
+/* Internals shared by the files of the NTK module (src/ntk): the memory plan, timers, the
+ * collective Gram writer and the per-snapshot output layout. Not part of the public API. */
+#ifndef SOFTNTK_NTK_IMPL_H
+#define SOFTNTK_NTK_IMPL_H
+
+#include "softntk/ntk.h"
+#include "softntk/results.h"
+
+#include <stdint.h>
+
+/* Sizes that determine the per-rank memory of an NTK computation. Global. */
+typedef struct ntk_shape {
+  int64_t n, d, k, m, chunk, holdout;
+  int P, nprow, npcol;
+  int64_t nb;
+  int spectrum;
+  int64_t q;
+  int limit, keep_init;
+} ntk_shape_t;
+
+/* Bytes the largest rank needs, by item. */
+typedef struct ntk_need {
+  int64_t nmat;     /* nk x nk matrices */
+  int64_t mat;      /* bytes of one nk x nk local part */
+  int64_t features; /* U in the 1 x P layout, training and held-out points */
+  int64_t panel;    /* the 2D copy of one neuron panel of U */
+  int64_t solver;   /* ScaLAPACK workspaces */
+  int64_t other;    /* data, model, vectors, scratch, library buffers */
+  int64_t total;
+} ntk_need_t;
+
+/* Not collective. Bytes for `shape` with neuron panels of `panel` columns. */
+void ntk_plan(const ntk_shape_t *shape, int64_t panel, ntk_need_t *need);
+
+/* Not collective. Pick the panel width for `avail` bytes per rank (avail < 0: unknown, take all of
+ * U): the configured panel when > 0, else the widest that fits. SNTK_ERR_INPUT naming needed and
+ * available bytes and the rank count that would fit when nothing fits. */
+int ntk_choose_panel(const ntk_shape_t *shape, int64_t cfg_panel, int64_t avail, int64_t *panel,
+                     ntk_need_t *need);
+
+/* h(x_i, x_j) of H* for activation act given K = x_i . x_j and the squared norms ||x_i||^2,
+ * ||x_j||^2 (DESIGN.md section 2). */
+double ntk_limit_entry(int act, double sigma, double kx, double ni, double nj);
+
+/* Collective. The linearised loss curve of the last full spectrum for the n training points (X, Y),
+ * learning rate eta and `steps` steps, written to res /ntk/linearised with the paper's bound. */
+int ntk_linearised_write(sntk_ntk_t *ntk, const sntk_dataset_t *train, double eta, int64_t steps,
+                         sntk_results_t *res);
+
+/* Collective. Kernel regression on the held-out points `ho` with H (and H* when built); results in
+ * res /ntk/regression. Uses ntk->work; leaves H, Z and the spectrum in ntk->w intact. */
+int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset_t *ho,
+                   sntk_results_t *res);
+
+/* Collective. Wall time after a barrier (phase boundaries). */
+double ntk_wtime(MPI_Comm comm);
+
+/* Collective. Maximum of a local duration over ranks. */
+double ntk_tmax(MPI_Comm comm, double t);
+
+/* Collective. Write the symmetric nk x nk matrix H as dataset `name` in group `group` of the HDF5
+ * file `path`, which no process may hold open: every rank writes its local blocks through MPI-IO
+ * with collective transfers. */
+int ntk_write_gram(const sntk_dmat_t *H, const char *path, const char *group, const char *name,
+                   const char *description);
+
+/* The /ntk series of a results file. */
+typedef struct ntk_series {
+  int rows, eig;
+} ntk_series_t;
+
+/* Collective. Declare the /ntk series (one row per snapshot, neig eigenvalues) and its attributes.
+ */
+int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_series_t *s);
+
+/* Not collective. Buffer one snapshot's rows. */
+int ntk_series_append(sntk_results_t *res, const ntk_series_t *s, const sntk_ntk_snap_t *snap);
+
+/* Rank 0 prints one snapshot's summary line. */
+void ntk_log_snapshot(const sntk_ntk_t *ntk, const sntk_ntk_snap_t *snap);
+
+#endif

@@ -1,0 +1,121 @@
+/* The NTK's memory plan: bytes the largest rank needs before anything large is allocated, the
+ * neuron panel width that fits, and the refusal that names needed and available memory and a rank
+ * count that would fit. The plan counts the distributed matrices exactly (NUMROC of the largest
+ * process, (0, 0)), ScaLAPACK's documented workspace formulas, and a margin for PBLAS/BLACS/MPI
+ * buffers. */
+#include "ntk_impl.h"
+
+#include "softntk/error.h"
+
+#include <stdio.h>
+
+#define GIB    1073741824.0
+#define MARGIN ((int64_t)96 << 20) /* MPI, BLACS and PBLAS buffers, the libraries themselves */
+
+static int64_t imax(int64_t a, int64_t b) {
+  return a > b ? a : b;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+/* Doubles of the ScaLAPACK workspace of the configured spectrum (documented minima, see solve.c).
+ */
+static int64_t solver_doubles(const ntk_shape_t *s, int64_t nk) {
+  const int64_t nb = s->nb, np = sntk_numroc(nk, nb, 0, s->nprow),
+                nq = sntk_numroc(nk, nb, 0, s->npcol);
+  const int64_t nn = imax(imax(nk, nb), 2), values = 5 * nk + imax(nb * (np + 1), 3 * nb) + 1;
+  if (s->spectrum == SNTK_SPECTRUM_VALUES) return values + 1024;
+  if (s->spectrum == SNTK_SPECTRUM_FULL) /* PDSYEVD, plus PDORMTR's share its query omits */
+    return imax(1 + 6 * nk + 2 * np * nq, 3 * nk + imax(nb * (np + 1), 3 * nb)) + 2 * nk +
+           imax(nb * (nb - 1) / 2, (np + nq) * nb) + nb * nb + 4 * nk +
+           (7 * nk + 8 * s->npcol + 2) / 2 + 2048;
+  const int64_t neig = 2 * s->q >= nk ? nk : s->q, np0 = sntk_numroc(nn, nb, 0, s->nprow);
+  const int64_t mq0 = sntk_numroc(imax(imax(neig, nb), 2), nb, 0, s->npcol);
+  const int64_t evr = 2 + 5 * nk + imax(18 * nn, np0 * mq0 + 2 * nb * nb) +
+                      (2 + ceil_div(neig, (int64_t)s->P)) * nn +
+                      (12 * imax(nk, s->P + 1) + 2 * nk) / 2;
+  const int64_t collect = 2 * s->q < nk ? np * sntk_numroc(2 * s->q, nb, 0, s->npcol) : 0;
+  return imax(evr, values) + collect + 2048;
+}
+
+void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {
+  const int64_t nk = s->n * s->k, nb = s->nb, mb = ceil_div(s->m, s->P);
+  const int64_t np = sntk_numroc(nk, nb, 0, s->nprow), nq = sntk_numroc(nk, nb, 0, s->npcol);
+  const int64_t pq = sntk_numroc(panel, nb, 0, s->npcol), hk = s->holdout * s->k;
+  const int64_t d8 = (int64_t)sizeof(double);
+  need->mat = np * nq * d8;
+  need->nmat = 2 + (s->keep_init != 0) + (s->limit != 0) + (s->spectrum != SNTK_SPECTRUM_VALUES);
+  need->features = (nk + hk) * mb * d8;
+  /* U2, plus PBLAS' copies of the panel in the row and column distributions and PDGEMR2D buffers */
+  need->panel = (np * pq + (np + nq) * panel + 2 * nk * (panel < mb ? panel : mb)) * d8;
+  need->solver = solver_doubles(s, nk) * d8;
+  const int64_t data = 2 * (s->n + s->holdout) * (s->d + s->k);
+  const int64_t vectors = 12 * nk + 4 * hk;
+  const int64_t scratch = np * (256 + s->d) + 256 * s->d + 3 * np;
+  const int64_t regression = s->holdout > 0 ? s->n * mb + s->holdout * (s->n + mb) : 0;
+  need->other = (data + vectors + scratch + regression) * d8 +
+                sntk_model_bytes(mb, s->d, s->k, s->chunk) + MARGIN;
+  need->total = need->nmat * need->mat + need->features + need->panel + need->solver + need->other;
+}
+
+/* Smallest panel worth running: one block, or all of U when it is narrower. */
+static int64_t min_panel(const ntk_shape_t *s) {
+  const int64_t mpad = ceil_div(s->m, s->P) * s->P;
+  return s->nb < mpad ? s->nb : mpad;
+}
+
+/* The smallest rank count above s->P on which the problem fits `avail` bytes per rank, 0 if none up
+ * to 2^20; the grid it would use. */
+static int fitting_ranks(const ntk_shape_t *s, int64_t avail, int *pr, int *pc) {
+  for (int P = s->P + 1; P <= (1 << 20); P++) {
+    ntk_shape_t t = *s;
+    ntk_need_t need;
+    t.P = P;
+    sntk_grid_shape("auto", P, &t.nprow, &t.npcol);
+    ntk_plan(&t, min_panel(&t), &need);
+    if (need.total <= avail) {
+      *pr = t.nprow, *pc = t.npcol;
+      return P;
+    }
+  }
+  return 0;
+}
+
+static int refuse(const ntk_shape_t *s, const ntk_need_t *need, int64_t avail) {
+  char fit[256];
+  int pr = 0, pc = 0, P = fitting_ranks(s, avail, &pr, &pc);
+  if (P)
+    snprintf(fit, sizeof fit,
+             "It would fit on %d ranks (grid %dx%d) with the same memory per rank; or lower data.n "
+             "or data.k, or use ntk.spectrum = values and ntk.limit = false",
+             P, pr, pc);
+  else
+    snprintf(fit, sizeof fit,
+             "No rank count up to 2^20 fits: the per-rank features and data alone exceed it; lower "
+             "data.n, data.k or model.width");
+  return sntk_error(
+      SNTK_ERR_INPUT,
+      "the NTK (nk = %lld) needs %.2f GiB per rank on %d rank%s (grid %dx%d, nb %lld): "
+      "%lld Gram-sized matrices of %.2f GiB, features %.2f GiB, panel %.2f GiB, "
+      "solver workspace %.2f GiB, other %.2f GiB; but %.2f GiB are available per "
+      "rank. %s",
+      (long long)(s->n * s->k), need->total / GIB, s->P, s->P > 1 ? "s" : "", s->nprow, s->npcol,
+      (long long)s->nb, (long long)need->nmat, need->mat / GIB, need->features / GIB,
+      need->panel / GIB, need->solver / GIB, need->other / GIB, avail / GIB, fit);
+}
+
+int ntk_choose_panel(const ntk_shape_t *s, int64_t cfg_panel, int64_t avail, int64_t *panel,
+                     ntk_need_t *need) {
+  const int64_t mpad = ceil_div(s->m, s->P) * s->P, lo = min_panel(s);
+  int64_t w = cfg_panel > 0 ? (cfg_panel < mpad ? cfg_panel : mpad) : mpad;
+  ntk_plan(s, w, need);
+  while (cfg_panel == 0 && avail >= 0 && need->total > avail && w > lo) {
+    w = imax(lo, (w / 2 / s->nb) * s->nb);
+    ntk_plan(s, w, need);
+  }
+  if (avail >= 0 && need->total > avail) return refuse(s, need, avail);
+  *panel = w;
+  return SNTK_OK;
+}

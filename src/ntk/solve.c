@@ -1,0 +1,375 @@
+/* Factorisations and eigen-solves of the distributed NTK, each followed by an HPL-style scaled
+ * residual (DESIGN.md section 3), and the linearised loss curve (section 2).
+ *
+ * eps is the unit round-off 2^-53 (LAPACK's dlamch('E'), HPL's eps). The residuals:
+ *   solve       ||A x - b||_oo / (eps (||A||_oo ||x||_oo + ||b||_oo) n)       (HPL)
+ *   eigenpairs  ||A Q - Q D||_1 / (eps ||A||_1 n),  ||Q^T Q - I||_1 / (eps n) (ScaLAPACK's tests)
+ *   eigenvalues |sum lambda - tr A| / (eps n ||A||_F),
+ *               |sum lambda^2 - ||A||_F^2| / (eps n ||A||_F^2)
+ * A backward-stable solver keeps each of them O(1); a value above cfg.threshold (16, as HPL) FAILS.
+ * For the eigenvalue identities: the computed values are exact for A + E with ||E||_2 <= p(n) eps
+ * ||A||_2, so |tr E| <= n ||E||_2 and |2 tr(A E) + tr(E^2)| <= 2 sqrt(n) ||A||_F ||E||_2 + ...:
+ * both ratios stay below p(n), a small multiple of 1 for Householder tridiagonalisation. */
+#include "ntk_impl.h"
+
+#include "softntk/error.h"
+#include "softntk/log.h"
+#include "softntk/parallel.h"
+#include "softntk/rng.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EPS (DBL_EPSILON / 2)
+
+int sntk_ntk_check(sntk_ntk_t *ntk, const char *what, const char *formula, double value) {
+  const int ok = isfinite(value) && value < ntk->cfg.threshold;
+  ntk->checks++;
+  if (!ok) ntk->failures++;
+  if (!(value <= ntk->worst)) ntk->worst = isnan(value) ? INFINITY : value;
+  sntk_log("check  %-26s %-44s = %11.4e ...... %s", what, formula, value, ok ? "PASSED" : "FAILED");
+  return ok;
+}
+
+/* pdlange of the leading m x n block of A; norm is "F", "1" or "I". */
+static int norm_of(const sntk_dmat_t *A, const char *norm, int64_t m, int64_t n, double *out) {
+  const int im = (int)m, in = (int)n, one = 1;
+  double *work = NULL;
+  SNTK_CALL(SNTK_ALLOC(work, A->mloc + A->nloc + 2 * A->nb));
+  *out = pdlange_(norm, &im, &in, A->a, &one, &one, A->desc, work, 1);
+  free(work);
+  return SNTK_OK;
+}
+
+/* Sum of the diagonal of a distributed square matrix (global). */
+static int trace_of(const sntk_dmat_t *A, double *tr) {
+  long double s = 0.0L;
+  for (int64_t lj = 0; lj < A->nloc; lj++) {
+    const int64_t li = sntk_dmat_diag_row(A, lj);
+    if (li >= 0) s += A->a[lj * A->lld + li];
+  }
+  double local = (double)s;
+  return SNTK_MPI(MPI_Allreduce(&local, tr, 1, MPI_DOUBLE, MPI_SUM, A->grid->comm));
+}
+
+int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *pd,
+                      double *logdet) {
+  const int nk = (int)ntk->nk, one = 1;
+  sntk_dmat_t *L = &ntk->work;
+  int info = 0, err = SNTK_OK;
+  double *b = NULL, *x = NULL;
+  *pd = 0;
+  *logdet = NAN;
+  sntk_dmat_copy(L, A);
+  if (shift != 0.0) sntk_dmat_shift_diag(L, shift, ntk->nk);
+  double t0 = ntk_wtime(ntk->comm);
+  pdpotrf_("L", &nk, L->a, &one, &one, L->desc, &info, 1);
+  ntk->t_chol = ntk_tmax(ntk->comm, MPI_Wtime() - t0);
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, ntk->comm)));
+  if (info < 0) return sntk_error(SNTK_ERR_RUNTIME, "PDPOTRF rejected argument %d", -info);
+  if (info > 0) {
+    char txt[64] = "";
+    if (shift != 0.0) snprintf(txt, sizeof txt, " shifted by %g I", shift);
+    sntk_log("cholesky: the matrix%s is NOT positive definite (PDPOTRF: leading minor of order %d "
+             "is not positive); no log-determinant or solve",
+             txt, info);
+    return SNTK_OK;
+  }
+  *pd = 1;
+  long double s = 0.0L;
+  for (int64_t lj = 0; lj < L->nloc; lj++) {
+    const int64_t li = sntk_dmat_diag_row(L, lj);
+    if (li >= 0) s += 2.0L * logl((long double)L->a[lj * L->lld + li]);
+  }
+  double local = (double)s;
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(&local, logdet, 1, MPI_DOUBLE, MPI_SUM, ntk->comm)));
+  /* Certificate: a solve with a right-hand side uniform in (-1, 1), the same for every rank count.
+   */
+  SNTK_TRY(SNTK_ALLOC(b, ntk->nk));
+  SNTK_TRY(SNTK_ALLOC(x, ntk->nk));
+  sntk_rng_t r;
+  sntk_rng_init(&r, 0, SNTK_RNG_NTK_CHECK, 0);
+  for (int64_t i = 0; i < ntk->nk; i++) b[i] = 2.0 * sntk_rng_uniform(&r) - 1.0;
+  SNTK_TRY(sntk_ntk_solve(ntk, A, shift, b, x, "cholesky solve"));
+done:
+  free(b);
+  free(x);
+  return err;
+}
+
+/* y = (A + shift I) x and the row sums of |A + shift I| (global, on every rank). */
+static int matvec(const sntk_dmat_t *A, double shift, const double *x, double *y, double *rows) {
+  const int64_t n = A->m;
+  int64_t *gr = NULL;
+  SNTK_CALL(SNTK_ALLOC(gr, A->mloc));
+  for (int64_t li = 0; li < A->mloc; li++) gr[li] = sntk_dmat_grow(A, li);
+  memset(y, 0, (size_t)n * sizeof *y);
+  memset(rows, 0, (size_t)n * sizeof *rows);
+  for (int64_t lj = 0; lj < A->nloc; lj++) {
+    const int64_t gj = sntk_dmat_gcol(A, lj), ld = sntk_dmat_diag_row(A, lj);
+    const double *col = A->a + lj * A->lld, xj = x[gj];
+    for (int64_t li = 0; li < A->mloc; li++) {
+      const double a = li == ld ? col[li] + shift : col[li];
+      y[gr[li]] += a * xj;
+      rows[gr[li]] += fabs(a);
+    }
+  }
+  free(gr);
+  SNTK_CALL(sntk_allreduce_sum(y, n, A->grid->comm));
+  return sntk_allreduce_sum(rows, n, A->grid->comm);
+}
+
+static double max_abs(const double *v, int64_t n) {
+  double m = 0.0;
+  for (int64_t i = 0; i < n; i++)
+    if (fabs(v[i]) > m) m = fabs(v[i]);
+  return m;
+}
+
+int sntk_ntk_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, const double *b, double *x,
+                   const char *what) {
+  const int nk = (int)ntk->nk, one = 1;
+  sntk_dmat_t B = {0};
+  double *y = NULL, *rows = NULL;
+  int info = 0, err = SNTK_OK;
+  SNTK_TRY(sntk_dmat_init(&B, ntk->grid, ntk->nk, 1, ntk->nb, ntk->nb));
+  SNTK_TRY(sntk_dmat_alloc(&B));
+  SNTK_TRY(SNTK_ALLOC(y, ntk->nk));
+  SNTK_TRY(SNTK_ALLOC(rows, ntk->nk));
+  sntk_dmat_scatter(&B, b);
+  pdpotrs_("L", &nk, &one, ntk->work.a, &one, &one, ntk->work.desc, B.a, &one, &one, B.desc, &info,
+           1);
+  if (info != 0) {
+    err = sntk_error(SNTK_ERR_RUNTIME, "PDPOTRS failed (info %d)", info);
+    goto done;
+  }
+  SNTK_TRY(sntk_dmat_gather(&B, x));
+  SNTK_TRY(matvec(A, shift, x, y, rows));
+  for (int64_t i = 0; i < ntk->nk; i++) y[i] -= b[i];
+  const double den =
+      EPS * (max_abs(rows, ntk->nk) * max_abs(x, ntk->nk) + max_abs(b, ntk->nk)) * (double)ntk->nk;
+  sntk_ntk_check(ntk, what, "||Ax-b||_oo/(eps(||A||_oo||x||_oo+||b||_oo)n)",
+                 den > 0 ? max_abs(y, ntk->nk) / den : 0.0);
+done:
+  err = sntk_agree(ntk->comm, err);
+  sntk_dmat_free(&B);
+  free(y);
+  free(rows);
+  return err;
+}
+
+/* Eigenvalues only of ntk->work (destroyed) into w with PDSYEV; checked against the trace and the
+ * Frobenius norm of the matrix, given as tr and fro. */
+static int values_inplace(sntk_ntk_t *ntk, double tr, double fro, double *w, const char *what) {
+  const int nk = (int)ntk->nk, one = 1, query = -1;
+  sntk_dmat_t *A = &ntk->work;
+  double wq = 0.0, *work = NULL;
+  int info = 0, err = SNTK_OK, lwork;
+  pdsyev_("N", "L", &nk, A->a, &one, &one, A->desc, w, NULL, &one, &one, A->desc, &wq, &query,
+          &info, 1, 1);
+  lwork = (int)wq + 16 * (int)ntk->nb + 1024;
+  SNTK_TRY(SNTK_ALLOC(work, lwork));
+  pdsyev_("N", "L", &nk, A->a, &one, &one, A->desc, w, NULL, &one, &one, A->desc, work, &lwork,
+          &info, 1, 1);
+  if (info != 0) {
+    err = sntk_error(SNTK_ERR_RUNTIME, "PDSYEV failed on %s (info %d)", what, info);
+    goto done;
+  }
+  long double s1 = 0.0L, s2 = 0.0L;
+  for (int64_t i = 0; i < ntk->nk; i++) s1 += w[i], s2 += (long double)w[i] * w[i];
+  const double n = (double)ntk->nk;
+  char label[64];
+  snprintf(label, sizeof label, "%s: trace", what);
+  sntk_ntk_check(ntk, label, "|sum lambda - tr A|/(eps n ||A||_F)",
+                 fro > 0 ? fabs((double)s1 - tr) / (EPS * n * fro) : 0.0);
+  snprintf(label, sizeof label, "%s: Frobenius", what);
+  sntk_ntk_check(ntk, label, "|sum lambda^2 - ||A||_F^2|/(eps n ||A||_F^2)",
+                 fro > 0 ? fabs((double)s2 - fro * fro) / (EPS * n * fro * fro) : 0.0);
+done:
+  free(work);
+  return sntk_agree(ntk->comm, err);
+}
+
+/* Residuals of the eigenpairs (w, first ncols columns of Z) of A; ntk->work is used as scratch. */
+static int check_pairs(sntk_ntk_t *ntk, const sntk_dmat_t *A, int64_t ncols, const char *what) {
+  const int nk = (int)ntk->nk, nc = (int)ncols, one = 1;
+  const double d1 = 1.0, d0 = 0.0;
+  sntk_dmat_t *R = &ntk->work, *Z = &ntk->Z;
+  double anorm, rnorm, onorm;
+  pdgemm_("N", "N", &nk, &nc, &nk, &d1, A->a, &one, &one, A->desc, Z->a, &one, &one, Z->desc, &d0,
+          R->a, &one, &one, R->desc);
+  for (int64_t lj = 0; lj < R->nloc; lj++) {
+    const int64_t q = sntk_dmat_gcol(R, lj);
+    if (q >= ncols) break;
+    for (int64_t li = 0; li < R->mloc; li++)
+      R->a[lj * R->lld + li] -= ntk->w[q] * Z->a[lj * Z->lld + li];
+  }
+  SNTK_CALL(norm_of(R, "1", ntk->nk, ncols, &rnorm));
+  SNTK_CALL(norm_of(A, "1", ntk->nk, ntk->nk, &anorm));
+  pdgemm_("T", "N", &nc, &nc, &nk, &d1, Z->a, &one, &one, Z->desc, Z->a, &one, &one, Z->desc, &d0,
+          R->a, &one, &one, R->desc);
+  sntk_dmat_shift_diag(R, -1.0, ncols);
+  SNTK_CALL(norm_of(R, "1", ncols, ncols, &onorm));
+  const double n = (double)ntk->nk;
+  char label[64];
+  snprintf(label, sizeof label, "%s: eigenpairs", what);
+  sntk_ntk_check(ntk, label, "||AQ-QD||_1/(eps ||A||_1 n)",
+                 anorm > 0 ? rnorm / (EPS * anorm * n) : 0);
+  snprintf(label, sizeof label, "%s: orthogonality", what);
+  sntk_ntk_check(ntk, label, "||Q^TQ-I||_1/(eps n)", onorm / (EPS * n));
+  return SNTK_OK;
+}
+
+/* PDSYEVD: all eigenpairs of ntk->work into w and Z. */
+static int solve_full(sntk_ntk_t *ntk) {
+  const int nk = (int)ntk->nk, one = 1, query = -1;
+  sntk_dmat_t *A = &ntk->work, *Z = &ntk->Z;
+  double wq = 0.0, *work = NULL;
+  int iq = 0, info = 0, lwork, liwork, *iwork = NULL, err = SNTK_OK;
+  pdsyevd_("V", "L", &nk, A->a, &one, &one, A->desc, ntk->w, Z->a, &one, &one, Z->desc, &wq, &query,
+           &iq, &query, &info, 1, 1);
+  /* PDSYEVD's query omits PDORMTR's need, which dominates when nb is large against n. */
+  const int64_t nb = ntk->nb,
+                ormtr = (nb * (nb - 1) / 2 > (A->mloc + A->nloc) * nb ? nb * (nb - 1) / 2
+                                                                      : (A->mloc + A->nloc) * nb) +
+                        nb * nb + 4 * ntk->nk;
+  lwork = (int)wq + (int)ormtr + 1024;
+  liwork = iq > 7 * nk + 8 * ntk->grid->npcol + 2 ? iq : 7 * nk + 8 * ntk->grid->npcol + 2;
+  SNTK_TRY(SNTK_ALLOC(work, lwork));
+  SNTK_TRY(SNTK_ALLOC(iwork, liwork));
+  pdsyevd_("V", "L", &nk, A->a, &one, &one, A->desc, ntk->w, Z->a, &one, &one, Z->desc, work,
+           &lwork, iwork, &liwork, &info, 1, 1);
+  if (info != 0) err = sntk_error(SNTK_ERR_RUNTIME, "PDSYEVD failed (info %d)", info);
+done:
+  free(work);
+  free(iwork);
+  return sntk_agree(ntk->comm, err);
+}
+
+/* PDSYEVR: eigenpairs il..iu (1-based) of ntk->work into w and the first columns of Z. */
+static int solve_range(sntk_ntk_t *ntk, int il, int iu, double *w) {
+  const int nk = (int)ntk->nk, one = 1, query = -1;
+  const double vl = 0.0, vu = 0.0;
+  sntk_dmat_t *A = &ntk->work, *Z = &ntk->Z;
+  double wq = 0.0, *work = NULL;
+  int iq = 0, info = 0, m = 0, nz = 0, lwork, liwork, *iwork = NULL, err = SNTK_OK;
+  const char *range = il == 1 && iu == nk ? "A" : "I";
+  pdsyevr_("V", range, "L", &nk, A->a, &one, &one, A->desc, &vl, &vu, &il, &iu, &m, &nz, w, Z->a,
+           &one, &one, Z->desc, &wq, &query, &iq, &query, &info, 1, 1, 1);
+  lwork = (int)wq + 1024;
+  liwork = iq + 1024;
+  SNTK_TRY(SNTK_ALLOC(work, lwork));
+  SNTK_TRY(SNTK_ALLOC(iwork, liwork));
+  pdsyevr_("V", range, "L", &nk, A->a, &one, &one, A->desc, &vl, &vu, &il, &iu, &m, &nz, w, Z->a,
+           &one, &one, Z->desc, work, &lwork, iwork, &liwork, &info, 1, 1, 1);
+  if (info != 0 || m != iu - il + 1)
+    err = sntk_error(SNTK_ERR_RUNTIME, "PDSYEVR failed (info %d, %d of %d eigenpairs)", info, m,
+                     iu - il + 1);
+done:
+  free(work);
+  free(iwork);
+  return sntk_agree(ntk->comm, err);
+}
+
+/* The q smallest and q largest eigenpairs of A: two PDSYEVR solves; the vectors are collected in a
+ * nk x 2q matrix and copied back into the first 2q columns of Z. */
+static int solve_extremes(sntk_ntk_t *ntk, const sntk_dmat_t *A, int64_t q) {
+  const int nk = (int)ntk->nk, iq = (int)q, one = 1, j2 = (int)q + 1;
+  sntk_dmat_t Q = {0};
+  double *top = NULL;
+  int err = SNTK_OK;
+  SNTK_TRY(sntk_dmat_init(&Q, ntk->grid, ntk->nk, 2 * q, ntk->nb, ntk->nb));
+  SNTK_TRY(sntk_dmat_alloc(&Q));
+  SNTK_TRY(SNTK_ALLOC(top, ntk->nk));
+  SNTK_TRY(solve_range(ntk, 1, iq, ntk->w));
+  pdgemr2d_(&nk, &iq, ntk->Z.a, &one, &one, ntk->Z.desc, Q.a, &one, &one, Q.desc, &ntk->grid->ctxt);
+  sntk_dmat_copy(&ntk->work, A);
+  SNTK_TRY(solve_range(ntk, nk - iq + 1, nk, top));
+  memcpy(ntk->w + q, top, (size_t)q * sizeof *top);
+  pdgemr2d_(&nk, &iq, ntk->Z.a, &one, &one, ntk->Z.desc, Q.a, &one, &j2, Q.desc, &ntk->grid->ctxt);
+  const int two_q = 2 * iq;
+  pdgemr2d_(&nk, &two_q, Q.a, &one, &one, Q.desc, ntk->Z.a, &one, &one, ntk->Z.desc,
+            &ntk->grid->ctxt);
+done:
+  sntk_dmat_free(&Q);
+  free(top);
+  return sntk_agree(ntk->comm, err);
+}
+
+int sntk_ntk_eigen(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,
+                   const char *what) {
+  sntk_dmat_copy(&ntk->work, A);
+  double t0 = ntk_wtime(ntk->comm);
+  if (kind == SNTK_SPECTRUM_VALUES) {
+    double tr, fro;
+    SNTK_CALL(trace_of(A, &tr));
+    SNTK_CALL(norm_of(A, "F", ntk->nk, ntk->nk, &fro));
+    *neig = ntk->nk;
+    SNTK_CALL(values_inplace(ntk, tr, fro, ntk->w, what));
+    ntk->t_eig = ntk_tmax(ntk->comm, MPI_Wtime() - t0);
+    return SNTK_OK;
+  }
+  if (kind == SNTK_SPECTRUM_FULL || 2 * q >= ntk->nk) {
+    *neig = ntk->nk;
+    SNTK_CALL(kind == SNTK_SPECTRUM_FULL ? solve_full(ntk)
+                                         : solve_range(ntk, 1, (int)ntk->nk, ntk->w));
+  } else {
+    *neig = 2 * q;
+    SNTK_CALL(solve_extremes(ntk, A, q));
+  }
+  ntk->t_eig = ntk_tmax(ntk->comm, MPI_Wtime() - t0);
+  return check_pairs(ntk, A, *neig, what);
+}
+
+int sntk_ntk_distance(sntk_ntk_t *ntk, const sntk_dmat_t *A, const sntk_dmat_t *B, double *fro,
+                      double *spec, const char *what) {
+  sntk_dmat_t *D = &ntk->work;
+  const int64_t len = D->lld * D->nloc;
+  double tr;
+  for (int64_t i = 0; i < len; i++) D->a[i] = A->a[i] - B->a[i];
+  SNTK_CALL(norm_of(D, "F", ntk->nk, ntk->nk, fro));
+  SNTK_CALL(trace_of(D, &tr));
+  SNTK_CALL(values_inplace(ntk, tr, *fro, ntk->w2, what));
+  *spec =
+      fabs(ntk->w2[0]) > fabs(ntk->w2[ntk->nk - 1]) ? fabs(ntk->w2[0]) : fabs(ntk->w2[ntk->nk - 1]);
+  return SNTK_OK;
+}
+
+int sntk_ntk_linearised(sntk_ntk_t *ntk, const double *r0, double eta, int64_t steps,
+                        double *loss) {
+  const sntk_dmat_t *Z = &ntk->Z;
+  const double scale = ntk->model->gamma * ntk->model->gamma / ntk->model->nu;
+  double *c = NULL, *f = NULL;
+  int err = SNTK_OK;
+  if (!Z->a)
+    return sntk_error(SNTK_ERR_RUNTIME, "the linearised prediction needs the eigenvectors");
+  SNTK_TRY(SNTK_ALLOC(c, ntk->nk));
+  SNTK_TRY(SNTK_ALLOC(f, ntk->nk));
+  for (int64_t lj = 0; lj < Z->nloc; lj++) {
+    const int64_t q = sntk_dmat_gcol(Z, lj);
+    double s = 0.0;
+    for (int64_t li = 0; li < Z->mloc; li++)
+      s += Z->a[lj * Z->lld + li] * r0[sntk_dmat_grow(Z, li)];
+    c[q] = s;
+  }
+  SNTK_TRY(sntk_allreduce_sum(c, ntk->nk, ntk->comm));
+  for (int64_t q = 0; q < ntk->nk; q++) {
+    const double g = 1.0 - eta * scale * ntk->w[q];
+    f[q] = g * g;
+    c[q] = 0.5 * c[q] * c[q];
+  }
+  for (int64_t t = 0; t <= steps; t++) {
+    long double s = 0.0L;
+    for (int64_t q = 0; q < ntk->nk; q++) {
+      s += c[q];
+      c[q] *= f[q];
+    }
+    loss[t] = (double)s;
+  }
+done:
+  free(c);
+  free(f);
+  return sntk_agree(ntk->comm, err);
+}

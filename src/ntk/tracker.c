@@ -1,0 +1,86 @@
+/* The NTK tracker of `softntk train` ([ntk] every = N): a snapshot of H(t) every N steps appended
+ * to results.h5 /ntk, distances to H(0) and H*, the optional Gram matrices, and at t = 0 with
+ * spectrum = full the linearised loss curve. Checks that FAIL do not stop training; they make the
+ * run's exit status 1 at the end (sntk_ntk_tracker_finish). */
+#include "ntk_impl.h"
+
+#include "softntk/deck.h"
+#include "softntk/error.h"
+#include "softntk/log.h"
+
+#include <stdlib.h>
+
+struct sntk_ntk_tracker {
+  sntk_ntk_t *ntk;
+  const sntk_deck_t *deck;
+  const sntk_dataset_t *ds;
+  ntk_series_t series;
+  int declared;
+  int64_t snapshots;
+};
+
+int sntk_ntk_tracker_create(const sntk_deck_t *deck, sntk_model_t *md, const sntk_dataset_t *ds,
+                            sntk_ntk_tracker_t **out) {
+  sntk_ntk_tracker_t *trk = NULL;
+  int err = SNTK_OK;
+  *out = NULL;
+  if (deck->ntk.every == 0) return SNTK_OK;
+  SNTK_TRY(sntk_agree(md->comm, SNTK_ALLOC(trk, 1)));
+  trk->deck = deck;
+  trk->ds = ds;
+  SNTK_TRY(sntk_ntk_create(&deck->ntk, &deck->parallel, md, ds->X, ds->n, 0, SNTK_NTK_KEEP_INIT,
+                           &trk->ntk));
+done:
+  if (err) sntk_ntk_tracker_destroy(&trk);
+  *out = trk;
+  return err;
+}
+
+int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t t) {
+  sntk_ntk_snap_t snap;
+  if (!trk || t % trk->deck->ntk.every != 0) return SNTK_OK;
+  sntk_ntk_t *ntk = trk->ntk;
+  if (!trk->declared)
+    sntk_log("ntk: every %lld steps, spectrum %s, limit %s; grid %dx%d, nb %lld, %.2f GiB planned "
+             "per rank",
+             (long long)trk->deck->ntk.every, sntk_spectrum_names[ntk->cfg.spectrum],
+             ntk->cfg.limit ? "on" : "off", ntk->grid->nprow, ntk->grid->npcol, (long long)ntk->nb,
+             ntk->mem_need / 1073741824.0);
+  SNTK_CALL(sntk_ntk_snapshot(ntk, t, &snap));
+  ntk_log_snapshot(ntk, &snap);
+  if (!trk->declared) SNTK_CALL(ntk_series_declare(ntk, res, snap.neig, &trk->series));
+  trk->declared = 1;
+  SNTK_CALL(ntk_series_append(res, &trk->series, &snap));
+  SNTK_CALL(sntk_results_flush(res));
+  if (t == 0 && ntk->cfg.spectrum == SNTK_SPECTRUM_FULL)
+    SNTK_CALL(
+        ntk_linearised_write(ntk, trk->ds, trk->deck->train.eta, trk->deck->train.steps, res));
+  if (ntk->cfg.save_gram) {
+    char name[64];
+    snprintf(name, sizeof name, "gram_%lld", (long long)t);
+    SNTK_CALL(ntk_write_gram(&ntk->H, sntk_results_path(res), "/ntk", name,
+                             "normalised NTK H = nu J J^T / gamma^2 at this step, nk x nk"));
+  }
+  trk->snapshots++;
+  return SNTK_OK;
+}
+
+int sntk_ntk_tracker_finish(sntk_ntk_tracker_t *trk) {
+  if (!trk) return SNTK_OK;
+  const sntk_ntk_t *ntk = trk->ntk;
+  sntk_log("ntk: %lld snapshots, %d checks, %d FAILED", (long long)trk->snapshots, ntk->checks,
+           ntk->failures);
+  if (ntk->failures)
+    return sntk_error(SNTK_ERR_RUNTIME,
+                      "%d of %d NTK numerical checks FAILED during training "
+                      "(threshold %g)",
+                      ntk->failures, ntk->checks, ntk->cfg.threshold);
+  return SNTK_OK;
+}
+
+void sntk_ntk_tracker_destroy(sntk_ntk_tracker_t **trk) {
+  if (!*trk) return;
+  sntk_ntk_destroy(&(*trk)->ntk);
+  free(*trk);
+  *trk = NULL;
+}

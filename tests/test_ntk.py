@@ -1,0 +1,210 @@
+"""The NTK through the command line (`softntk ntk`, `softntk train` with [ntk] every) and its files:
+- ntk.h5 carries the standard attributes, the /ntk series with units, gamma and nu, /data;
+- the Gram matrix written collectively from the block-cyclic layout is identical for P = 1, 3 (grid 3x1,
+  nb 5) and 4 (grid 2x2, nb 7), exactly symmetric, and its numpy eigenvalues equal the stored ones;
+- the H* written beside it equals the closed forms of DESIGN.md section 2 evaluated by numpy on /data/X;
+- every check prints PASSED; a FAILED check (threshold 1e-30) exits 1; a matrix that is not positive
+  definite is reported (exit 0, positive_definite = 0); a problem too large for memory exits 2 naming
+  needed and available memory and a rank count that fits; a bad grid exits 2;
+- `softntk train` with ntk.every records snapshots and Gram matrices in results.h5 /ntk, and its
+  step-0 Gram equals the one of `softntk ntk`;
+- the linearised loss curve predicted from the spectrum at step 0 matches the measured training loss of
+  a wide network (m = 16384, small eta) within 5% over the first 100 steps, for every activation.
+Tolerances: the Gram on different grids sums the same products in different orders: 1e-13 relative
+(seen ~1e-16). numpy's eigvalsh and ScaLAPACK are backward stable, eigenvalues agree to ~n eps lambda_max:
+1e-12 lambda_max. The closed forms are evaluated in a different order (numpy vs C): 1e-13."""
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import Suite, h5attrs, run  # noqa: E402
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+t = Suite("ntk")
+SMALL = ["--data.n=23", "--data.d=6", "--data.k=2", "--model.width=97", "--model.init=random",
+         "--ntk.holdout=7", "--ntk.save_gram=true", "--run.output_dir=out", "--run.overwrite=true"]
+
+
+def passed_failed(out):
+    lines = [ln for ln in out.splitlines() if ln.startswith("check ")]
+    return (sum(ln.endswith("PASSED") for ln in lines), sum(ln.endswith("FAILED") for ln in lines))
+
+
+def limit_gram(X, k, act, sigma):
+    """H* of DESIGN.md section 2 with rows and columns (i, l) -> i k + l."""
+    K = X @ X.T
+    nrm = np.diag(K)
+    if act == "softmax":
+        h = K * np.exp(sigma ** 2 * K)
+    elif act == "exp":
+        h = K * np.exp(0.5 * sigma ** 2 * (nrm[:, None] + nrm[None, :] + 2 * K))
+    else:
+        c = np.clip(K / np.sqrt(np.outer(nrm, nrm)), -1, 1)
+        h = K * (math.pi - np.arccos(c)) / (2 * math.pi)
+    return np.kron(h, np.eye(k))
+
+
+# softntk ntk on several grids: identical Gram, exact symmetry, spectra, H*, attributes
+grams = {}
+for np_, grid, nb, act in [(1, "auto", 64, "softmax"), (3, "3x1", 5, "softmax"),
+                           (4, "2x2", 7, "softmax"), (2, "2x1", 3, "exp"), (3, "1x3", 4, "relu"),
+                           (2, "2x1", 64, "softmax")]:  # nb > nk: the second rank holds nothing
+    name = f"g{np_}_{act}_{nb}"
+    r = run(np_, ["ntk", f"--run.name={name}", f"--parallel.grid={grid}", f"--parallel.nb={nb}",
+                  f"--model.activation={act}", "--ntk.spectrum=full"] + SMALL)
+    npass, nfail = passed_failed(r.stdout)
+    if not t.check(r.code == 0 and nfail == 0 and npass >= 10,
+                   f"ntk {act} P={np_} grid {grid} nb {nb}: exit {r.code}, {npass} PASSED, "
+                   f"{nfail} FAILED {r.stderr.strip()[:300]}"):
+        continue
+    path = f"out/{name}/ntk.h5"
+    a = h5attrs(path)
+    with h5py.File(path, "r") as f:
+        H = f["ntk/gram_0"][...]
+        Hs = f["ntk/gram_limit"][...]
+        w = f["ntk/eigenvalues"][0]
+        X = f["data/X"][...]
+        g = dict(f["ntk"].attrs)
+        units = all("units" in f["ntk"][c].attrs for c in ["step", "lambda_min", "logdet",
+                                                            "diff_limit_fro", "eigenvalues"])
+        regr = "predictions" in f["ntk/regression"] and "predictions_limit" in f["ntk/regression"]
+        lin = f["ntk/linearised/loss"].shape[0] == 1001
+    nk = 23 * 2
+    t.check(a["format"] == "softntk-results" and a["command"] == "ntk" and a["mpi_size"] == np_
+            and a["process_grid"] == (grid if grid != "auto" else "1x1") and "config" in a
+            and len(a["config_hash"]) == 16 and units and regr and lin,
+            f"ntk.h5 {act} P={np_}: attributes (format, command, config, hash, mpi_size "
+            f"{a['mpi_size']}, grid {a['process_grid']}), units, regression, linearised curve")
+    t.check(g["gamma"] == a["gamma"] and g["nu"] == a["nu"] and g["nk"] == nk,
+            f"{act}: /ntk records gamma = {g['gamma']:.6g}, nu = {g['nu']:.6g}, nk = {g['nk']:.0f}")
+    t.check(H.shape == (nk, nk) and np.array_equal(H, H.T),
+            f"{act} P={np_}: collectively written gram_0 is {H.shape} and exactly symmetric")
+    wn = np.linalg.eigvalsh(H)
+    e = np.max(np.abs(wn - w)) / wn[-1]
+    t.check(e < 1e-12, f"{act} P={np_}: stored eigenvalues vs numpy eigvalsh of gram_0: {e:.1e} "
+                       f"(< 1e-12 lambda_max)")
+    ref = limit_gram(X, 2, act, 1.0)
+    e = np.linalg.norm(Hs - ref) / np.linalg.norm(ref)
+    t.check(e < 1e-13, f"{act} P={np_}: gram_limit vs numpy closed form of H*: {e:.1e} (< 1e-13)")
+    grams.setdefault(act, []).append((np_, H))
+
+for act, lst in grams.items():
+    for np_, H in lst[1:]:
+        e = np.linalg.norm(H - lst[0][1]) / np.linalg.norm(lst[0][1])
+        t.check(e < 1e-13, f"{act}: gram_0 on P={np_} vs P={lst[0][0]}: rel diff {e:.1e} (< 1e-13)")
+
+# honest exit status
+r = run(2, ["ntk", "--run.name=fail", "--ntk.threshold=1e-30"] + SMALL)
+errs = [ln for ln in r.stderr.splitlines() if ln.startswith("softntk: error:")]
+npass, nfail = passed_failed(r.stdout)
+t.check(r.code == 1 and nfail > 0 and len(errs) == 1 and "FAILED" in errs[0],
+        f"threshold 1e-30: exit {r.code}, {nfail} FAILED lines, {errs[0] if errs else r.stderr[:200]}")
+
+# not positive definite: relu with 2 neurons leaves some samples with no active neuron (zero rows)
+r = run(2, ["ntk", "--run.name=notpd", "--model.activation=relu", "--model.width=2",
+            "--data.n=40", "--data.d=3", "--run.output_dir=out", "--run.overwrite=true"])
+ok = r.code == 0 and "NOT positive definite" in r.stdout
+if ok:
+    with h5py.File("out/notpd/ntk.h5", "r") as f:
+        ok = f["ntk/positive_definite"][0] == 0 and np.isnan(f["ntk/logdet"][0])
+t.check(ok, f"relu m=2 n=40: H not positive definite is a result (exit {r.code}, recorded "
+            f"positive_definite = 0, logdet NaN)")
+
+# memory refusal and bad grids: input errors
+r = run(2, ["ntk", "--run.name=huge", "--data.n=300000", "--run.output_dir=out"], timeout=60)
+errs = [ln for ln in r.stderr.splitlines() if ln.startswith("softntk: error:")]
+msg = errs[0] if errs else r.stderr[:300]
+t.check(r.code == 2 and len(errs) == 1 and "needs" in msg and "available per rank" in msg
+        and "would fit on" in msg and not os.path.exists("out/huge/ntk.h5"),
+        f"n = 300000 on 2 ranks refused before any file: exit {r.code}: {msg}")
+for grid, frag in [("3x1", "must equal the rank count"), ("2by2", "must be 'auto' or PxQ")]:
+    r = run(2, ["ntk", f"--parallel.grid={grid}", "--run.output_dir=out"])
+    t.check(r.code == 2 and frag in r.stderr, f"parallel.grid = {grid} on 2 ranks: exit {r.code}, "
+                                              f"'{frag}'")
+r = run(1, ["help", "ntk"])
+missing = [k for k in ["every", "spectrum", "q", "limit", "save_gram", "ridge", "holdout", "panel",
+                       "threshold", "grid", "nb", "memory_limit"] if f"\n  {k} " not in r.stdout]
+t.check(r.code == 0 and not missing, f"help ntk lists the [ntk] and [parallel] keys (missing: "
+                                     f"{missing})")
+
+# tracking during training; its step-0 Gram equals softntk ntk's
+TR = ["--data.n=12", "--data.d=5", "--model.width=256", "--train.eta=2e-5", "--train.steps=20",
+      "--train.log_every=10", "--ntk.every=5", "--ntk.save_gram=true", "--ntk.spectrum=extremes",
+      "--ntk.q=3", "--run.output_dir=out", "--run.overwrite=true"]
+r = run(3, ["train", "--run.name=track"] + TR)
+npass, nfail = passed_failed(r.stdout)
+if t.check(r.code == 0 and nfail == 0, f"train with ntk.every = 5 on 3 ranks: exit {r.code}, "
+                                       f"{npass} PASSED {r.stderr.strip()[:300]}"):
+    with h5py.File("out/track/results.h5", "r") as f:
+        steps = list(f["ntk/step"][...])
+        ev = f["ntk/eigenvalues"].shape
+        di = f["ntk/diff_init_fro"][...]
+        dl = f["ntk/diff_limit_spec"][...]
+        g0, g20 = f["ntk/gram_0"][...], f["ntk/gram_20"][...]
+        nloss = f["train/loss"].shape[0]
+    t.check(steps == [0, 5, 10, 15, 20] and ev == (5, 6) and di[0] == 0 and np.all(di[1:] > 0)
+            and np.all(np.isfinite(dl)) and nloss == 21,
+            f"results.h5 /ntk: steps {steps}, eigenvalues {ev} (q = 3 at each end), "
+            f"||H(t) - H(0)||_F {di[0]:.1e} -> {di[-1]:.3e}, train/loss intact")
+    d20 = np.linalg.norm(g20 - g0) / np.linalg.norm(g0)
+    t.check(abs(d20 - di[-1] / np.linalg.norm(g0)) < 1e-10,
+            f"gram_20 - gram_0 from the file matches the recorded ||H(20) - H(0)||_F ({d20:.3e} rel)")
+    r = run(2, ["ntk", "--run.name=track0"] + [a for a in TR if "every" not in a])
+    if t.check(r.code == 0, f"softntk ntk with the same deck: exit {r.code}"):
+        with h5py.File("out/track0/ntk.h5", "r") as f:
+            e = np.linalg.norm(f["ntk/gram_0"][...] - g0) / np.linalg.norm(g0)
+        t.check(e < 1e-13, f"train's gram_0 (P=3) equals softntk ntk's (P=2): {e:.1e} (< 1e-13)")
+    # the NTK of a trained network, from its final checkpoint
+    r = run(2, ["ntk", "--run.name=track", "--restart", "auto"] + [a for a in TR if "every" not in a])
+    if t.check(r.code == 0 and "weights from out/track/checkpoints/ckpt-20.h5" in r.stdout,
+               f"softntk ntk --restart auto loads the final checkpoint: exit {r.code}"):
+        with h5py.File("out/track/ntk.h5", "r") as f:
+            e = np.linalg.norm(f["ntk/gram_20"][...] - g20) / np.linalg.norm(g20)
+            dfile = f["ntk/diff_init_fro"][0]
+            hnorm = f["ntk/norm_fro"][0]
+            step = f.attrs["step"]
+        # H - H(0) is a difference of O(1) matrices built on 2 and 3 ranks: compare it on the
+        # scale of ||H|| (round-off ~1e-16 ||H||), not relative to its own small size
+        t.check(step == 20 and e < 1e-13 and abs(dfile - di[-1]) < 1e-12 * hnorm,
+                f"ntk from the step-20 checkpoint (P=2): gram equals training's gram_20 ({e:.1e}), "
+                f"||H - H(0)||_F {dfile:.6e} equals the tracked {di[-1]:.6e} to "
+                f"{abs(dfile - di[-1]) / hnorm:.1e} ||H||")
+    r = run(2, ["ntk", "--run.name=track", "--restart", "auto"]
+            + [a for a in TR if "every" not in a] + ["--model.width=128"])
+    t.check(r.code == 2 and "model.width = 256 there, 128 here" in r.stderr,
+            f"softntk ntk refuses a checkpoint of another deck: exit {r.code}")
+    # a tracked run killed and restarted keeps an /ntk history equal to the uninterrupted one
+    KILL = ["train", "--run.name=trackkill"] + TR + ["--checkpoint.every_steps=5"]
+    r = run(3, KILL, env={"SOFTNTK_FAULT": "step@12"})
+    killed = r.code not in (0, 2, 3)
+    r = run(3, KILL)
+    with h5py.File("out/trackkill/results.h5", "r") as f, h5py.File("out/track/results.h5") as g:
+        same = all(np.array_equal(f[k][...], g[k][...]) for k in
+                   ["ntk/step", "ntk/eigenvalues", "ntk/diff_init_fro", "train/loss"])
+        grams = sorted(k for k in f["ntk"] if k.startswith("gram_"))
+    t.check(killed and r.code == 0 and "resuming from out/trackkill/checkpoints/ckpt-10.h5" in r.stdout
+            and same and grams == ["gram_0", "gram_10", "gram_15", "gram_20", "gram_5"],
+            f"ntk tracking across a crash and restarts: /ntk series and grams equal the "
+            f"uninterrupted run bit for bit ({grams})")
+
+# the linearised loss curve against training: m = 16384, eta about 0.3 / lambda_max(J J^T)
+for act, eta in [("softmax", 1e-6), ("exp", 1e-6), ("relu", 0.02)]:
+    r = run(2, ["train", f"--run.name=lin_{act}", f"--model.activation={act}", "--data.n=16",
+                "--data.d=16", "--model.width=16384", "--ntk.every=1000", "--ntk.spectrum=full",
+                "--ntk.limit=false", "--train.steps=100", f"--train.eta={eta}",
+                "--train.log_every=100", "--run.output_dir=out", "--run.overwrite=true"])
+    if not t.check(r.code == 0, f"{act}: wide training with the NTK at step 0: exit {r.code} "
+                                f"{r.stderr.strip()[:300]}"):
+        continue
+    with h5py.File(f"out/lin_{act}/results.h5", "r") as f:
+        L = f["train/loss"][...]
+        P = f["ntk/linearised/loss"][: len(L)]
+    dev = np.max(np.abs(P - L) / L)
+    t.check(len(L) == 101 and dev < 0.05 and L[-1] < 0.5 * L[0],
+            f"{act}: linearised prediction vs measured loss over 100 steps (loss {L[0]:.3e} -> "
+            f"{L[-1]:.3e}): max rel deviation {dev:.1e} (< 5%)")
+
+sys.exit(t.finish())
