@@ -53,6 +53,12 @@ static inline double th_relerr(const double *a, const double *b, long n) {
   return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
+static inline double th_dot(const double *a, const double *b, long n) {
+  double s = 0;
+  for (long i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
 static inline double th_rel(double a, double b) {
   return b != 0 ? fabs(a - b) / fabs(b) : fabs(a);
 }

@@ -3,6 +3,7 @@
 #ifndef SOFTNTK_DECK_H
 #define SOFTNTK_DECK_H
 
+#include "softntk/bench.h"
 #include "softntk/checkpoint.h"
 #include "softntk/config.h"
 #include "softntk/data.h"
@@ -22,6 +23,7 @@ typedef struct sntk_deck {
   sntk_ckpt_cfg_t ckpt;
   sntk_ntk_cfg_t ntk;
   sntk_parallel_cfg_t parallel;
+  sntk_bench_cfg_t bench;
   sntk_config_t cfg;     /* the machinery bound to this struct (do not copy a deck) */
   char origin[SNTK_STR]; /* deck file, or "built-in default" */
   char *text;            /* resolved configuration text */

@@ -54,7 +54,8 @@ typedef struct sntk_model {
   double *A;          /* k x m_loc: A[l*m_loc + r] = a_{l, r0+r} in {-1, +1} */
   /* workspace, chunk-sized */
   double *Z;          /* chunk x m_loc: pre-activations, then activations (softmax: exp(z - M_local)) */
-  double *B;          /* chunk x m_loc: E A, then G */
+  double *B;          /* chunk x m_loc: E A, then G (k > 1 only; for k = 1, G replaces Z) */
+  double *gT;         /* d x m_loc: the gradient block accumulated over chunks, transposed */
   double *T;          /* chunk x (k + 2): reduction tuples / partial outputs */
   double *rowf;       /* chunk: softmax factor exp(M_local - M) / s turning Z into S */
   double *rowq;       /* chunk: <E_i, F_i> */
@@ -97,10 +98,12 @@ void sntk_model_update(sntk_model_t *model, const double *grad, double eta);
 /* Not collective. max_r ||w_r - w_r(0)|| over this rank's neurons (0 when it owns none). */
 double sntk_model_local_drift(const sntk_model_t *model);
 
-/* Not collective. The chunk size a model of width m on P ranks uses for n samples: `chunk` if positive
- * (at most n), else one sized so that the two chunk x (m/P) buffers take about 64 MiB. A function of
- * global sizes only, so every rank loops over the same chunks. */
-int64_t sntk_model_chunk_size(int64_t n, int64_t m, int P, int64_t chunk);
+/* Not collective. The chunk size a model of width m with k outputs on P ranks uses for n samples:
+ * `chunk` if positive (at most n), else one sized so that the chunk x (m/P) buffers (one for k = 1,
+ * two otherwise) take about 64 MiB: large chunks keep the GEMMs efficient, and each row of a chunk
+ * (m/P doubles) stays in L2 between the passes over it. A function of global sizes only, so every rank
+ * loops over the same chunks. */
+int64_t sntk_model_chunk_size(int64_t n, int64_t m, int64_t k, int P, int64_t chunk);
 
 /* Not collective. Memory the model needs on one rank, bytes (parameters plus workspace). */
 int64_t sntk_model_bytes(int64_t m_loc, int64_t d, int64_t k, int64_t chunk);

@@ -2,6 +2,7 @@
  * A thin dispatcher over the library; every rank runs it, only rank 0 prints. The process exit status
  * is the agreed status: 0 done, 1 runtime error, 2 usage or input error, 3 stopped early with a valid
  * checkpoint. */
+#include "softntk/bench.h"
 #include "softntk/deck.h"
 #include "softntk/error.h"
 #include "softntk/grid.h"
@@ -67,6 +68,16 @@ static const command_t commands[] = {
      "memory is refused before anything large is allocated.\n"
      "Exit status: 0 done, 1 runtime error or a FAILED check, 2 bad input (or too large).",
      sntk_ntk_main, NULL, 1},
+    {"bench", "time the training step, NTK Gram and eigen-solve against DGEMM and DSYRK",
+     "softntk bench [deck.ini] [--bench.key=value ...]",
+     "Times the training step ([bench] n, d, k, m, activation), the NTK Gram assembly (gram_n,\n"
+     "gram_m) and a Cholesky factorisation and eigenvalue solve (eigen_n), each repeated\n"
+     "[bench] reps times after a warm-up, and measures DGEMM and DSYRK on the same shapes in the\n"
+     "same run: prints GFLOP/s per rank, the ratio to the BLAS rate, the BLAS library, core type\n"
+     "and OPENBLAS_* settings in use, and the peak memory per rank against the prediction.\n"
+     "Writes <run.output_dir>/<run.name>/bench.h5 (replaced on every run). The defaults are the\n"
+     "shapes the README quotes; run on 1 and 2 ranks to measure the parallel speed-up.",
+     sntk_bench_main, NULL, 1},
     {"inspect", "print and verify a checkpoint or results file",
      "softntk inspect FILE",
      "Prints the metadata of a softntk checkpoint or results file and reads every dataset whole,\n"

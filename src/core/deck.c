@@ -20,6 +20,7 @@ const sntk_section_t sntk_deck_sections[] = {
     {"ntk", sntk_ntk_keys, offsetof(sntk_deck_t, ntk), "the Neural Tangent Kernel"},
     {"parallel", sntk_parallel_keys, offsetof(sntk_deck_t, parallel),
      "process grid and memory of the distributed NTK"},
+    {"bench", sntk_bench_keys, offsetof(sntk_deck_t, bench), "shapes timed by softntk bench"},
     {NULL, NULL, 0, NULL}};
 
 /* Rank 0: read the whole deck file into a NUL-terminated buffer. */

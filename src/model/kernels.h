@@ -21,4 +21,22 @@ void sntk_kern_softmax_grad(int64_t c, int64_t n, const double *P, double *B, co
 void sntk_kern_exp_grad(int64_t len, const double *P, double *B, double gamma);
 void sntk_kern_relu_grad(int64_t len, const double *P, double *B, double gamma);
 
+/* k = 1 fused forms (the theory's scalar-output networks): one pass instead of a pass plus a GEMV.
+ * Softmax: per row i, M = max_j Z[i,j], Z[i,j] <- exp(Z[i,j] - M), and T[i*stride + 0..2] = (M,
+ * sum_j Z[i,j], sum_j a[j] Z[i,j]). */
+void sntk_kern_softmax_rows_k1(int64_t c, int64_t n, double *Z, const double *a, double *T,
+                               int64_t stride);
+/* exp (relu = 0) or relu (relu = 1): Z <- act(Z) and out[i] = sum_j a[j] Z[i,j]. */
+void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, const double *a, double *out);
+/* Gradient factors in place of the activations P = Z, with residuals e[i]:
+ * softmax G = P f[i] (gamma e[i] a[j] - q[i]); exp G = gamma e[i] a[j] P; relu G = gamma e[i] a[j]
+ * where P > 0, else 0. */
+void sntk_kern_softmax_grad_k1(int64_t c, int64_t n, double *Z, const double *a, const double *e,
+                               const double *f, const double *q, double gamma);
+void sntk_kern_exp_grad_k1(int relu, int64_t c, int64_t n, double *Z, const double *a,
+                           const double *e, double gamma);
+
+/* exp(x) as the kernels compute it (for tests). */
+double sntk_kern_exp1(double x);
+
 #endif

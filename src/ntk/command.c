@@ -9,6 +9,7 @@
 #include "softntk/error.h"
 #include "softntk/log.h"
 #include "softntk/parallel.h"
+#include "softntk/perf.h"
 #include "softntk/rundir.h"
 #include "softntk/train.h"
 #include "softntk/version.h"
@@ -264,7 +265,10 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
   log_banner(deck, ntk, hold.n, path);
   SNTK_TRY(sntk_results_create(comm, path, "ntk", deck->text, deck->hash, &res));
   SNTK_TRY(write_header(res, deck, ntk, &train, step));
+  sntk_perf_reset();
+  double t0 = MPI_Wtime();
   SNTK_TRY(sntk_ntk_analyse(ntk, deck, &train, &hold, step, res));
+  SNTK_TRY(sntk_perf_report(comm, MPI_Wtime() - t0, res));
   SNTK_TRY(sntk_results_close(&res));
   sntk_log("results: %s", path);
 done:

@@ -8,6 +8,7 @@
  * triangle; the factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's
  * rows and columns. */
 #include "ntk_impl.h"
+#include "softntk/perf.h"
 
 #include "softntk/error.h"
 
@@ -117,23 +118,34 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
   const int64_t mpad = ntk->U1.n;
   const double nu = ntk->model->nu;
   double t0 = ntk_wtime(ntk->comm), t_redist = 0.0, t_syrk = 0.0;
-  SNTK_CALL(features(ntk, W));
+  const double P = ntk->size, nkd = (double)ntk->nk;
+  sntk_perf_start(SNTK_EV_NTK_FEATURES);
+  int ferr = features(ntk, W);
+  sntk_perf_stop(SNTK_EV_NTK_FEATURES, 2.0 * (double)ntk->n * (double)ntk->model->m_loc *
+                                           (double)(ntk->d + ntk->k));
+  SNTK_CALL(ferr);
   double t1 = MPI_Wtime();
   for (int64_t c0 = 0; c0 < mpad; c0 += ntk->panel) {
     const int w = (int)(mpad - c0 < ntk->panel ? mpad - c0 : ntk->panel), jc = (int)c0 + 1;
     const double beta = c0 == 0 ? 0.0 : 1.0;
     double ta = MPI_Wtime();
+    sntk_perf_start(SNTK_EV_NTK_REDIST);
     pdgemr2d_(&nk, &w, ntk->U1.a, &one, &jc, ntk->U1.desc, ntk->U2.a, &one, &one, ntk->U2.desc,
               &ntk->grid->ctxt);
+    sntk_perf_stop(SNTK_EV_NTK_REDIST, 0.0);
     double tb = MPI_Wtime();
+    sntk_perf_start(SNTK_EV_NTK_SYRK);
     pdsyrk_("L", "N", &nk, &w, &nu, ntk->U2.a, &one, &one, ntk->U2.desc, &beta, H->a, &one, &one,
             H->desc);
+    sntk_perf_stop(SNTK_EV_NTK_SYRK, nkd * (nkd + 1.0) * (double)w / P); /* this rank's share */
     t_redist += tb - ta;
     t_syrk += MPI_Wtime() - tb;
   }
   double t2 = MPI_Wtime();
+  sntk_perf_start(SNTK_EV_NTK_HADAMARD);
   symmetrize(ntk, H);
   int err = sntk_agree(ntk->comm, kx_apply(ntk, H, KX_HADAMARD));
+  sntk_perf_stop(SNTK_EV_NTK_HADAMARD, 0.0);
   double t3 = MPI_Wtime();
   ntk->t_features = ntk_tmax(ntk->comm, t1 - t0);
   ntk->t_redist = ntk_tmax(ntk->comm, t_redist);

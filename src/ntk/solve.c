@@ -11,6 +11,7 @@
  * ||A||_2, so |tr E| <= n ||E||_2 and |2 tr(A E) + tr(E^2)| <= 2 sqrt(n) ||A||_F ||E||_2 + ...:
  * both ratios stay below p(n), a small multiple of 1 for Householder tridiagonalisation. */
 #include "ntk_impl.h"
+#include "softntk/perf.h"
 
 #include "softntk/error.h"
 #include "softntk/log.h"
@@ -65,7 +66,9 @@ int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *
   sntk_dmat_copy(L, A);
   if (shift != 0.0) sntk_dmat_shift_diag(L, shift, ntk->nk);
   double t0 = ntk_wtime(ntk->comm);
+  sntk_perf_start(SNTK_EV_NTK_CHOLESKY);
   pdpotrf_("L", &nk, L->a, &one, &one, L->desc, &info, 1);
+  sntk_perf_stop(SNTK_EV_NTK_CHOLESKY, (double)nk * nk * nk / 3.0 / ntk->size);
   ntk->t_chol = ntk_tmax(ntk->comm, MPI_Wtime() - t0);
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, ntk->comm)));
   if (info < 0) return sntk_error(SNTK_ERR_RUNTIME, "PDPOTRF rejected argument %d", -info);
@@ -298,28 +301,34 @@ done:
   return sntk_agree(ntk->comm, err);
 }
 
-int sntk_ntk_eigen(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,
-                   const char *what) {
-  sntk_dmat_copy(&ntk->work, A);
-  double t0 = ntk_wtime(ntk->comm);
+/* The eigen-solve proper of sntk_ntk_eigen (timed as one event). */
+static int eigen_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,
+                       const char *what) {
   if (kind == SNTK_SPECTRUM_VALUES) {
     double tr, fro;
     SNTK_CALL(trace_of(A, &tr));
     SNTK_CALL(norm_of(A, "F", ntk->nk, ntk->nk, &fro));
     *neig = ntk->nk;
-    SNTK_CALL(values_inplace(ntk, tr, fro, ntk->w, what));
-    ntk->t_eig = ntk_tmax(ntk->comm, MPI_Wtime() - t0);
-    return SNTK_OK;
+    return values_inplace(ntk, tr, fro, ntk->w, what);
   }
   if (kind == SNTK_SPECTRUM_FULL || 2 * q >= ntk->nk) {
     *neig = ntk->nk;
-    SNTK_CALL(kind == SNTK_SPECTRUM_FULL ? solve_full(ntk)
-                                         : solve_range(ntk, 1, (int)ntk->nk, ntk->w));
-  } else {
-    *neig = 2 * q;
-    SNTK_CALL(solve_extremes(ntk, A, q));
+    return kind == SNTK_SPECTRUM_FULL ? solve_full(ntk) : solve_range(ntk, 1, (int)ntk->nk, ntk->w);
   }
+  *neig = 2 * q;
+  return solve_extremes(ntk, A, q);
+}
+
+int sntk_ntk_eigen(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,
+                   const char *what) {
+  sntk_dmat_copy(&ntk->work, A);
+  double t0 = ntk_wtime(ntk->comm);
+  sntk_perf_start(SNTK_EV_NTK_EIGEN);
+  int err = eigen_solve(ntk, A, kind, q, neig, what);
+  sntk_perf_stop(SNTK_EV_NTK_EIGEN, 0.0);
   ntk->t_eig = ntk_tmax(ntk->comm, MPI_Wtime() - t0);
+  SNTK_CALL(err);
+  if (kind == SNTK_SPECTRUM_VALUES) return SNTK_OK;
   return check_pairs(ntk, A, *neig, what);
 }
 

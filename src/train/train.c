@@ -78,7 +78,7 @@ static int check_memory(MPI_Comm comm, const sntk_deck_t *deck, int64_t n, int64
   int P;
   MPI_Comm_size(comm, &P);
   const int64_t m = deck->model.width, m_loc = (m + P - 1) / P;
-  const int64_t chunk = sntk_model_chunk_size(n, m, P, deck->train.chunk);
+  const int64_t chunk = sntk_model_chunk_size(n, m, k, P, deck->train.chunk);
   const double data = (double)n * (double)(d + k) * 8.0;
   const double model = (double)sntk_model_bytes(m_loc, d, k, chunk) + (double)(m_loc * d) * 8.0;
   int64_t avail;

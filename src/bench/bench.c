@@ -1,0 +1,382 @@
+/* `softntk bench`: timed training step, NTK Gram assembly and eigen-solve against DGEMM and DSYRK
+ * measured on the same shapes in the same run (see bench.h). Rates are per rank; times are the maximum
+ * over ranks after a barrier. */
+#include "softntk/bench.h"
+
+#include "softntk/deck.h"
+#include "softntk/error.h"
+#include "softntk/log.h"
+#include "softntk/ntk.h"
+#include "softntk/parallel.h"
+#include "softntk/perf.h"
+#include "softntk/results.h"
+#include "softntk/rundir.h"
+#include "softntk/version.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static const char *const parts[] = {"all", "step", "gram", "eigen", NULL};
+
+#define OFF(f) offsetof(sntk_bench_cfg_t, f)
+const sntk_key_t sntk_bench_keys[] = {
+    {"what", SNTK_T_CHOICE, OFF(what), "all", 0, 0, 0, parts, NULL,
+     "which parts run: the training step, the NTK Gram assembly, the eigen-solve, or all"},
+    {"n", SNTK_T_INT, OFF(n), "8192", 1, 1e9, 0, NULL, NULL, "samples of the timed training step"},
+    {"d", SNTK_T_INT, OFF(d), "64", 2, 1e6, 0, NULL, NULL, "input dimension (step and Gram)"},
+    {"k", SNTK_T_INT, OFF(k), "1", 1, 1e5, 0, NULL, NULL, "outputs of the timed training step"},
+    {"m", SNTK_T_INT, OFF(m), "16384", 1, 1e12, 0, NULL, NULL, "width of the timed training step"},
+    {"activation", SNTK_T_CHOICE, OFF(activation), "softmax", 0, 0, 0, sntk_activation_names, NULL,
+     "activation of the timed network"},
+    {"gram_n", SNTK_T_INT, OFF(gram_n), "8192", 1, 1e9, 0, NULL, NULL,
+     "samples of the timed NTK Gram assembly (k = 1)"},
+    {"gram_m", SNTK_T_INT, OFF(gram_m), "8192", 1, 1e12, 0, NULL, NULL,
+     "width of the timed NTK Gram assembly"},
+    {"eigen_n", SNTK_T_INT, OFF(eigen_n), "4000", 2, 1e9, 0, NULL, NULL,
+     "order of the NTK whose Cholesky factorisation and eigenvalues are timed"},
+    {"reps", SNTK_T_INT, OFF(reps), "3", 1, 1e6, 0, NULL, NULL,
+     "timed repetitions of each part, after one untimed warm-up"},
+    {NULL}};
+#undef OFF
+
+#define MAXROWS 8
+typedef struct row {
+  const char *name;
+  double seconds, gflops, ref_gflops; /* time per repetition; rates per rank, GFLOP/s */
+  const char *ref;                    /* name of the reference kernel */
+} row_t;
+
+typedef struct mem {
+  double baseline, predicted, peak; /* bytes per rank (maximum over ranks) */
+  const char *what;
+} mem_t;
+
+typedef struct bench {
+  MPI_Comm comm;
+  int P;
+  const sntk_deck_t *deck;
+  const sntk_bench_cfg_t *bc;
+  row_t rows[MAXROWS];
+  int nrows;
+  mem_t mem[2];
+  int nmem;
+} bench_t;
+
+/* Collective: the time now, after every rank arrived. */
+static double sync_time(MPI_Comm comm) {
+  MPI_Barrier(comm);
+  return MPI_Wtime();
+}
+
+/* Collective: this process's peak resident memory, maximum over ranks, bytes. */
+static double peak_rss(MPI_Comm comm) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double mine = (double)ru.ru_maxrss * 1024.0, all = mine;
+  MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return all;
+}
+
+/* Collective: this process's current resident memory, maximum over ranks, bytes. */
+static double current_rss(MPI_Comm comm) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+  }
+  double mine = (double)resident * 4096.0, all = mine;
+  MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return all;
+}
+
+static void add_row(bench_t *b, const char *name, double seconds, double flops_per_rank,
+                    double ref_rate, const char *ref) {
+  row_t *r = &b->rows[b->nrows++];
+  r->name = name;
+  r->seconds = seconds;
+  r->gflops = seconds > 0 ? flops_per_rank / seconds / 1e9 : 0.0;
+  r->ref_gflops = ref_rate;
+  r->ref = ref;
+}
+
+/* Collective: the training set and a network of the benchmark's shape (random init, NTK scale, so
+ * that repeated small steps stay finite). */
+static int make_problem(bench_t *b, int64_t n, int64_t k, int64_t m, int act, sntk_dataset_t *ds,
+                        sntk_model_t **md) {
+  sntk_data_cfg_t dc = b->deck->data;
+  dc.source = SNTK_SOURCE_SPHERE;
+  dc.target = SNTK_TARGET_TEACHER;
+  dc.n = n, dc.d = b->bc->d, dc.k = k;
+  dc.constant_coord = 1;
+  sntk_model_cfg_t mc = b->deck->model;
+  mc.activation = act;
+  mc.width = m;
+  mc.init = SNTK_INIT_RANDOM;
+  snprintf(mc.output_scale, sizeof mc.output_scale, "ntk");
+  SNTK_CALL(sntk_data_load(b->comm, &dc, 1, 0, ds));
+  return sntk_model_create(b->comm, &mc, dc.d, k, b->deck->train.chunk, n, md);
+}
+
+/* Collective: DGEMM on the step's shapes, C (n x m_loc) = X W^T and X^T C (d x m_loc) whole, without
+ * chunks; GFLOP/s per rank, best of reps. */
+static int dgemm_rate(bench_t *b, const sntk_model_t *md, const sntk_dataset_t *ds, double *rate) {
+  const int n = (int)ds->n, ml = (int)md->m_loc, d = (int)md->d;
+  double *C = NULL, *G = NULL, best = INFINITY;
+  int err = SNTK_ALLOC(C, (int64_t)n * ml);
+  if (!err) err = SNTK_ALLOC(G, (int64_t)ml * d);
+  SNTK_CALL(sntk_agree(b->comm, err));
+  for (int64_t r = 0; r <= b->bc->reps; r++) {
+    double t0 = sync_time(b->comm);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ml, d, 1.0, ds->X, d, md->W, d, 0.0, C,
+                ml);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, ml, n, 1.0, ds->X, d, C, ml, 0.0, G, ml);
+    double t = sync_time(b->comm) - t0;
+    if (r > 0 && t < best) best = t;
+  }
+  *rate = 4.0 * n * (double)ml * d / best / 1e9;
+  free(C);
+  free(G);
+  return SNTK_OK;
+}
+
+static int bench_step(bench_t *b) {
+  const sntk_bench_cfg_t *bc = b->bc;
+  sntk_dataset_t ds = {0};
+  sntk_model_t *md = NULL;
+  double *grad = NULL, loss, ref = 0.0;
+  int err = SNTK_OK;
+  double base = current_rss(b->comm);
+  SNTK_TRY(make_problem(b, bc->n, bc->k, bc->m, bc->activation, &ds, &md));
+  SNTK_TRY(sntk_agree(b->comm, SNTK_ALLOC(grad, md->m_loc * md->d)));
+  sntk_model_init(md, 1);
+  SNTK_TRY(sntk_model_eval(md, &ds, &loss, NULL, grad)); /* warm-up */
+  sntk_model_update(md, grad, 1e-12);
+  sntk_perf_reset();
+  double t0 = sync_time(b->comm);
+  for (int64_t r = 0; r < bc->reps; r++) {
+    SNTK_TRY(sntk_model_eval(md, &ds, &loss, NULL, grad));
+    sntk_model_update(md, grad, 1e-12);
+  }
+  double t = (sync_time(b->comm) - t0) / (double)bc->reps;
+  mem_t *mm = &b->mem[b->nmem++];
+  mm->what = "training step";
+  mm->baseline = base;
+  mm->peak = peak_rss(b->comm);
+  mm->predicted = base + (double)(sntk_model_bytes(md->m_loc, md->d, md->k, md->chunk) +
+                                  (ds.n * (ds.d + ds.k) + md->m_loc * md->d) * 8);
+  const double flops = 4.0 * (double)ds.n * (double)md->m * (double)(ds.d + ds.k);
+  SNTK_TRY(dgemm_rate(b, md, &ds, &ref));
+  add_row(b, "training step", t, flops / b->P, ref, "DGEMM");
+  sntk_log("step: n = %lld, d = %lld, k = %lld, m = %lld (%lld per rank), chunk %lld, %s: loss %.3e",
+           (long long)ds.n, (long long)ds.d, (long long)ds.k, (long long)md->m,
+           (long long)md->m_loc, (long long)md->chunk, sntk_activation_names[md->act], loss);
+  SNTK_TRY(sntk_perf_report(b->comm, t * (double)bc->reps, NULL));
+done:
+  free(grad);
+  sntk_model_destroy(&md);
+  sntk_data_free(&ds);
+  return err;
+}
+
+/* Collective: DSYRK of U (nk x m_loc, this rank's neurons) on every rank; GFLOP/s per rank. */
+static int dsyrk_rate(bench_t *b, int64_t nk, int64_t m_loc, double *rate) {
+  double *U = NULL, *H = NULL, best = INFINITY;
+  int err = SNTK_ALLOC(U, nk * m_loc);
+  if (!err) err = SNTK_ALLOC(H, nk * nk);
+  SNTK_CALL(sntk_agree(b->comm, err));
+  for (int64_t i = 0; i < nk * m_loc; i++) U[i] = sin((double)i);
+  for (int64_t r = 0; r <= b->bc->reps; r++) {
+    double t0 = sync_time(b->comm);
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)nk, (int)m_loc, 1.0, U, (int)nk, 0.0,
+                H, (int)nk);
+    double t = sync_time(b->comm) - t0;
+    if (r > 0 && t < best) best = t;
+  }
+  *rate = (double)nk * (double)nk * (double)m_loc / best / 1e9;
+  free(U);
+  free(H);
+  return SNTK_OK;
+}
+
+/* Collective: an NTK context (eigenvalues only, no H*) for n points and width m. */
+static int make_ntk(bench_t *b, int64_t n, int64_t m, sntk_dataset_t *ds, sntk_model_t **md,
+                    sntk_ntk_t **ntk) {
+  sntk_ntk_cfg_t nc = b->deck->ntk;
+  nc.spectrum = SNTK_SPECTRUM_VALUES;
+  nc.limit = 0;
+  nc.save_gram = 0;
+  SNTK_CALL(make_problem(b, n, 1, m, SNTK_ACT_SOFTMAX, ds, md));
+  sntk_model_init(*md, 1);
+  return sntk_ntk_create(&nc, &b->deck->parallel, *md, ds->X, ds->n, 0, 0, ntk);
+}
+
+static int bench_gram(bench_t *b) {
+  const sntk_bench_cfg_t *bc = b->bc;
+  sntk_dataset_t ds = {0};
+  sntk_model_t *md = NULL;
+  sntk_ntk_t *ntk = NULL;
+  double ref = 0.0;
+  int err = SNTK_OK;
+  double base = current_rss(b->comm);
+  SNTK_TRY(make_ntk(b, bc->gram_n, bc->gram_m, &ds, &md, &ntk));
+  SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H)); /* warm-up */
+  double t0 = sync_time(b->comm);
+  for (int64_t r = 0; r < bc->reps; r++) SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H));
+  double t = (sync_time(b->comm) - t0) / (double)bc->reps;
+  mem_t *mm = &b->mem[b->nmem++];
+  mm->what = "NTK Gram";
+  mm->baseline = base;
+  mm->peak = peak_rss(b->comm);
+  mm->predicted = base + (double)ntk->mem_need;
+  const double nk = (double)ntk->nk;
+  SNTK_TRY(dsyrk_rate(b, ntk->nk, md->m_loc, &ref));
+  add_row(b, "NTK Gram assembly", t, nk * nk * (double)md->m / b->P, ref, "DSYRK");
+  sntk_log("gram: nk = %lld, m = %lld, grid %dx%d, nb %lld, panel %lld: features %.3f s, "
+           "PDGEMR2D %.3f s, PDSYRK %.3f s, Hadamard %.3f s",
+           (long long)ntk->nk, (long long)md->m, ntk->grid->nprow, ntk->grid->npcol,
+           (long long)ntk->nb, (long long)ntk->panel, ntk->t_features, ntk->t_redist, ntk->t_syrk,
+           ntk->t_hadamard);
+done:
+  sntk_ntk_destroy(&ntk);
+  sntk_model_destroy(&md);
+  sntk_data_free(&ds);
+  return err;
+}
+
+static int bench_eigen(bench_t *b) {
+  const sntk_bench_cfg_t *bc = b->bc;
+  sntk_dataset_t ds = {0};
+  sntk_model_t *md = NULL;
+  sntk_ntk_t *ntk = NULL;
+  int err = SNTK_OK, pd = 0;
+  int64_t neig = 0;
+  double logdet, tc = 0.0, te = 0.0;
+  SNTK_TRY(make_ntk(b, bc->eigen_n, bc->gram_m, &ds, &md, &ntk));
+  SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H));
+  for (int64_t r = 0; r < bc->reps; r++) {
+    double t0 = sync_time(b->comm);
+    SNTK_TRY(sntk_ntk_cholesky(ntk, &ntk->H, 0.0, &pd, &logdet));
+    double t1 = sync_time(b->comm);
+    SNTK_TRY(sntk_ntk_eigen(ntk, &ntk->H, SNTK_SPECTRUM_VALUES, 0, &neig, "H"));
+    double t2 = sync_time(b->comm);
+    tc += ntk->t_chol;
+    te += t2 - t1;
+    (void)t0;
+  }
+  const double n = (double)ntk->nk;
+  add_row(b, "Cholesky (PDPOTRF)", tc / bc->reps, n * n * n / 3.0 / b->P, 0.0, "");
+  add_row(b, "eigenvalues (PDSYEV)", te / bc->reps, 4.0 / 3.0 * n * n * n / b->P, 0.0, "");
+  sntk_log("eigen: order %lld, %s, lambda_min %.3e, lambda_max %.3e", (long long)ntk->nk,
+           pd ? "positive definite" : "NOT positive definite", ntk->w[0], ntk->w[neig - 1]);
+done:
+  sntk_ntk_destroy(&ntk);
+  sntk_model_destroy(&md);
+  sntk_data_free(&ds);
+  return err;
+}
+
+static void log_environment(const bench_t *b) {
+  const char *ct = getenv("OPENBLAS_CORETYPE"), *nt = getenv("OPENBLAS_NUM_THREADS");
+  const char *l2 = getenv("OPENBLAS_L2_SIZE");
+  sntk_log("softntk %s bench on %d rank(s)", sntk_version(), b->P);
+  sntk_log("  BLAS: %s; core %s; %d thread(s) per rank", openblas_get_config(),
+           openblas_get_corename(), openblas_get_num_threads());
+  sntk_log("  environment: OPENBLAS_CORETYPE=%s OPENBLAS_NUM_THREADS=%s OPENBLAS_L2_SIZE=%s",
+           ct ? ct : "(unset)", nt ? nt : "(unset)", l2 ? l2 : "(unset)");
+  sntk_log("  elementwise kernels: %s", __builtin_cpu_supports("avx512f")   ? "x86-64-v4 (AVX-512)"
+                                        : __builtin_cpu_supports("avx2") ? "x86-64-v3 (AVX2)"
+                                                                         : "x86-64 (SSE2)");
+}
+
+static void log_table(const bench_t *b) {
+  sntk_log("%-22s %10s %14s %16s %8s", "part", "s/rep", "GFLOP/s/rank", "reference", "ratio");
+  for (int i = 0; i < b->nrows; i++) {
+    const row_t *r = &b->rows[i];
+    char ref[64] = "-", ratio[32] = "-";
+    if (r->ref_gflops > 0) {
+      snprintf(ref, sizeof ref, "%s %.2f", r->ref, r->ref_gflops);
+      snprintf(ratio, sizeof ratio, "%.3f", r->gflops / r->ref_gflops);
+    }
+    sntk_log("%-22s %10.4f %14.2f %16s %8s", r->name, r->seconds, r->gflops, ref, ratio);
+  }
+  for (int i = 0; i < b->nmem; i++) {
+    const mem_t *m = &b->mem[i];
+    sntk_log("memory (%s): peak %.1f MiB per rank, predicted %.1f MiB (baseline %.1f MiB + "
+             "allocations): ratio %.3f",
+             m->what, m->peak / 1048576.0, m->predicted / 1048576.0, m->baseline / 1048576.0,
+             m->peak / m->predicted);
+  }
+}
+
+static int write_file(const bench_t *b, const char *path) {
+  sntk_results_t *res = NULL;
+  const char *names[MAXROWS], *mnames[2];
+  double sec[MAXROWS], rate[MAXROWS], ref[MAXROWS], peak[2], pred[2], base[2];
+  for (int i = 0; i < b->nrows; i++) {
+    names[i] = b->rows[i].name;
+    sec[i] = b->rows[i].seconds;
+    rate[i] = b->rows[i].gflops;
+    ref[i] = b->rows[i].ref_gflops;
+  }
+  for (int i = 0; i < b->nmem; i++) {
+    mnames[i] = b->mem[i].what;
+    peak[i] = b->mem[i].peak;
+    pred[i] = b->mem[i].predicted;
+    base[i] = b->mem[i].baseline;
+  }
+  SNTK_CALL(sntk_results_create(b->comm, path, "bench", b->deck->text, b->deck->hash, &res));
+  int err = SNTK_OK;
+  SNTK_TRY(sntk_results_attr_str(res, "blas_config", openblas_get_config()));
+  SNTK_TRY(sntk_results_attr_str(res, "blas_core", openblas_get_corename()));
+  const char *ct = getenv("OPENBLAS_CORETYPE");
+  SNTK_TRY(sntk_results_attr_str(res, "openblas_coretype", ct ? ct : "(unset)"));
+  SNTK_TRY(sntk_results_strings(res, "/bench/part", b->nrows, names, "timed parts"));
+  SNTK_TRY(sntk_results_matrix(res, "/bench/seconds", b->nrows, 0, sec, "s",
+                               "time per repetition, maximum over ranks"));
+  SNTK_TRY(sntk_results_matrix(res, "/bench/gflops_per_rank", b->nrows, 0, rate, "GFLOP/s",
+                               "floating-point rate per rank"));
+  SNTK_TRY(sntk_results_matrix(res, "/bench/reference_gflops_per_rank", b->nrows, 0, ref,
+                               "GFLOP/s", "DGEMM or DSYRK rate per rank on the same shape (0: none)"));
+  if (b->nmem > 0) {
+    SNTK_TRY(sntk_results_strings(res, "/bench/memory_part", b->nmem, mnames, "measured parts"));
+    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_peak", b->nmem, 0, peak, "B",
+                                 "peak resident memory per rank (maximum over ranks)"));
+    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_predicted", b->nmem, 0, pred, "B",
+                                 "baseline plus predicted allocations per rank"));
+    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_baseline", b->nmem, 0, base, "B",
+                                 "resident memory before the part's allocations"));
+  }
+  err = sntk_results_close(&res);
+done:
+  sntk_results_free(&res);
+  return err;
+}
+
+int sntk_bench_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {
+  bench_t b;
+  char dir[4096], path[4200];
+  (void)opts;
+  memset(&b, 0, sizeof b);
+  b.comm = ctx->comm;
+  b.P = ctx->size;
+  b.deck = deck;
+  b.bc = &deck->bench;
+  if (b.bc->m < b.P || b.bc->gram_m < b.P)
+    return sntk_error(SNTK_ERR_INPUT, "bench.m and bench.gram_m must be at least the rank count (%d)",
+                      b.P);
+  SNTK_CALL(sntk_rundir_prepare(b.comm, deck->run.output_dir, deck->run.name, dir, sizeof dir));
+  log_environment(&b);
+  const int w = b.bc->what;
+  if (w == SNTK_BENCH_ALL || w == SNTK_BENCH_STEP) SNTK_CALL(bench_step(&b));
+  if (w == SNTK_BENCH_ALL || w == SNTK_BENCH_GRAM) SNTK_CALL(bench_gram(&b));
+  if (w == SNTK_BENCH_ALL || w == SNTK_BENCH_EIGEN) SNTK_CALL(bench_eigen(&b));
+  log_table(&b);
+  snprintf(path, sizeof path, "%s/bench.h5", dir);
+  SNTK_CALL(write_file(&b, path));
+  sntk_log("results: %s", path);
+  return SNTK_OK;
+}
