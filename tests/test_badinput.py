@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import Suite, run  # noqa: E402
+from clitest import SOURCE, Suite, run  # noqa: E402
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
@@ -134,6 +134,9 @@ cases = [
     ("inspect a missing file", 1, ["inspect", "nope.h5"], 2, ["nope.h5"]),
     ("inspect a non-softntk file", 1, ["inspect", "good.h5"], 2, ["not a softntk file"]),
     ("over-long value", 1, ["train", "--run.name=" + "x" * 2000], 2, ["longer than"]),
+    ("a file that crashes the HDF5 library", 2,
+     ["train", f"--data.file={os.path.join(SOURCE, 'tests/fuzz/corpus/data/hdf5_segv.h5')}"] + F,
+     2, ["hdf5_segv.h5 is damaged", "crashed the HDF5 library"]),
 ]
 
 for what, np_, args, code, frags in cases:

@@ -13,6 +13,12 @@
 int sntk_h5_read_matrix(const char *path, const char *dataset, int64_t *rows, int64_t *cols,
                         double **data);
 
+/* Not collective. Read the datasets of `path` once in a forked child process. HDF5 1.10 can crash on
+ * some damaged files (fuzzing found reads that dereference NULL inside the library); a crash in the
+ * child becomes SNTK_ERR_INPUT naming the file, instead of ending the MPI job with a core dump. Returns
+ * 0 when the child finished (its clean errors, if any, are for the caller's own read to report). */
+int sntk_h5_probe(const char *path, const char *const *datasets, int n);
+
 /* Does the (possibly nested) link path exist below loc? */
 int sntk_h5_exists(hid_t loc, const char *path);
 

@@ -43,6 +43,9 @@ int sntk_allreduce_sum(double *buf, int64_t count, MPI_Comm comm);
 /* Collective. Broadcast `bytes` bytes from root in pieces small enough for an int count. */
 int sntk_bcast_bytes(void *buf, int64_t bytes, int root, MPI_Comm comm);
 
+/* Not collective. MemAvailable of this node, bytes (-1 if unknown). */
+int64_t sntk_mem_available(void);
+
 /* Collective. Memory available to each rank on this rank's node: MemAvailable divided by the number of
  * ranks sharing the node; the minimum over all ranks, bytes (-1 if unknown). */
 int sntk_mem_per_rank(MPI_Comm comm, int64_t *bytes);

@@ -147,6 +147,8 @@ static int read_file(const sntk_data_cfg_t *cfg, unsigned mask, sntk_dataset_t *
   double *X = NULL, *Y = NULL;
   int err = SNTK_OK;
   memset(ds, 0, sizeof *ds);
+  const char *sets[2] = {cfg->x_dataset, cfg->y_dataset};
+  SNTK_TRY(sntk_h5_probe(cfg->file, sets, 2));
   SNTK_TRY(sntk_h5_read_matrix(cfg->file, cfg->x_dataset, &nx, &dx, &X));
   SNTK_TRY(sntk_h5_read_matrix(cfg->file, cfg->y_dataset, &ny, &ky, &Y));
   if (nx != ny) {

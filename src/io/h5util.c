@@ -2,12 +2,27 @@
 #include "softntk/h5util.h"
 
 #include "softntk/error.h"
+#include "softntk/parallel.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SNTK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SNTK_ASAN 1
+#endif
+#endif
+#ifdef SNTK_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int sntk_h5_exists(hid_t loc, const char *path) {
@@ -25,6 +40,23 @@ int sntk_h5_exists(hid_t loc, const char *path) {
     }
   }
   return 1;
+}
+
+/* IEEE binary32/64 or a plain 8/16/32/64-bit integer, either byte order. HDF5 converts other layouts
+ * bit by bit, and a damaged type description crashes that path inside the library (found by
+ * fuzzing), so anything else is refused before any data are read. */
+static int standard_number(hid_t ty) {
+  static const hid_t *floats[] = {&H5T_IEEE_F64LE_g, &H5T_IEEE_F64BE_g, &H5T_IEEE_F32LE_g,
+                                  &H5T_IEEE_F32BE_g};
+  if (H5Tget_class(ty) == H5T_FLOAT) {
+    for (int i = 0; i < 4; i++)
+      if (H5Tequal(ty, *floats[i]) > 0) return 1;
+    return 0;
+  }
+  size_t size = H5Tget_size(ty);
+  H5T_order_t order = H5Tget_order(ty);
+  return (size == 1 || size == 2 || size == 4 || size == 8) && H5Tget_precision(ty) == 8 * size &&
+         H5Tget_offset(ty) == 0 && (order == H5T_ORDER_LE || order == H5T_ORDER_BE);
 }
 
 int sntk_h5_read_matrix(const char *path, const char *dataset, int64_t *rows, int64_t *cols,
@@ -62,6 +94,13 @@ int sntk_h5_read_matrix(const char *path, const char *dataset, int64_t *rows, in
     err = sntk_error(SNTK_ERR_INPUT, "data file %s: dataset '%s' is not numeric", path, dataset);
     goto done;
   }
+  if (!standard_number(ty)) {
+    err = sntk_error(SNTK_ERR_INPUT,
+                     "data file %s: dataset '%s' has a non-standard numeric type (%zu bytes): "
+                     "store it as IEEE float64, float32 or a plain integer",
+                     path, dataset, H5Tget_size(ty));
+    goto done;
+  }
   sp = H5Dget_space(ds);
   int nd = H5Sget_simple_extent_ndims(sp);
   hsize_t dims[2] = {0, 1};
@@ -77,6 +116,25 @@ int sntk_h5_read_matrix(const char *path, const char *dataset, int64_t *rows, in
   }
   *rows = (int64_t)dims[0];
   *cols = (int64_t)dims[1];
+  double bytes = 8.0 * (double)dims[0] * (double)dims[1];
+  double stored = (double)H5Dget_storage_size(ds), declared = bytes / 8.0 * (double)H5Tget_size(ty);
+  if (stored > (double)st.st_size) stored = (double)st.st_size; /* a damaged header can claim more */
+  if (declared > 1100.0 * stored + 1048576.0) { /* deflate, the strongest filter, stops at 1032:1 */
+    err = sntk_error(SNTK_ERR_INPUT,
+                     "data file %s: dataset '%s' declares %.3g bytes but stores %.3g (never written, "
+                     "or damaged)",
+                     path, dataset, declared, stored);
+    goto done;
+  }
+  int64_t avail = sntk_mem_available();
+  if ((avail > 0 && bytes > (double)avail) || bytes > 9.0e18) {
+    err = sntk_error(SNTK_ERR_INPUT,
+                     "data file %s: dataset '%s' is %llu x %llu (%.3g GiB as doubles), more than "
+                     "the %.3g GiB of memory available",
+                     path, dataset, (unsigned long long)dims[0], (unsigned long long)dims[1],
+                     bytes / 1073741824.0, (double)avail / 1073741824.0);
+    goto done;
+  }
   SNTK_TRY(SNTK_ALLOC(*data, *rows * *cols));
   if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0) {
     H5Eclear2(H5E_DEFAULT);
@@ -322,4 +380,45 @@ hid_t sntk_h5_group(hid_t loc, const char *path) {
   hid_t g = H5Gcreate2(loc, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
   H5Pclose(lcpl);
   return g;
+}
+
+int sntk_h5_probe(const char *path, const char *const *datasets, int n) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return SNTK_OK; /* no isolation available: the caller's read goes ahead unguarded */
+  if (pid == 0) {
+    /* The child dies quietly: default handlers (not Open MPI's backtrace printer, not a fuzzer's
+     * crash handler), no core file, no output. */
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (int i = 0; i < 5; i++) signal(sigs[i], SIG_DFL);
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore);
+    if (!freopen("/dev/null", "w", stderr)) _exit(SNTK_ERR_RUNTIME);
+#ifdef SNTK_ASAN
+    __sanitizer_set_death_callback(NULL);
+#endif
+    int err = SNTK_OK;
+    for (int i = 0; i < n && !err; i++) {
+      int64_t rows, cols;
+      double *v = NULL;
+      err = sntk_h5_read_matrix(path, datasets[i], &rows, &cols, &v);
+      free(v);
+    }
+    _exit(err);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return SNTK_OK;
+  if (WIFSIGNALED(status))
+    return sntk_error(SNTK_ERR_INPUT,
+                      "data file %s is damaged: reading it crashed the HDF5 library (signal %d, "
+                      "%s)",
+                      path, WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFEXITED(status) && WEXITSTATUS(status) > SNTK_ERR_INPUT)
+    return sntk_error(SNTK_ERR_INPUT,
+                      "data file %s is damaged: reading it failed inside the HDF5 library (status "
+                      "%d)",
+                      path, WEXITSTATUS(status));
+  return SNTK_OK;
 }

@@ -3,6 +3,7 @@
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
+#include "softntk/parallel.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -25,7 +26,9 @@ static int verify_dataset(hid_t ds, const char *name, walk_t *w) {
   H5Sget_simple_extent_dims(sp, dims, NULL);
   hssize_t n = H5Sget_simple_extent_npoints(sp);
   size_t size = H5Tget_size(ty);
-  void *buf = malloc((size_t)(n > 0 ? n : 1) * size);
+  int64_t avail = sntk_mem_available();
+  double bytes = (double)(n > 0 ? n : 1) * (double)size;
+  void *buf = (avail > 0 && bytes > (double)avail) || bytes > 9.0e18 ? NULL : malloc((size_t)bytes);
   int err = SNTK_OK;
   if (!buf) {
     err = sntk_error(SNTK_ERR_RUNTIME, "out of memory reading %s", name);

@@ -38,10 +38,10 @@ static inline double exp_inline(double x) {
   p = p * r + 0.5;
   p = p * r + 1.0;
   p = p * r + 1.0;
-  int64_t bits, sbits;
+  uint64_t bits, sbits; /* unsigned: for NaN input the bits are arbitrary, and the shift must be defined */
   memcpy(&bits, &kd, sizeof bits);
   memcpy(&sbits, &shifter, sizeof sbits);
-  int64_t e = (bits - sbits + 1023) << 52;
+  uint64_t e = (bits - sbits + 1023) << 52;
   double scale;
   memcpy(&scale, &e, sizeof scale);
   double y = p * scale;

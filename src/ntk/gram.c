@@ -6,7 +6,8 @@
  * neurons and add nothing to U U^T). PDGEMR2D moves one neuron panel at a time into U2 on the 2D
  * grid and PDSYRK accumulates nu U2 U2^T into the lower triangle of H; PDTRAN fills the upper
  * triangle; the factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's
- * rows and columns. */
+ * rows and columns. On one rank U1 is already the whole U: DSYRK writes H directly and a local
+ * transpose fills the upper triangle (PDGEMR2D, PDSYRK and PDTRAN cost 2x the time there). */
 #include "ntk_impl.h"
 #include "softntk/perf.h"
 
@@ -88,10 +89,24 @@ done:
   return err;
 }
 
+/* One rank: the upper triangle from the lower one, by a blocked local transpose. */
+static void symmetrize_local(sntk_dmat_t *H, int64_t nk) {
+  const int64_t B = 64;
+  for (int64_t j0 = 0; j0 < nk; j0 += B)
+    for (int64_t i0 = j0; i0 < nk; i0 += B)
+      for (int64_t j = j0; j < j0 + B && j < nk; j++)
+        for (int64_t i = i0 > j ? i0 : j + 1; i < i0 + B && i < nk; i++)
+          H->a[i * H->lld + j] = H->a[j * H->lld + i];
+}
+
 /* H's upper triangle from its lower one, through the transpose in ntk->work. */
 static void symmetrize(sntk_ntk_t *ntk, sntk_dmat_t *H) {
   const int nk = (int)ntk->nk, one = 1;
   const double alpha = 1.0, beta = 0.0;
+  if (ntk->size == 1) {
+    symmetrize_local(H, ntk->nk);
+    return;
+  }
   sntk_dmat_t *T = &ntk->work;
   memset(T->a, 0, (size_t)sntk_dmat_bytes(T));
   pdtran_(&nk, &nk, &alpha, H->a, &one, &one, H->desc, &beta, T->a, &one, &one, T->desc);
@@ -125,7 +140,14 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
                                            (double)(ntk->d + ntk->k));
   SNTK_CALL(ferr);
   double t1 = MPI_Wtime();
-  for (int64_t c0 = 0; c0 < mpad; c0 += ntk->panel) {
+  if (ntk->size == 1) { /* one rank: U1 already is the whole column-major U, no redistribution */
+    sntk_perf_start(SNTK_EV_NTK_SYRK);
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, nk, (int)mpad, nu, ntk->U1.a,
+                (int)ntk->U1.lld, 0.0, H->a, (int)H->lld);
+    sntk_perf_stop(SNTK_EV_NTK_SYRK, nkd * (nkd + 1.0) * (double)mpad);
+    t_syrk = MPI_Wtime() - t1;
+  }
+  for (int64_t c0 = 0; ntk->size > 1 && c0 < mpad; c0 += ntk->panel) {
     const int w = (int)(mpad - c0 < ntk->panel ? mpad - c0 : ntk->panel), jc = (int)c0 + 1;
     const double beta = c0 == 0 ? 0.0 : 1.0;
     double ta = MPI_Wtime();

@@ -95,8 +95,7 @@ int sntk_bcast_bytes(void *buf, int64_t bytes, int root, MPI_Comm comm) {
   return SNTK_OK;
 }
 
-/* MemAvailable from /proc/meminfo, bytes; -1 when unknown. */
-static int64_t mem_available(void) {
+int64_t sntk_mem_available(void) {
   FILE *f = fopen("/proc/meminfo", "r");
   char line[256];
   long long kb = -1;
@@ -113,7 +112,7 @@ int sntk_mem_per_rank(MPI_Comm comm, int64_t *bytes) {
   SNTK_CALL(SNTK_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node)));
   MPI_Comm_size(node, &local);
   MPI_Comm_free(&node);
-  int64_t avail = mem_available();
+  int64_t avail = sntk_mem_available();
   int64_t mine = avail < 0 ? INT64_MAX : avail / local;
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(&mine, bytes, 1, MPI_INT64_T, MPI_MIN, comm)));
   if (*bytes == INT64_MAX) *bytes = -1;
