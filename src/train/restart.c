@@ -44,10 +44,15 @@ static int exists(const char *path) {
 
 /* Collective: a fresh results file with header and the /train series. */
 static int new_results(trainer_t *tr) {
-  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, "train", tr->deck->text,
+  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, tr->pb->command, tr->deck->text,
                                 tr->deck->hash, &tr->res));
   SNTK_CALL(sntk_trainer_results_header(tr));
   return sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series);
+}
+
+/* Collective: the problem's own series, in a new or resumed file. */
+static int open_problem(trainer_t *tr, int64_t start_step) {
+  return tr->pb->open ? tr->pb->open(tr->pb->self, tr->res, start_step) : SNTK_OK;
 }
 
 /* Collective: start from step 0 in a directory that holds no earlier run (or may be overwritten). */
@@ -66,7 +71,8 @@ static int begin_fresh(trainer_t *tr, int n_ckpt) {
                sntk_ckpt_clean(tr->ckpt_dir, 1));
   }
   SNTK_CALL(sntk_agree(tr->ctx->comm, err));
-  return new_results(tr);
+  SNTK_CALL(new_results(tr));
+  return open_problem(tr, 0);
 }
 
 /* Collective: results.h5 truncated to the checkpoint's step, or rebuilt from its history. */
@@ -89,6 +95,7 @@ static int restore_results(trainer_t *tr, int64_t step) {
   SNTK_CALL(sntk_results_attr_str(tr->res, "config_hash", tr->deck->hash));
   SNTK_CALL(sntk_results_attr_i64(tr->res, "mpi_size", tr->ctx->size));
   SNTK_CALL(sntk_results_attr_i64(tr->res, "resumed_at_step", step));
+  SNTK_CALL(open_problem(tr, step));
   return sntk_results_flush(tr->res);
 }
 
