@@ -40,7 +40,7 @@ enum {
   SNTK_RNG_DIFF_EVAL = 19,                  /* held-out triple, index = point */
   SNTK_RNG_DIFF_SAMPLE = 20,                /* sampler: x_T and its noise, index = sample */
   SNTK_RNG_DIFF_REF = 21,                   /* reference target sample, index = sample */
-  SNTK_RNG_DIFF_REF2 = 22,                  /* second reference sample (noise floor), index */
+  SNTK_RNG_DIFF_REF2 = 22,                  /* noise-floor samples, index = 2 p n + i */
   SNTK_RNG_DIFF_PROJ = 23                   /* sliced-W2 directions, index = projection */
 };
 
@@ -67,6 +67,7 @@ typedef struct sntk_diffusion_cfg {
   int64_t samples;        /* samples generated (0: `softntk score` does not sample) */
   int time_grid;          /* SNTK_TGRID_*: spacing of the sampler's time points */
   int64_t projections;    /* sliced-W2 directions */
+  int64_t floor_pairs;    /* pairs of independent target samples behind the metrics' floor */
   int64_t store_samples;  /* write the samples themselves when there are at most this many */
   int64_t sample_seed;    /* seed of sampling and metrics (0: run.seed) */
   int regression;         /* `softntk score`: NTK kernel regression of x_0 on held-out points */

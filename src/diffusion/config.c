@@ -89,6 +89,8 @@ const sntk_key_t sntk_diffusion_keys[] = {
      "sampler time points: geometric (t_k = T (t0/T)^(k/K), fine near t0) or uniform"},
     {"projections", SNTK_T_INT, OFF(projections), "64", 1, 1e6, 0, NULL, NULL,
      "directions of the sliced Wasserstein-2 distance"},
+    {"floor_pairs", SNTK_T_INT, OFF(floor_pairs), "8", 1, 1e4, 0, NULL, NULL,
+     "pairs of independent target samples whose mean metrics are the noise floor"},
     {"store_samples", SNTK_T_INT, OFF(store_samples), "5000", 0, 1e9, 0, NULL, NULL,
      "write the samples themselves to /samples when there are at most this many"},
     {"sample_seed", SNTK_T_INT, OFF(sample_seed), "0", 0, 9e15, 0, NULL, NULL,
