@@ -90,7 +90,12 @@ static int make_gmm(const sntk_diffusion_cfg_t *cfg, uint64_t seed, sntk_target_
 /* Rank 0: read and check the file's samples. */
 static int read_samples(const sntk_diffusion_cfg_t *cfg, int dim_given, sntk_target_t *tg) {
   int64_t rows, cols;
-  SNTK_CALL(sntk_h5_read_matrix(cfg->file, cfg->dataset, &rows, &cols, &tg->data));
+  int err = sntk_h5_read_matrix(cfg->file, cfg->dataset, &rows, &cols, &tg->data);
+  if (err) {
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", sntk_error_message());
+    return sntk_error(err, "diffusion.file: %s", msg);
+  }
   char what[2 * SNTK_STR + 8];
   snprintf(what, sizeof what, "%s:%s", cfg->file, cfg->dataset);
   if (rows < 2)
