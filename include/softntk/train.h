@@ -53,9 +53,8 @@ typedef struct sntk_problem {
   int (*load)(void *self, MPI_Comm comm, sntk_dataset_t *ds);
   /* Banner line(s) describing the data (rank 0 prints; not collective). */
   void (*describe)(void *self, const sntk_dataset_t *ds);
-  /* The set whose loss step t descends: NULL hook, or *batch = NULL, means the step-0 set (full
-   * batch); a minibatch problem regenerates its set from (seed, t), so restarts stay bit-identical.
-   */
+  /* The set whose loss step t descends (NULL hook, or *batch = NULL: the step-0 set, full batch).
+   * A minibatch problem regenerates its set from (seed, t): restarts stay bit-identical. */
   int (*batch)(void *self, int64_t step, const sntk_dataset_t **batch);
   /* Extra attributes and datasets of a new results file. */
   int (*header)(void *self, struct sntk_results *res);

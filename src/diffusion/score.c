@@ -44,7 +44,7 @@ typedef struct score_problem {
   sntk_diff_errors_t errs;
   int series, bins; /* ids of /score and /score/bin_error */
   int64_t best_step, last_step;
-  double best_error, first_error;
+  double best_error;
   char dir[4096]; /* run directory */
 } score_problem_t;
 
@@ -160,7 +160,6 @@ static int sp_evaluate(void *self, sntk_model_t *md, sntk_results_t *res, int64_
   if (last) sp->last_step = step;
   if (!due(sp, step, last)) return SNTK_OK;
   SNTK_CALL(sntk_diff_eval_run(sp->ev, md, e));
-  if (step == 0) sp->first_error = e->error;
   const double row[SC_NCOLS] = {(double)step, e->error, e->rel_error, e->loss};
   SNTK_CALL(sntk_results_append(res, sp->series, row));
   SNTK_CALL(sntk_results_append(res, sp->bins, e->bins));
@@ -215,8 +214,15 @@ int sntk_score_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
   err = sntk_diff_eval_create(sp.tg, &sp.map, sp.cfg, (uint64_t)deck->run.seed, &sp.ev);
   if (!err) err = SNTK_ALLOC(sp.errs.bins, sp.cfg->t_bins);
   SNTK_TRY(sntk_agree(ctx->comm, err));
-  const sntk_problem_t pb = {"score",   &sp,     sp_load,     sp_describe, sp_batch,
-                             sp_header, sp_open, sp_evaluate, sp_finish};
+  const sntk_problem_t pb = {.command = "score",
+                             .self = &sp,
+                             .load = sp_load,
+                             .describe = sp_describe,
+                             .batch = sp_batch,
+                             .header = sp_header,
+                             .open = sp_open,
+                             .evaluate = sp_evaluate,
+                             .finish = sp_finish};
   err = sntk_train_run(ctx, deck, opts, &pb);
 done:
   sp_free(&sp);

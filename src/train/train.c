@@ -343,8 +343,8 @@ static int load_data(void *self, MPI_Comm comm, sntk_dataset_t *ds) {
 }
 
 int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {
-  const sntk_problem_t pb = {"train", (void *)deck, load_data, describe_data, NULL,
-                             NULL,    NULL,         NULL,      NULL};
+  const sntk_problem_t pb = {
+      .command = "train", .self = (void *)deck, .load = load_data, .describe = describe_data};
   return sntk_train_run(ctx, deck, opts, &pb);
 }
 
