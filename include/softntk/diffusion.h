@@ -83,17 +83,17 @@ int sntk_diffusion_cfg_check(const sntk_diffusion_cfg_t *cfg);
 
 /* The data distribution p_0. Global: identical on every rank. */
 typedef struct sntk_target {
-  int kind;       /* SNTK_DIFF_* */
-  int64_t d;      /* dimension */
-  int64_t C;      /* components (gmm) */
-  double *mu;     /* C x d means */
-  double *w;      /* C weights, summing to 1 */
-  double *logw;   /* their logarithms */
-  double width;   /* shared standard deviation s */
-  int64_t rows;   /* file: samples held */
-  double *data;   /* file: rows x d */
-  double msq;     /* E ||x_0||^2 */
-  double min_gap; /* smallest distance between two means (gmm; 0 when C = 1) */
+  int kind;        /* SNTK_DIFF_* */
+  int64_t d;       /* dimension */
+  int64_t C;       /* components (gmm) */
+  double *mu;      /* C x d means */
+  double *w;       /* C weights, summing to 1 */
+  double *logw;    /* their logarithms */
+  double width;    /* shared standard deviation s */
+  int64_t rows;    /* file: samples held */
+  double *data;    /* file: rows x d */
+  double msq;      /* E ||x_0||^2 */
+  double *scratch; /* C values of workspace for the functions below (so they are not reentrant) */
 } sntk_target_t;
 
 /* Collective. The target of cfg: mixture means from the layout (ring: evenly spaced on a circle in
@@ -111,10 +111,10 @@ int sntk_target_exact(const sntk_target_t *tg);
  * plus width times d normals; a file: a row uniformly). */
 void sntk_target_draw(const sntk_target_t *tg, sntk_rng_t *s, double *x0);
 
-/* Not collective; mixtures only, t > 0 (or width > 0). The noised law p_t is the mixture of
- * N(alpha_t mu_c, v_t I), v_t = alpha_t^2 s^2 + sigma_t^2: its log-density at x, its score
- * grad log p_t(x) and the posterior mean E[x_0 | x_t = x]. `resp` (C values, may be NULL) receives
- * the posterior component weights. */
+/* Not collective, not reentrant (they share tg->scratch); mixtures only, t > 0 (or width > 0).
+ * The noised law p_t is the mixture of N(alpha_t mu_c, v_t I), v_t = alpha_t^2 s^2 + sigma_t^2:
+ * its log-density at x, its score grad log p_t(x) and the posterior mean E[x_0 | x_t = x]. `resp`
+ * (C values, may be NULL) receives the posterior component weights. */
 double sntk_target_log_density(const sntk_target_t *tg, double t, const double *x);
 void sntk_target_score(const sntk_target_t *tg, double t, const double *x, double *score);
 void sntk_target_posterior_mean(const sntk_target_t *tg, double t, const double *x, double *f,

@@ -24,6 +24,7 @@ void sntk_target_destroy(sntk_target_t **tg) {
   free((*tg)->w);
   free((*tg)->logw);
   free((*tg)->data);
+  free((*tg)->scratch);
   free(*tg);
   *tg = NULL;
 }
@@ -65,6 +66,7 @@ static int make_gmm(const sntk_diffusion_cfg_t *cfg, uint64_t seed, sntk_target_
   SNTK_CALL(SNTK_ALLOC(tg->mu, C * d));
   SNTK_CALL(SNTK_ALLOC(tg->w, C));
   SNTK_CALL(SNTK_ALLOC(tg->logw, C));
+  SNTK_CALL(SNTK_ALLOC(tg->scratch, C));
   SNTK_CALL(sntk_diffusion_weights(cfg, tg->w));
   place_means(cfg, seed, tg);
   tg->msq = (double)d * tg->width * tg->width;
@@ -74,16 +76,6 @@ static int make_gmm(const sntk_diffusion_cfg_t *cfg, uint64_t seed, sntk_target_
     tg->msq += tg->w[c] * n2;
     tg->logw[c] = log(tg->w[c]);
   }
-  tg->min_gap = 0.0;
-  for (int64_t a = 0; a < C; a++)
-    for (int64_t b = a + 1; b < C; b++) {
-      double g2 = 0.0;
-      for (int64_t j = 0; j < d; j++) {
-        double e = tg->mu[a * d + j] - tg->mu[b * d + j];
-        g2 += e * e;
-      }
-      if (tg->min_gap == 0.0 || sqrt(g2) < tg->min_gap) tg->min_gap = sqrt(g2);
-    }
   return SNTK_OK;
 }
 
@@ -190,45 +182,33 @@ static void noised(const sntk_target_t *tg, double t, double *alpha, double *v) 
 }
 
 double sntk_target_log_density(const sntk_target_t *tg, double t, const double *x) {
-  double alpha, v, stack[64], *r = tg->C <= 64 ? stack : malloc(sizeof(double) * (size_t)tg->C);
-  if (!r) return NAN;
+  double alpha, v;
   noised(tg, t, &alpha, &v);
-  double lse = responsibilities(tg, alpha, v, x, r, 0);
-  if (r != stack) free(r);
+  const double lse = responsibilities(tg, alpha, v, x, tg->scratch, 0);
   return lse - 0.5 * (double)tg->d * log(two_pi * v);
-}
-
-/* Posterior weights into r (C values; r may be caller's scratch). */
-static double *weights_at(const sntk_target_t *tg, double alpha, double v, const double *x,
-                          double *stack, double *resp) {
-  double *r = resp ? resp : tg->C <= 64 ? stack : malloc(sizeof(double) * (size_t)tg->C);
-  if (r) responsibilities(tg, alpha, v, x, r, 1);
-  return r;
 }
 
 void sntk_target_score(const sntk_target_t *tg, double t, const double *x, double *score) {
   const int64_t d = tg->d;
-  double alpha, v, stack[64];
+  double alpha, v, *r = tg->scratch;
   noised(tg, t, &alpha, &v);
-  double *r = weights_at(tg, alpha, v, x, stack, NULL);
-  for (int64_t j = 0; j < d; j++) score[j] = r ? -x[j] / v : NAN;
-  for (int64_t c = 0; r && c < tg->C; c++)
+  responsibilities(tg, alpha, v, x, r, 1);
+  for (int64_t j = 0; j < d; j++) score[j] = -x[j] / v;
+  for (int64_t c = 0; c < tg->C; c++)
     for (int64_t j = 0; j < d; j++) score[j] += r[c] * alpha * tg->mu[c * d + j] / v;
-  if (r != stack) free(r);
 }
 
 void sntk_target_posterior_mean(const sntk_target_t *tg, double t, const double *x, double *f,
                                 double *resp) {
   const int64_t d = tg->d;
-  double alpha, v, stack[64];
+  double alpha, v, *r = resp ? resp : tg->scratch;
   noised(tg, t, &alpha, &v);
   const double shrink =
-      alpha * tg->width * tg->width / v; /* E[x0 | x_t, c] = mu + shrink (x - a mu) */
-  double *r = weights_at(tg, alpha, v, x, stack, resp);
-  for (int64_t j = 0; j < d; j++) f[j] = r ? shrink * x[j] : NAN;
-  for (int64_t c = 0; r && c < tg->C; c++)
+      alpha * tg->width * tg->width / v; /* E[x0|x_t, c] = mu + shrink (x - a mu) */
+  responsibilities(tg, alpha, v, x, r, 1);
+  for (int64_t j = 0; j < d; j++) f[j] = shrink * x[j];
+  for (int64_t c = 0; c < tg->C; c++)
     for (int64_t j = 0; j < d; j++) f[j] += r[c] * (1.0 - shrink * alpha) * tg->mu[c * d + j];
-  if (r != stack && r != resp) free(r);
 }
 
 int64_t sntk_target_nearest(const sntk_target_t *tg, const double *x, double *dist) {
