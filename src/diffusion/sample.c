@@ -175,6 +175,7 @@ int sntk_diffusion_sample_report(MPI_Comm comm, const sntk_diffusion_cfg_t *cfg,
       (long long)n, sntk_sampler_names[cfg->sampler], (long long)cfg->sample_steps,
       cfg->time_grid == SNTK_TGRID_GEOMETRIC ? "geometric" : "uniform", cfg->T, cfg->t0,
       (long long)step);
+  SNTK_TRY(sntk_results_remove(res, "/samples")); /* of an earlier end of this run */
   draw_reference(tg, seed, SNTK_RNG_DIFF_REF, 0, n, ref);
   sntk_sampler_times(&sp, times);
   SNTK_TRY(sntk_sampler_run(&sp, sntk_score_learned, &ln, n, d, sets[0].X));
