@@ -18,7 +18,7 @@
  *   at n = 2000, measured over 30 seeds with numpy, is 7 %: 4 standard deviations, while a wrong
  *   bandwidth convention is off by a factor); the metrics on P ranks equal one rank within 1e-12
  *   (sums reordered);
- * - per-mode coverage of points placed on the atoms;
+ * - explicit means and weights are taken as given; per-mode coverage of points on the atoms;
  * - the samplers with the exact score of N(mu, s^2 I): the sample mean and standard deviation at t0
  *   within 0.03 of the law p_t0 (standard errors 0.008 at n = 4000, plus the discretisation bias
  *   of the geometric 200-step grid; seen: within 0.007). */
@@ -207,6 +207,17 @@ static void test_mmd(void) {
   free(A), free(B);
 }
 
+static void test_explicit_means(void) {
+  sntk_diffusion_cfg_t c = gmm(2, 2, 1.0, 0.0, SNTK_LAYOUT_RING, "1,3");
+  snprintf(c.means, sizeof c.means, "0.5, -1, 2,3");
+  sntk_target_t *tg = make(&c);
+  if (!tg) return;
+  TH_OK(tg->mu[0] == 0.5 && tg->mu[1] == -1 && tg->mu[2] == 2 && tg->mu[3] == 3 &&
+            tg->w[0] == 0.25 && tg->w[1] == 0.75,
+        "explicit means (0.5, -1), (2, 3) and weights 1:3 are taken as given");
+  sntk_target_destroy(&tg);
+}
+
 static void test_coverage(void) {
   sntk_diffusion_cfg_t c = gmm(2, 4, 1.0, 0.0, SNTK_LAYOUT_RING, "");
   sntk_target_t *tg = make(&c);
@@ -256,6 +267,7 @@ int main(int argc, char **argv) {
   test_ou_moments();
   test_sliced_w2();
   test_mmd();
+  test_explicit_means();
   test_coverage();
   test_samplers();
   return th_finish();

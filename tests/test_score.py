@@ -177,6 +177,8 @@ bad(2, ["score", "--run.name=e4", "--diffusion.weights=1,2"] + OUT,
     ["diffusion.weights", "diffusion.components"], "weights of the wrong count")
 bad(2, ["score", "--run.name=e5", "--diffusion.weights=1,-2,1,1"] + OUT, ["diffusion.weights"],
     "a negative weight")
+bad(2, ["score", "--run.name=e8", "--diffusion.means=1,0,0,1"] + OUT,
+    ["diffusion.means", "diffusion.components x diffusion.dim"], "means of the wrong count")
 bad(2, ["score", "--run.name=e6", "--diffusion.regression=true", "--diffusion.minibatch=8"] + OUT,
     ["diffusion.regression", "diffusion.minibatch"], "regression with minibatches")
 bad(2, ["score", "--run.name=e7", "--diffusion.sampler=langevin"] + OUT, ["diffusion.sampler"],

@@ -52,6 +52,7 @@ typedef struct sntk_diffusion_cfg {
   int layout;             /* SNTK_LAYOUT_*: where the means lie on the sphere of `radius` */
   double radius;          /* ||mu_c|| */
   double width;           /* shared isotropic standard deviation s (0: point masses) */
+  char means[SNTK_STR];   /* "" (layout) or C x dim comma-separated numbers, component-major */
   char weights[SNTK_STR]; /* "" (equal) or C comma-separated positive numbers (normalised) */
   char file[SNTK_STR];    /* target = file: HDF5 file */
   char dataset[SNTK_STR]; /* its dataset [rows, d] of samples x_0 */

@@ -13,16 +13,16 @@ static const char *const layouts[] = {"ring", "random", NULL};
 const char *const sntk_sampler_names[] = {"sde", "ode", NULL};
 static const char *const grids[] = {"geometric", "uniform", NULL};
 
-/* Parse a weights list: up to `max` positive finite numbers separated by commas. Returns the count,
- * or -1 with the reason in why. */
-static int parse_weights(const char *text, double *out, int max, char *why, size_t len) {
+/* Parse a list of finite numbers separated by commas (positive ones when `positive`), storing up
+ * to `max` of them. Returns the count, or -1 with the reason in why. */
+static int parse_list(const char *text, int positive, double *out, int max, char *why, size_t len) {
   int count = 0;
   const char *p = text;
   while (*p) {
     char *end;
     double v = strtod(p, &end);
-    if (end == p || !isfinite(v) || v <= 0) {
-      snprintf(why, len, "weights must be positive numbers separated by commas");
+    if (end == p || !isfinite(v) || (positive && v <= 0)) {
+      snprintf(why, len, "expected %snumbers separated by commas", positive ? "positive " : "");
       return -1;
     }
     if (count < max) out[count] = v;
@@ -31,7 +31,7 @@ static int parse_weights(const char *text, double *out, int max, char *why, size
     if (*end == ',')
       end++;
     else if (*end) {
-      snprintf(why, len, "unexpected '%c': weights are separated by commas", *end);
+      snprintf(why, len, "unexpected '%c': the numbers are separated by commas", *end);
       return -1;
     }
     p = end;
@@ -40,7 +40,11 @@ static int parse_weights(const char *text, double *out, int max, char *why, size
 }
 
 static int check_weights(const char *text, char *why, size_t len) {
-  return parse_weights(text, NULL, 0, why, len) < 0;
+  return parse_list(text, 1, NULL, 0, why, len) < 0;
+}
+
+static int check_means(const char *text, char *why, size_t len) {
+  return parse_list(text, 0, NULL, 0, why, len) < 0;
 }
 
 #define OFF(f) offsetof(sntk_diffusion_cfg_t, f)
@@ -56,6 +60,9 @@ const sntk_key_t sntk_diffusion_keys[] = {
     {"radius", SNTK_T_REAL, OFF(radius), "1", 0, 1e6, 0, NULL, NULL, "norm of every mean"},
     {"width", SNTK_T_REAL, OFF(width), "0.1", 0, 1e6, 0, NULL, NULL,
      "shared isotropic standard deviation of the components (0: point masses)"},
+    {"means", SNTK_T_STRING, OFF(means), "", 0, 0, 0, NULL, check_means,
+     "explicit means, C times dim comma-separated numbers (component-major); empty: layout and "
+     "radius place them"},
     {"weights", SNTK_T_STRING, OFF(weights), "", 0, 0, 0, NULL, check_weights,
      "component weights, C comma-separated positive numbers (normalised); empty: equal"},
     {"file", SNTK_T_STRING, OFF(file), "", 0, 0, 0, NULL, NULL,
@@ -108,18 +115,26 @@ int sntk_diffusion_cfg_check(const sntk_diffusion_cfg_t *cfg) {
   if (cfg->t0 >= cfg->T)
     return sntk_error(SNTK_ERR_INPUT, "diffusion.t0 = %g must be smaller than diffusion.T = %g",
                       cfg->t0, cfg->T);
-  if (cfg->target == SNTK_DIFF_GMM && cfg->layout == SNTK_LAYOUT_RING && cfg->dim < 2 &&
-      cfg->components > 2)
+  if (cfg->target == SNTK_DIFF_GMM && !cfg->means[0] && cfg->layout == SNTK_LAYOUT_RING &&
+      cfg->dim < 2 && cfg->components > 2)
     return sntk_error(SNTK_ERR_INPUT,
                       "diffusion.layout = ring with diffusion.dim = 1 holds at most 2 means (now "
                       "components = %lld): use dim >= 2",
                       (long long)cfg->components);
   if (cfg->target == SNTK_DIFF_GMM && cfg->weights[0]) {
-    int n = parse_weights(cfg->weights, NULL, 0, why, sizeof why);
+    int n = parse_list(cfg->weights, 1, NULL, 0, why, sizeof why);
     if (n != cfg->components)
       return sntk_error(SNTK_ERR_INPUT,
                         "diffusion.weights lists %d weights but diffusion.components = %lld", n,
                         (long long)cfg->components);
+  }
+  if (cfg->target == SNTK_DIFF_GMM && cfg->means[0]) {
+    int n = parse_list(cfg->means, 0, NULL, 0, why, sizeof why);
+    if (n != cfg->components * cfg->dim)
+      return sntk_error(SNTK_ERR_INPUT,
+                        "diffusion.means lists %d numbers but diffusion.components x diffusion.dim "
+                        "= %lld",
+                        n, (long long)(cfg->components * cfg->dim));
   }
   return SNTK_OK;
 }
@@ -132,10 +147,19 @@ int sntk_diffusion_weights(const sntk_diffusion_cfg_t *cfg, double *w) {
     for (int c = 0; c < C; c++) w[c] = 1.0 / C;
     return SNTK_OK;
   }
-  if (parse_weights(cfg->weights, w, C, why, sizeof why) != C)
+  if (parse_list(cfg->weights, 1, w, C, why, sizeof why) != C)
     return sntk_error(SNTK_ERR_INPUT, "diffusion.weights: %s", why);
   double sum = 0.0;
   for (int c = 0; c < C; c++) sum += w[c];
   for (int c = 0; c < C; c++) w[c] /= sum;
+  return SNTK_OK;
+}
+
+/* Used by target.c: the explicit means of cfg (C x dim values), when diffusion.means is set. */
+int sntk_diffusion_means(const sntk_diffusion_cfg_t *cfg, double *mu) {
+  char why[256];
+  const int n = (int)(cfg->components * cfg->dim);
+  if (parse_list(cfg->means, 0, mu, n, why, sizeof why) != n)
+    return sntk_error(SNTK_ERR_INPUT, "diffusion.means: expected %d numbers", n);
   return SNTK_OK;
 }

@@ -11,6 +11,10 @@
 /* Not collective. The normalised component weights of cfg (C values; equal when none are given). */
 int sntk_diffusion_weights(const sntk_diffusion_cfg_t *cfg, double *w);
 
+/* Not collective. The explicit means of cfg (C x dim values, component-major); diffusion.means must
+ * be set. */
+int sntk_diffusion_means(const sntk_diffusion_cfg_t *cfg, double *mu);
+
 /* The seed of sampling and sample metrics: diffusion.sample_seed, or run.seed when it is 0. */
 uint64_t diff_sample_seed(const sntk_deck_t *deck);
 

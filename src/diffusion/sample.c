@@ -10,19 +10,14 @@
 
 #include "softntk/error.h"
 #include "softntk/log.h"
-#include "softntk/perf.h"
-#include "softntk/rundir.h"
-#include "softntk/train.h"
-#include "softntk/version.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* One set of samples and its metrics against the reference sample. */
 typedef struct sample_set {
-  const char *name; /* "learned", "exact", "floor" */
+  const char *name; /* "learned" or "exact" */
   double *X;        /* n x d */
   double sw2, mmd, bandwidth, mean_dist;
   int64_t covered;

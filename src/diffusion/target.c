@@ -68,7 +68,10 @@ static int make_gmm(const sntk_diffusion_cfg_t *cfg, uint64_t seed, sntk_target_
   SNTK_CALL(SNTK_ALLOC(tg->logw, C));
   SNTK_CALL(SNTK_ALLOC(tg->scratch, C));
   SNTK_CALL(sntk_diffusion_weights(cfg, tg->w));
-  place_means(cfg, seed, tg);
+  if (cfg->means[0])
+    SNTK_CALL(sntk_diffusion_means(cfg, tg->mu));
+  else
+    place_means(cfg, seed, tg);
   tg->msq = (double)d * tg->width * tg->width;
   for (int64_t c = 0; c < C; c++) {
     double n2 = 0.0;
