@@ -79,17 +79,28 @@ t.check(np.array_equal(steps, ref_steps) and np.array_equal(loss, ref_loss),
 t.check(np.array_equal(final_w("crash"), ref_w), "final W equals the uninterrupted run bit for bit")
 t.check(not leftovers, f"no .partial file remains ({leftovers})")
 
+# --- killed before the first checkpoint: the rerun starts over and reproduces the run ---------------
+NOCK = DECK + ["--checkpoint.every_steps=0", "--run.name=early"]
+r = run(2, ["train"] + NOCK, env={"SOFTNTK_FAULT": "step@7"})
+r2 = run(2, ["train"] + NOCK)
+t.check(r.code not in (0, 2, 3) and r2.code == 0 and "starting over" in r2.stdout and
+        np.array_equal(series("early")[1], ref_loss),
+        f"a run killed before its first checkpoint is started over by the rerun (exit {r2.code}) "
+        f"and ends bit-identical")
+
 # --- external kill -9 of the ranks at a random moment of a longer run ---------------------------
 LONG = DECK[:-5] + ["--train.steps=4000", "--train.log_every=1000", "--checkpoint.every_steps=250",
                     "--checkpoint.keep=3", "--data.store=false"]
+t0 = time.time()
 r = run(2, ["train", "--run.name=longref"] + LONG)
-t.check(r.code == 0, "uninterrupted long reference")
+tref = time.time() - t0
+t.check(r.code == 0, f"uninterrupted long reference ({tref:.1f} s)")
 kills = 0
-for attempt in range(6):
+for attempt in range(6):  # kill moments spread over the run, whatever its speed (sanitizer builds)
     env = dict(os.environ)
     p = subprocess.Popen(["mpirun", "-np", "2", SOFTNTK, "train", "--run.name=longkill"] + LONG,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    time.sleep(0.6 + 0.37 * attempt)
+    time.sleep(tref * (0.2 + 0.11 * attempt))
     if p.poll() is None:
         subprocess.run(["pkill", "-KILL", "-f", "run.name=longkill"], check=False)
         kills += 1

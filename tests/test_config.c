@@ -1,8 +1,9 @@
 /* Deck parsing: defaults, types, ranges, unknown names with suggestions, overrides, duplicates, the
- * resolved text and its hash. Single rank. */
+ * resolved text and its hash, and which keys define a trajectory. Single rank. */
 #include "harness.h"
 #include "softntk/deck.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int load(const char *text, int nover, char *const *over, sntk_deck_t *deck) {
@@ -17,12 +18,42 @@ static int load(const char *text, int nover, char *const *over, sntk_deck_t *dec
 static void expect_error(const char *what, const char *text, const char *override, int code,
                          const char *frag1, const char *frag2) {
   sntk_deck_t deck;
-  char *over[1] = {(char *)override};
+  char *over[1] = {(char *) override};
   int err = load(text, override ? 1 : 0, over, &deck);
   const char *msg = sntk_error_message();
   int ok = err == code && strstr(msg, frag1) && (!frag2 || strstr(msg, frag2));
   TH_OK(ok, "%s -> %d: %s", what, err, msg);
   if (!err) sntk_deck_free(&deck);
+}
+
+/* Trajectory keys: [diffusion] keys that define the target or the training triples count, the
+ * evaluation and sampling keys do not, and a checkpoint written before [diffusion] existed (its
+ * config has no such section) is not compared on it. */
+static int test_trajectory(void) {
+  sntk_deck_t a, b, c;
+  char *radius[] = {"diffusion.radius=2"}, *eval[] = {"diffusion.eval_every=7"},
+       *width[] = {"model.width=64"}, diff[1024];
+  TH_CALL(sntk_deck_load(MPI_COMM_WORLD, NULL, 0, NULL, &a));
+  TH_CALL(sntk_deck_load(MPI_COMM_WORLD, NULL, 1, radius, &b));
+  TH_CALL(sntk_deck_load(MPI_COMM_WORLD, NULL, 1, eval, &c));
+  int same = sntk_deck_same_trajectory(a.text, b.text, diff, sizeof diff);
+  TH_OK(!same && strstr(diff, "diffusion.radius = 1 there, 2 here"),
+        "diffusion.radius is a "
+        "trajectory key: %s",
+        diff);
+  TH_OK(sntk_deck_same_trajectory(a.text, c.text, diff, sizeof diff),
+        "diffusion.eval_every is not a trajectory key");
+  char *old = strdup(a.text);
+  *strstr(old, "[diffusion]") = '\0'; /* a config written before the section existed */
+  TH_OK(sntk_deck_same_trajectory(old, b.text, diff, sizeof diff),
+        "a config without [diffusion] is not compared on it");
+  sntk_deck_free(&b);
+  TH_CALL(sntk_deck_load(MPI_COMM_WORLD, NULL, 1, width, &b));
+  same = sntk_deck_same_trajectory(old, b.text, diff, sizeof diff);
+  TH_OK(!same && strstr(diff, "model.width"), "... but still on its other sections: %s", diff);
+  free(old);
+  sntk_deck_free(&a), sntk_deck_free(&b), sntk_deck_free(&c);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -39,7 +70,8 @@ int main(int argc, char **argv) {
   sntk_deck_free(&deck);
 
   char *over[] = {"model.width=2048", "train.eta=0.5", "data.constant_coord=no"};
-  TH_CALL(load("[model]\nactivation = relu ; comment\nwidth = 16\n[data]\nn = 10\n", 3, over, &deck));
+  TH_CALL(
+      load("[model]\nactivation = relu ; comment\nwidth = 16\n[data]\nn = 10\n", 3, over, &deck));
   TH_OK(deck.model.width == 2048 && deck.model.activation == SNTK_ACT_RELU && deck.data.n == 10 &&
             deck.train.eta == 0.5 && deck.data.constant_coord == 0,
         "deck values and overrides (override wins)");
@@ -74,6 +106,7 @@ int main(int argc, char **argv) {
                "did you mean 'width'");
   expect_error("override form", "", "model.width", 2, "--section.key=value", NULL);
   expect_error("file without path", "[data]\nsource = file\n", NULL, 2, "data.file", NULL);
+  if (test_trajectory()) return 1; /* a deck failed to load: th_finish_now has reported it */
   sntk_deck_t d2;
   int err = sntk_deck_load(MPI_COMM_WORLD, "/nonexistent/deck.ini", 0, NULL, &d2);
   TH_OK(err == 2 && strstr(sntk_error_message(), "No such file"), "missing deck: %s",

@@ -83,6 +83,14 @@ int sntk_ckpt_read(MPI_Comm comm, const char *path, sntk_ckpt_accept_fn accept, 
 
 void sntk_ckpt_meta_free(sntk_ckpt_meta_t *meta);
 
+/* Collective. Load the model's W and a from checkpoint `which` of a run: a path, or "auto" for the
+ * newest checkpoint in `dir` that validates (a damaged one is reported and an older one tried; a
+ * refusal by `accept` is final). *step receives the checkpoint's step and `used` (len bytes) its
+ * path. SNTK_ERR_INPUT when the file is damaged or refused, or when `dir` holds no valid
+ * checkpoint. */
+int sntk_ckpt_load(MPI_Comm comm, const char *dir, const char *which, sntk_ckpt_accept_fn accept,
+                   void *ctx, sntk_model_t *md, int64_t *step, char *used, size_t len);
+
 /* Not collective. Steps of the complete checkpoints (ckpt-<step>.h5) in dir, newest first. *steps is
  * allocated (caller frees); a missing directory gives zero checkpoints. */
 int sntk_ckpt_list(const char *dir, int64_t **steps, int *count);

@@ -7,6 +7,7 @@
 #include "softntk/checkpoint.h"
 #include "softntk/config.h"
 #include "softntk/data.h"
+#include "softntk/diffusion.h"
 #include "softntk/grid.h"
 #include "softntk/model.h"
 #include "softntk/ntk.h"
@@ -23,6 +24,7 @@ typedef struct sntk_deck {
   sntk_ckpt_cfg_t ckpt;
   sntk_ntk_cfg_t ntk;
   sntk_parallel_cfg_t parallel;
+  sntk_diffusion_cfg_t diffusion;
   sntk_bench_cfg_t bench;
   sntk_config_t cfg;     /* the machinery bound to this struct (do not copy a deck) */
   char origin[SNTK_STR]; /* deck file, or "built-in default" */
@@ -42,9 +44,11 @@ void sntk_deck_free(sntk_deck_t *deck);
 /* Not collective. Which of data.n, d, k the deck set explicitly (SNTK_DATA_SET_* mask). */
 unsigned sntk_deck_data_mask(const sntk_deck_t *deck);
 
-/* Not collective. Do two resolved configs describe the same trajectory (run.seed, every [data] key that
- * defines the data, every [model] key)? Returns 1 when they do; else 0 with the differences listed in
- * diff ("model.width = 1024 there, 2048 here; ..."), `a` being "there" and `b` "here". */
+/* Not collective. Do two resolved configs describe the same trajectory (run.seed, every [data] key
+ * that defines the data, every [model] key, every [diffusion] key that defines the target or the
+ * training triples)? Returns 1 when they do; else 0 with the differences listed in diff
+ * ("model.width = 1024 there, 2048 here; ..."), `a` being "there" and `b` "here". A section that
+ * one of the texts lacks entirely (written before the section existed) is not compared. */
 int sntk_deck_same_trajectory(const char *a, const char *b, char *diff, size_t len);
 
 /* Not collective. The value of section.key in a resolved config text; 0 when absent. */

@@ -27,6 +27,10 @@ typedef enum {
   SNTK_EV_NTK_EIGEN,     /* PDSYEVD / PDSYEVR */
   SNTK_EV_CHECKPOINT,    /* checkpoint write */
   SNTK_EV_RESULTS_IO,    /* results.h5 writes */
+  SNTK_EV_BATCH,         /* diffusion: a minibatch of fresh triples */
+  SNTK_EV_SCORE_EVAL,    /* diffusion: the network over the held-out points */
+  SNTK_EV_SAMPLER,       /* diffusion: sampler steps (score evaluations and updates) */
+  SNTK_EV_METRICS,       /* diffusion: sliced W2, MMD and mode coverage */
   SNTK_EV_COUNT
 } sntk_event_t;
 

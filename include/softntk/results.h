@@ -50,6 +50,10 @@ int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int
 int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n, const char *const *strings,
                          const char *description);
 
+/* Collective. Remove the object (dataset or group, with everything below it) at `path` when it
+ * exists (a later write starts afresh). */
+int sntk_results_remove(sntk_results_t *res, const char *path);
+
 /* Collective. Declare a series: the columns under `group`. Returns its id (>= 0) in *id. */
 int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
                         int *id);

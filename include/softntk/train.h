@@ -4,7 +4,9 @@
 #define SOFTNTK_TRAIN_H
 
 #include "softntk/config.h"
+#include "softntk/data.h"
 
+#include <mpi.h>
 #include <stdint.h>
 
 /* [run] section. Global. */
@@ -29,6 +31,8 @@ extern const sntk_key_t sntk_train_keys[];
 
 struct sntk_deck;
 struct sntk_ctx;
+struct sntk_model;
+struct sntk_results;
 
 /* Per-invocation options of a run (command-line options that are not deck keys). */
 typedef struct sntk_run_opts {
@@ -36,9 +40,41 @@ typedef struct sntk_run_opts {
   int restart_given;   /* --restart appeared on the command line */
 } sntk_run_opts_t;
 
-/* Collective. Run `softntk train` for a loaded deck: data, model, gradient descent with checkpoints,
- * progress lines, results.h5 in the run directory. Returns 0, SNTK_STOPPED (3) after a requested stop
- * with a valid checkpoint, or an agreed error code (message on every rank). */
+/* A training problem: where the gradient-descent loop takes its data from and what it adds to a
+ * run. The loop itself (progress lines, checkpoints on steps, minutes, signals and budget, restarts
+ * with their compatibility check and results truncation, the NTK tracker, /perf) is the same for
+ * every problem: `softntk train` fits the [data] section, `softntk score` a diffusion model's
+ * denoising regression. Every hook is collective and returns a status; NULL hooks are skipped. */
+typedef struct sntk_problem {
+  const char *command; /* `command` attribute of results.h5 and the banner: "train", "score" */
+  void *self;          /* the problem's state, passed to every hook */
+  /* Required. The training set of step 0 (the loop owns it afterwards): it fixes d and k, the NTK
+   * tracker works on it, and its hash identifies the run's data in checkpoints. */
+  int (*load)(void *self, MPI_Comm comm, sntk_dataset_t *ds);
+  /* Banner line(s) describing the data (rank 0 prints; not collective). */
+  void (*describe)(void *self, const sntk_dataset_t *ds);
+  /* The set whose loss step t descends (NULL hook, or *batch = NULL: the step-0 set, full batch).
+   * A minibatch problem regenerates its set from (seed, t): restarts stay bit-identical. */
+  int (*batch)(void *self, int64_t step, const sntk_dataset_t **batch);
+  /* Extra attributes and datasets of a new results file. */
+  int (*header)(void *self, struct sntk_results *res);
+  /* Declare the problem's series in a new or resumed results file; `start_step` is the first step
+   * of this invocation (a resumed file holds the rows of the steps before it). */
+  int (*open)(void *self, struct sntk_results *res, int64_t start_step);
+  /* At W(t), after the loss row of step t is recorded (last = 1 at the final step). */
+  int (*evaluate)(void *self, struct sntk_model *md, struct sntk_results *res, int64_t step,
+                  int last);
+  /* After the final step and checkpoint (not after an early stop). */
+  int (*finish)(void *self, struct sntk_model *md, struct sntk_results *res);
+} sntk_problem_t;
+
+/* Collective. Run gradient descent on `problem` for a loaded deck: model, loop with checkpoints,
+ * progress lines, results.h5 in the run directory. Returns 0, SNTK_STOPPED (3) after a requested
+ * stop with a valid checkpoint, or an agreed error code (message on every rank). */
+int sntk_train_run(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
+                   const sntk_run_opts_t *opts, const sntk_problem_t *problem);
+
+/* Collective. `softntk train`: sntk_train_run on the training set of the [data] section. */
 int sntk_train_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
                     const sntk_run_opts_t *opts);
 

@@ -4,6 +4,7 @@
  * checkpoint. */
 #include "softntk/bench.h"
 #include "softntk/deck.h"
+#include "softntk/diffusion.h"
 #include "softntk/error.h"
 #include "softntk/grid.h"
 #include "softntk/inspect.h"
@@ -36,13 +37,16 @@ static int inspect_main(const sntk_ctx_t *ctx, const char *path) {
 static const command_t commands[] = {
     {"train", "train a two-layer network by full-batch gradient descent",
      "softntk train [deck.ini] [--section.key=value ...] [--restart auto|none|PATH]",
-     "Trains the network the deck describes (the built-in defaults when no deck is given) with its\n"
-     "hidden neurons sharded across the MPI ranks, prints progress every train.log_every steps and\n"
+     "Trains the network the deck describes (the built-in defaults when no deck is given) with "
+     "its\n"
+     "hidden neurons sharded across the MPI ranks, prints progress every train.log_every steps "
+     "and\n"
      "writes results.h5, log.txt and checkpoints/ to <run.output_dir>/<run.name>/. Any key can be\n"
      "overridden on the command line as --section.key=value.\n"
      "\n"
      "Checkpoints: every checkpoint.every_steps steps, every checkpoint.every_minutes minutes, at\n"
-     "the end of the run, on SIGUSR1 (and continue), on SIGUSR2 or SIGTERM (and stop, exit 3), and\n"
+     "the end of the run, on SIGUSR1 (and continue), on SIGUSR2 or SIGTERM (and stop, exit 3), "
+     "and\n"
      "before checkpoint.max_hours runs out (stop, exit 3). Through mpirun or srun send SIGUSR2 to\n"
      "stop cleanly: mpirun answers SIGTERM by killing the ranks after a short grace period.\n"
      "--restart auto (default) continues from the newest checkpoint that validates (an older one\n"
@@ -68,6 +72,32 @@ static const command_t commands[] = {
      "memory is refused before anything large is allocated.\n"
      "Exit status: 0 done, 1 runtime error or a FAILED check, 2 bad input (or too large).",
      sntk_ntk_main, NULL, 1},
+    {"score", "learn a diffusion model's score function with the network (train and evaluate)",
+     "softntk score [deck.ini] [--section.key=value ...] [--restart auto|none|PATH]",
+     "Trains the network the deck's [model] section describes (inputs d + 2, outputs d) to\n"
+     "predict x_0 from (x_t, t) under the forward Ornstein-Uhlenbeck process, for the [diffusion]\n"
+     "target (a Gaussian mixture with exact score, or samples from an HDF5 file): full-batch\n"
+     "gradient descent on N triples (x_0, t ~ U[t0, T], xi) drawn once, or minibatches drawn\n"
+     "fresh each step from the seed. The training loop, progress lines, checkpoints, restarts,\n"
+     "signals, wall-time budget and NTK tracking are those of softntk train.\n"
+     "Every diffusion.eval_every steps the held-out score error E ||sigma_t^2 (s_net - s*)||^2\n"
+     "(overall and per t-bin) goes to results.h5 /score, with the best step. At the end the run\n"
+     "samples with the learned and the exact score (diffusion.sampler: reverse SDE or\n"
+     "probability-flow ODE) and compares the samples with fresh target samples (sliced W2, MMD,\n"
+     "mode coverage) in /samples; with diffusion.regression = true it also fits NTK kernel\n"
+     "regression of x_0 (regression.h5).\n"
+     "Exit status as softntk train: 0 done, 1 runtime error, 2 bad input, 3 stopped early.",
+     sntk_score_main, NULL, 1},
+    {"sample", "generate samples from a trained score network and evaluate them",
+     "softntk sample [deck.ini] [--section.key=value ...] [--restart auto|PATH]",
+     "Loads the network of a score run's checkpoint (--restart auto, the default: the newest\n"
+     "valid one; or a path; a checkpoint of another deck is refused), generates\n"
+     "diffusion.samples samples with diffusion.sampler in diffusion.sample_steps steps, with\n"
+     "the learned score and (for a mixture) the exact score, and writes the samples, sliced W2,\n"
+     "MMD and mode coverage against fresh target samples, and the metrics' noise floor to\n"
+     "<run.output_dir>/<run.name>/samples.h5 (replaced only with run.overwrite = true).\n"
+     "Exit status: 0 done, 1 runtime error, 2 bad input or no usable checkpoint.",
+     sntk_sample_main, NULL, 1},
     {"bench", "time the training step, NTK Gram and eigen-solve against DGEMM and DSYRK",
      "softntk bench [deck.ini] [--bench.key=value ...]",
      "Times the training step ([bench] n, d, k, m, activation), the NTK Gram assembly (gram_n,\n"

@@ -20,6 +20,8 @@ const sntk_section_t sntk_deck_sections[] = {
     {"ntk", sntk_ntk_keys, offsetof(sntk_deck_t, ntk), "the Neural Tangent Kernel"},
     {"parallel", sntk_parallel_keys, offsetof(sntk_deck_t, parallel),
      "process grid and memory of the distributed NTK"},
+    {"diffusion", sntk_diffusion_keys, offsetof(sntk_deck_t, diffusion),
+     "diffusion score estimation (softntk score, softntk sample)"},
     {"bench", sntk_bench_keys, offsetof(sntk_deck_t, bench), "shapes timed by softntk bench"},
     {NULL, NULL, 0, NULL}};
 
@@ -117,7 +119,13 @@ static const char *const critical[][2] = {
     {"data", "constant_coord"}, {"data", "noise"},      {"data", "teacher_width"},
     {"data", "file"},          {"data", "x_dataset"},   {"data", "y_dataset"},
     {"model", "activation"},   {"model", "width"},      {"model", "sigma"},
-    {"model", "output_scale"}, {"model", "init"},       {NULL, NULL}};
+    {"model", "output_scale"}, {"model", "init"},
+    {"diffusion", "target"},   {"diffusion", "dim"},    {"diffusion", "components"},
+    {"diffusion", "layout"},   {"diffusion", "radius"}, {"diffusion", "width"},
+    {"diffusion", "means"},    {"diffusion", "weights"}, {"diffusion", "file"},
+    {"diffusion", "dataset"},  {"diffusion", "t0"},     {"diffusion", "T"},
+    {"diffusion", "samples_train"}, {"diffusion", "minibatch"}, {"diffusion", "input_scale"},
+    {NULL, NULL}};
 
 /* Value of section.key in a resolved config text ("" when absent). */
 static void config_value(const char *text, const char *section, const char *key, char *out,
@@ -138,11 +146,19 @@ static void config_value(const char *text, const char *section, const char *key,
   out[n] = '\0';
 }
 
+/* Does a resolved config text hold section [name] (a line of its own)? */
+static int has_section(const char *text, const char *name) {
+  char head[128];
+  snprintf(head, sizeof head, "\n[%s]\n", name);
+  return strncmp(text, head + 1, strlen(head + 1)) == 0 || strstr(text, head) != NULL;
+}
+
 int sntk_deck_same_trajectory(const char *a, const char *b, char *diff, size_t len) {
   char va[SNTK_STR], vb[SNTK_STR];
   size_t used = 0;
   diff[0] = '\0';
   for (int i = 0; critical[i][0]; i++) {
+    if (!has_section(a, critical[i][0]) || !has_section(b, critical[i][0])) continue;
     config_value(a, critical[i][0], critical[i][1], va, sizeof va);
     config_value(b, critical[i][0], critical[i][1], vb, sizeof vb);
     if (strcmp(va, vb) != 0 && used < len)

@@ -8,9 +8,10 @@
 #include <string.h>
 
 const char *const sntk_event_names[SNTK_EV_COUNT] = {
-    "step",         "forward_gemm", "activation",   "allreduce",   "backward_gemm",
-    "backward_elem", "update",      "ntk_features", "ntk_redist",  "ntk_syrk",
-    "ntk_hadamard", "ntk_cholesky", "ntk_eigen",    "checkpoint",  "results_io"};
+    "step",          "forward_gemm", "activation",   "allreduce",  "backward_gemm",
+    "backward_elem", "update",       "ntk_features", "ntk_redist", "ntk_syrk",
+    "ntk_hadamard",  "ntk_cholesky", "ntk_eigen",    "checkpoint", "results_io",
+    "batch",         "score_eval",   "sampler",      "metrics"};
 
 static struct {
   double started, seconds, flops;

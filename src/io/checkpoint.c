@@ -6,6 +6,7 @@
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
+#include "softntk/log.h"
 #include "softntk/rundir.h"
 #include "softntk/signals.h"
 #include "softntk/version.h"
@@ -425,6 +426,54 @@ int sntk_ckpt_read(MPI_Comm comm, const char *path, sntk_ckpt_accept_fn accept, 
     hist->data = NULL;
   }
   return err;
+}
+
+/* Collective: the steps of dir's checkpoints, newest first, on every rank. */
+static int list_all(MPI_Comm comm, const char *dir, int64_t **steps, int *n) {
+  int rank, err = SNTK_OK;
+  MPI_Comm_rank(comm, &rank);
+  *steps = NULL;
+  *n = 0;
+  if (rank == 0) err = sntk_ckpt_list(dir, steps, n);
+  SNTK_CALL(sntk_agree(comm, err));
+  SNTK_CALL(SNTK_MPI(MPI_Bcast(n, 1, MPI_INT, 0, comm)));
+  if (rank != 0) err = SNTK_ALLOC(*steps, *n);
+  SNTK_CALL(sntk_agree(comm, err));
+  return SNTK_MPI(MPI_Bcast(*steps, *n, MPI_INT64_T, 0, comm));
+}
+
+int sntk_ckpt_load(MPI_Comm comm, const char *dir, const char *which, sntk_ckpt_accept_fn accept,
+                   void *ctx, sntk_model_t *md, int64_t *step, char *used, size_t len) {
+  sntk_ckpt_meta_t meta;
+  sntk_history_t hist = {0, NULL, 0, NULL};
+  int64_t *steps = NULL;
+  int n = 0, damaged = 0, err = SNTK_OK;
+  if (strcmp(which, "auto") != 0) {
+    SNTK_CALL(sntk_ckpt_read(comm, which, accept, ctx, md, &meta, &hist, &damaged));
+    snprintf(used, len, "%s", which);
+    *step = meta.step;
+    sntk_ckpt_meta_free(&meta);
+    return SNTK_OK;
+  }
+  err = list_all(comm, dir, &steps, &n);
+  for (int i = 0; !err && i < n; i++) {
+    sntk_ckpt_path(dir, steps[i], used, len);
+    err = sntk_ckpt_read(comm, used, accept, ctx, md, &meta, &hist, &damaged);
+    if (err == SNTK_ERR_INPUT && damaged) {
+      sntk_warn("%s; trying an older checkpoint", sntk_error_message());
+      err = SNTK_OK;
+      continue;
+    }
+    if (!err) {
+      *step = meta.step;
+      sntk_ckpt_meta_free(&meta);
+      free(steps);
+      return SNTK_OK;
+    }
+  }
+  free(steps);
+  SNTK_CALL(err);
+  return sntk_error(SNTK_ERR_INPUT, "no valid checkpoint in %s for --restart auto", dir);
 }
 
 /* ---- directory ---------------------------------------------------------------------------------- */

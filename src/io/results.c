@@ -311,6 +311,18 @@ int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n, const
   return sntk_agree(res->comm, err);
 }
 
+int sntk_results_remove(sntk_results_t *res, const char *path) {
+  int err = SNTK_OK;
+  if (res->rank == 0) {
+    hid_t file = -1;
+    SNTK_TRY(open_rw(res, &file));
+    if (sntk_h5_exists(file, path)) SNTK_TRY(SNTK_H5(H5Ldelete(file, path, H5P_DEFAULT)));
+  done:
+    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
+  }
+  return sntk_agree(res->comm, err);
+}
+
 int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
                         int *id) {
   int err = SNTK_OK;

@@ -195,48 +195,15 @@ static int accept_checkpoint(const char *path, const sntk_ckpt_meta_t *meta, voi
 static int load_weights(MPI_Comm comm, const sntk_deck_t *deck, const char *which,
                         const sntk_dataset_t *train, sntk_model_t *md, int64_t *step) {
   char run_dir[4096], ckdir[5200], path[5400], hash[17];
-  int rank, damaged = 0, n = 0, err = SNTK_OK;
-  int64_t *steps = NULL;
-  sntk_ckpt_meta_t meta;
-  sntk_history_t hist = {0, NULL, 0, NULL};
-  MPI_Comm_rank(comm, &rank);
   sntk_data_hash(train, hash);
   accept_ctx_t ac = {deck, hash};
-  if (strcmp(which, "auto") != 0) {
-    SNTK_CALL(sntk_ckpt_read(comm, which, accept_checkpoint, &ac, md, &meta, &hist, &damaged));
-    *step = meta.step;
-    sntk_log("weights from %s (step %lld)", which, (long long)meta.step);
-    sntk_ckpt_meta_free(&meta);
-    return SNTK_OK;
-  }
   snprintf(run_dir, sizeof run_dir, "%s/%s", deck->run.output_dir[0] ? deck->run.output_dir : ".",
            deck->run.name);
   sntk_ckpt_dir(run_dir, deck->ckpt.dir, ckdir, sizeof ckdir);
-  if (rank == 0) err = sntk_ckpt_list(ckdir, &steps, &n);
-  SNTK_CALL(sntk_agree(comm, err));
-  SNTK_CALL(SNTK_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, comm)));
-  if (rank != 0) err = SNTK_ALLOC(steps, n);
-  SNTK_CALL(sntk_agree(comm, err));
-  err = SNTK_MPI(MPI_Bcast(steps, n, MPI_INT64_T, 0, comm));
-  for (int i = 0; !err && i < n; i++) {
-    sntk_ckpt_path(ckdir, steps[i], path, sizeof path);
-    err = sntk_ckpt_read(comm, path, accept_checkpoint, &ac, md, &meta, &hist, &damaged);
-    if (err == SNTK_ERR_INPUT && damaged) {
-      sntk_warn("%s; trying an older checkpoint", sntk_error_message());
-      err = SNTK_OK;
-      continue;
-    }
-    if (!err) {
-      *step = meta.step;
-      sntk_log("weights from %s (step %lld)", path, (long long)meta.step);
-      sntk_ckpt_meta_free(&meta);
-      free(steps);
-      return SNTK_OK;
-    }
-  }
-  free(steps);
-  if (err) return err;
-  return sntk_error(SNTK_ERR_INPUT, "no valid checkpoint in %s for --restart auto", ckdir);
+  SNTK_CALL(
+      sntk_ckpt_load(comm, ckdir, which, accept_checkpoint, &ac, md, step, path, sizeof path));
+  sntk_log("weights from %s (step %lld)", path, (long long)*step);
+  return SNTK_OK;
 }
 
 int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {

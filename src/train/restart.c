@@ -2,6 +2,7 @@
  * one from an incompatible deck, restore the model and history, and bring results.h5 back to the
  * checkpoint's step. */
 #include "softntk/error.h"
+#include "softntk/h5util.h"
 #include "softntk/log.h"
 #include "softntk/rundir.h"
 #include "trainer.h"
@@ -44,18 +45,43 @@ static int exists(const char *path) {
 
 /* Collective: a fresh results file with header and the /train series. */
 static int new_results(trainer_t *tr) {
-  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, "train", tr->deck->text,
+  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, tr->pb->command, tr->deck->text,
                                 tr->deck->hash, &tr->res));
   SNTK_CALL(sntk_trainer_results_header(tr));
   return sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series);
 }
 
+/* Collective: the problem's own series, in a new or resumed file. */
+static int open_problem(trainer_t *tr, int64_t start_step) {
+  return tr->pb->open ? tr->pb->open(tr->pb->self, tr->res, start_step) : SNTK_OK;
+}
+
 /* Collective: start from step 0 in a directory that holds no earlier run (or may be overwritten). */
+/* Rank 0: is the results file one that an earlier attempt of this very run (same resolved config, not
+ * finished) wrote before it was killed, ahead of its first checkpoint? Starting over loses nothing. */
+static int same_run_without_checkpoint(const trainer_t *tr) {
+  int same = 0;
+  hid_t f = H5Fopen(tr->results_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f >= 0) {
+    char *hash = NULL;
+    if (sntk_h5_attr_read_str(f, "config_hash", &hash) == 0) same = !strcmp(hash, tr->deck->hash);
+    free(hash);
+    if (H5Aexists(f, "steps_done") > 0) same = 0; /* that run finished: its results stay */
+    H5Fclose(f);
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return same;
+}
+
 static int begin_fresh(trainer_t *tr, int n_ckpt) {
   int err = SNTK_OK;
   if (tr->ctx->rank == 0) {
     int has_results = exists(tr->results_path);
-    if ((has_results || n_ckpt) && !tr->deck->run.overwrite)
+    if (has_results && !n_ckpt && !tr->deck->run.overwrite && same_run_without_checkpoint(tr)) {
+      sntk_log("%s was written by an earlier attempt of this run that stopped before its first "
+               "checkpoint: starting over",
+               tr->results_path);
+    } else if ((has_results || n_ckpt) && !tr->deck->run.overwrite)
       err = sntk_error(SNTK_ERR_INPUT,
                        "%s already holds %s%s%s: continue it with --restart auto%s, or set "
                        "run.overwrite = true to start over, or choose another run.name",
@@ -66,7 +92,8 @@ static int begin_fresh(trainer_t *tr, int n_ckpt) {
                sntk_ckpt_clean(tr->ckpt_dir, 1));
   }
   SNTK_CALL(sntk_agree(tr->ctx->comm, err));
-  return new_results(tr);
+  SNTK_CALL(new_results(tr));
+  return open_problem(tr, 0);
 }
 
 /* Collective: results.h5 truncated to the checkpoint's step, or rebuilt from its history. */
@@ -89,6 +116,7 @@ static int restore_results(trainer_t *tr, int64_t step) {
   SNTK_CALL(sntk_results_attr_str(tr->res, "config_hash", tr->deck->hash));
   SNTK_CALL(sntk_results_attr_i64(tr->res, "mpi_size", tr->ctx->size));
   SNTK_CALL(sntk_results_attr_i64(tr->res, "resumed_at_step", step));
+  SNTK_CALL(open_problem(tr, step));
   return sntk_results_flush(tr->res);
 }
 

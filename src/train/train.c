@@ -1,5 +1,6 @@
 /* `softntk train`: full-batch gradient descent on the sharded network, progress lines, results.h5,
- * checkpoints on steps, minutes, signals and a wall-time budget. */
+ * checkpoints on steps, minutes, signals and a wall-time budget. The loop serves any training
+ * problem (sntk_problem_t, train.h); `softntk train` itself fits the [data] section. */
 #include "softntk/train.h"
 
 #include "softntk/deck.h"
@@ -116,7 +117,7 @@ int sntk_trainer_results_header(trainer_t *tr) {
     SNTK_CALL(sntk_results_matrix(res, "/data/Y", ds->n, ds->k, ds->Y, "1",
                                   "training targets, one sample per row"));
   }
-  return SNTK_OK;
+  return tr->pb->header ? tr->pb->header(tr->pb->self, res) : SNTK_OK;
 }
 
 int sntk_trainer_record(trainer_t *tr, const double *row) {
@@ -140,18 +141,23 @@ int sntk_trainer_record(trainer_t *tr, const double *row) {
   return sntk_results_append(tr->res, tr->series, row);
 }
 
-static void log_banner(const trainer_t *tr) {
+/* The data line of the banner: the default problem's describe hook (self is the deck). */
+static void describe_data(void *self, const sntk_dataset_t *ds) {
   static const char *src[] = {"sphere", "file"}, *tgt[] = {"teacher", "random labels"};
+  const sntk_data_cfg_t *dc = &((const sntk_deck_t *)self)->data;
+  sntk_log("  data : %s, n = %lld, d = %lld, k = %lld%s%s", src[dc->source], (long long)ds->n,
+           (long long)ds->d, (long long)ds->k, dc->source == SNTK_SOURCE_SPHERE ? ", " : "",
+           dc->source == SNTK_SOURCE_SPHERE ? tgt[dc->target] : "");
+}
+
+static void log_banner(const trainer_t *tr) {
   const sntk_deck_t *deck = tr->deck;
   const sntk_model_t *md = tr->md;
-  const sntk_dataset_t *ds = &tr->ds;
   const int P = tr->ctx->size;
   int64_t lo = md->m / P, hi = lo + (md->m % P != 0);
-  sntk_log("softntk %s train: deck %s (config hash %s)", sntk_version(), deck->origin, deck->hash);
-  sntk_log("  data : %s, n = %lld, d = %lld, k = %lld%s%s", src[deck->data.source],
-           (long long)ds->n, (long long)ds->d, (long long)ds->k,
-           deck->data.source == SNTK_SOURCE_SPHERE ? ", " : "",
-           deck->data.source == SNTK_SOURCE_SPHERE ? tgt[deck->data.target] : "");
+  sntk_log("softntk %s %s: deck %s (config hash %s)", sntk_version(), tr->pb->command, deck->origin,
+           deck->hash);
+  if (tr->pb->describe) tr->pb->describe(tr->pb->self, &tr->ds);
   sntk_log("  model: %s, m = %lld, %s init, sigma = %g, gamma = %.6g, nu = %.6g",
            sntk_activation_names[md->act], (long long)md->m,
            md->init == SNTK_INIT_COUPLED ? "coupled" : "random", md->sigma, md->gamma, md->nu);
@@ -270,10 +276,12 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
   if (tr->ctx->rank == 0 && tr->hist.rows > 0) loss0 = tr->hist.data[COL_LOSS];
   SNTK_CALL(SNTK_MPI(MPI_Bcast(&loss0, 1, MPI_DOUBLE, 0, md->comm)));
   for (t = tr->start_step;; t++) {
+    const sntk_dataset_t *batch = NULL;
     double gnorm, drift;
     int req;
+    if (tr->pb->batch) SNTK_CALL(tr->pb->batch(tr->pb->self, t, &batch));
     sntk_perf_start(SNTK_EV_STEP);
-    SNTK_CALL(sntk_model_eval(md, &tr->ds, &loss, NULL, tr->grad));
+    SNTK_CALL(sntk_model_eval(md, batch ? batch : &tr->ds, &loss, NULL, tr->grad));
     SNTK_CALL(measures(tr, clk, &gnorm, &drift, &req));
     sntk_perf_stop(SNTK_EV_STEP, 0.0);
     if (t == 0) loss0 = loss;
@@ -288,6 +296,7 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
       return diverged(deck, md, t, loss, loss0);
     }
     SNTK_CALL(sntk_ntk_tracker_step(tr->trk, tr->res, t)); /* [ntk] every: NTK of W(t) */
+    if (tr->pb->evaluate) SNTK_CALL(tr->pb->evaluate(tr->pb->self, md, tr->res, t, last));
     if (t % tc->log_every == 0 || last || (req & (REQ_STOP | REQ_BUDGET))) {
       double per = t > s_mark ? (now - t_mark) / (double)(t - s_mark) : 0.0;
       char eta_txt[32];
@@ -324,8 +333,23 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
   return SNTK_OK;
 }
 
+/* The default problem's load hook (self is the deck): the training set of the [data] section. */
+static int load_data(void *self, MPI_Comm comm, sntk_dataset_t *ds) {
+  const sntk_deck_t *deck = self;
+  const sntk_data_cfg_t *dc = &deck->data;
+  if (dc->source == SNTK_SOURCE_SPHERE)
+    SNTK_CALL(sntk_agree(comm, check_memory(comm, deck, dc->n, dc->d, dc->k)));
+  return sntk_data_load(comm, dc, (uint64_t)deck->run.seed, sntk_deck_data_mask(deck), ds);
+}
 
 int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {
+  const sntk_problem_t pb = {
+      .command = "train", .self = (void *)deck, .load = load_data, .describe = describe_data};
+  return sntk_train_run(ctx, deck, opts, &pb);
+}
+
+int sntk_train_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts,
+                   const sntk_problem_t *problem) {
   MPI_Comm comm = ctx->comm;
   trainer_t tr;
   loop_clock_t clk = {0};
@@ -333,15 +357,13 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
   memset(&tr, 0, sizeof tr);
   tr.ctx = ctx;
   tr.deck = deck;
+  tr.pb = problem;
   tr.hist.ncols = NCOLS;
   tr.hist.names = sntk_train_col_names;
   clk.job_start = MPI_Wtime();
   clk.last_step = -1;
   const uint64_t seed = (uint64_t)deck->run.seed;
-  const sntk_data_cfg_t *dc = &deck->data;
-  if (dc->source == SNTK_SOURCE_SPHERE)
-    SNTK_TRY(sntk_agree(comm, check_memory(comm, deck, dc->n, dc->d, dc->k)));
-  SNTK_TRY(sntk_data_load(comm, dc, seed, sntk_deck_data_mask(deck), &tr.ds));
+  SNTK_TRY(problem->load(problem->self, comm, &tr.ds));
   sntk_data_hash(&tr.ds, tr.data_hash);
   SNTK_TRY(sntk_agree(comm, check_memory(comm, deck, tr.ds.n, tr.ds.d, tr.ds.k)));
   SNTK_TRY(sntk_model_create(comm, &deck->model, tr.ds.d, tr.ds.k, deck->train.chunk, tr.ds.n,
@@ -358,6 +380,7 @@ int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
   err = descend(&tr, &clk);
   if (err && err != SNTK_STOPPED) goto done;
   int stopped = err;
+  if (!stopped && problem->finish) SNTK_TRY(problem->finish(problem->self, tr.md, tr.res));
   SNTK_TRY(sntk_ntk_tracker_finish(tr.trk));
   SNTK_TRY(sntk_perf_report(comm, MPI_Wtime() - clk.start, tr.res));
   SNTK_TRY(sntk_results_close(&tr.res));

@@ -15,7 +15,8 @@ enum { COL_STEP, COL_LOSS, COL_GRAD, COL_DRIFT, COL_TIME, NCOLS };
 typedef struct trainer {
   const sntk_ctx_t *ctx;
   const sntk_deck_t *deck;
-  sntk_dataset_t ds;
+  const sntk_problem_t *pb; /* what is fitted: the [data] set, a diffusion model, ... */
+  sntk_dataset_t ds;        /* the training set of step 0 */
   sntk_model_t *md;
   double *grad;          /* local gradient block, m_loc x d */
   sntk_results_t *res;
@@ -41,7 +42,8 @@ int sntk_trainer_begin(trainer_t *tr, const char *restart);
 /* Not collective. Append one row to the history (rank 0 keeps the values). */
 int sntk_trainer_record(trainer_t *tr, const double *row);
 
-/* Collective. Write results.h5's header (attributes, /data) into a new results file. */
+/* Collective. Write results.h5's header (attributes, /data, the problem's header) into a new
+ * results file. */
 int sntk_trainer_results_header(trainer_t *tr);
 
 #endif
