@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
   double Z[C * M], Z2[C * M], a[M], T[C * 3];
   for (int j = 0; j < M; j++) a[j] = (j % 3) ? 1.0 : -1.0;
   for (int i = 0; i < C * M; i++) Z[i] = Z2[i] = 40.0 * sin(0.37 * i) + (i / M == 2 ? 900.0 : 0.0);
-  sntk_kern_softmax_rows_k1(C, M, Z, a, T, 3);
+  sntk_kern_softmax_rows_k1(C, M, Z, M, a, T, 3);
   double err = 0;
   for (int i = 0; i < C; i++) {
     double mx = -INFINITY, s = 0, num = 0;

@@ -41,8 +41,17 @@ static int make_data(int64_t k, sntk_dataset_t *ds) {
   return sntk_data_load(MPI_COMM_WORLD, &c, 7, 0, ds);
 }
 
-/* Gather a per-rank block array (rows of width w per neuron) into a global m x w array on rank 0. */
-static void gather_rows(const sntk_model_t *md, const double *local, int64_t w, double *global) {
+/* Rows of width w in the model's storage order, copied into the neurons' global order. */
+static double *global_order(const sntk_model_t *md, const double *stored, int64_t w) {
+  double *g = malloc(sizeof(double) * (size_t)(md->m_loc * w + 1));
+  sntk_model_rows_to_global(md, stored, w, g);
+  return g;
+}
+
+/* Gather a per-rank block array (rows of width w per neuron, storage order) into a global m x w
+ * array in neuron order on rank 0. */
+static void gather_rows(const sntk_model_t *md, const double *stored, int64_t w, double *global) {
+  double *local = global_order(md, stored, w);
   int P = md->size, *counts = malloc(sizeof(int) * P), *displ = malloc(sizeof(int) * P);
   for (int p = 0; p < P; p++) {
     int64_t r0, r1;
@@ -54,6 +63,7 @@ static void gather_rows(const sntk_model_t *md, const double *local, int64_t w, 
               md->comm);
   free(counts);
   free(displ);
+  free(local);
 }
 
 /* Transpose-gather A (k x m_loc per rank) into global k x m on rank 0. */
@@ -121,15 +131,23 @@ static void check_case(int act, int64_t k, int init, int64_t m, double wscale) {
     for (int64_t i = 0; i < m * D; i++) one->W[i] *= wscale;
     double loss1, *F1 = malloc(sizeof(double) * N * k), *G1 = malloc(sizeof(double) * m * D);
     sntk_model_eval(one, &ds, &loss1, F1, G1);
-    TH_OK(memcmp(one->W, Wg, sizeof(double) * m * D) == 0 &&
-              memcmp(one->A, Ag, sizeof(double) * m * k) == 0,
+    double *W1 = global_order(one, one->W, D), *G1g = global_order(one, G1, D), *A1 = NULL;
+    double *A1t = malloc(sizeof(double) * m * k);
+    for (int64_t r = 0; r < m; r++)
+      for (int64_t l = 0; l < k; l++) A1t[r * k + l] = one->A[l * m + r];
+    A1 = global_order(one, A1t, k);
+    for (int64_t r = 0; r < m; r++)
+      for (int64_t l = 0; l < k; l++) A1t[l * m + r] = A1[r * k + l];
+    TH_OK(memcmp(W1, Wg, sizeof(double) * m * D) == 0 &&
+              memcmp(A1t, Ag, sizeof(double) * m * k) == 0,
           "%s k=%lld %s m=%lld: step-0 W and a identical for P=%d and P=1", an, (long long)k, in,
           (long long)m, th_size);
     /* F is compared on the scale of max(||F||, ||Y||): with coupled initialisation F(0) = 0 up to
      * round-off, and the cancelling pairs leave residues of 1e-16 whose relative size is noise. */
     double nF = sqrt(th_dot(F1, F1, N * k)), nY = sqrt(th_dot(ds.Y, ds.Y, N * k));
     double eF = th_relerr(F, F1, N * k) * (nF > 0 ? nF : 1.0) / (nF > nY ? nF : nY);
-    double eL = th_rel(loss, loss1), eG = th_relerr(Gg, G1, m * D);
+    double eL = th_rel(loss, loss1), eG = th_relerr(Gg, G1g, m * D);
+    free(W1), free(G1g), free(A1), free(A1t);
     TH_OK(eL < 1e-12 && eF < 1e-12 && eG < 1e-12,
           "%s k=%lld %s m=%lld P=%d vs P=1: loss %.1e, F %.1e (on max(|F|,|Y|)), grad %.1e (rel, < 1e-12)", an,
           (long long)k, in, (long long)m, th_size, eL, eF, eG);
@@ -177,8 +195,86 @@ static double max_preactivation(double wscale) {
   return mx;
 }
 
+/* Wide chunks (1024 samples, m = 1201) through the k = 1 fused passes. With `spike`, neuron 0's
+ * weights are scaled to norm 800: the softmax row shift ||x_i|| max_r ||w_r|| = 800 then lies more
+ * than 600 above the maximum of every row where w_0 . x_i < -200 or so, and those rows take the
+ * recomputation path. Same comparisons as check_case but without finite differences; with |z| up to
+ * 800 round-off grows to about 800 eps relative, still far below 1e-12. */
+static void spike_neuron(sntk_model_t *md) { /* global neuron 0, where this rank holds it */
+  for (int64_t r = 0; md->r0 == 0 && r < md->m_loc; r++)
+    if (md->perm[r] == 0) {
+      double *w = md->W + r * D, s = 0;
+      for (int j = 0; j < D; j++) s += w[j] * w[j];
+      for (int j = 0; j < D; j++) w[j] *= 800.0 / sqrt(s);
+    }
+}
+
+static void check_wide(int act, int spike) {
+  enum { NT = 1100, CT = 1024 };
+  const int64_t m = 1201;
+  const char *an = sntk_activation_names[act];
+  sntk_data_cfg_t dc;
+  memset(&dc, 0, sizeof dc);
+  dc.source = SNTK_SOURCE_SPHERE, dc.target = SNTK_TARGET_TEACHER;
+  dc.n = NT, dc.d = D, dc.k = 1, dc.constant_coord = 1, dc.teacher_width = 8;
+  sntk_dataset_t ds;
+  sntk_model_t *md = NULL, *one = NULL;
+  sntk_model_cfg_t mc = model_cfg(act, m, SNTK_INIT_RANDOM);
+  if (sntk_data_load(MPI_COMM_WORLD, &dc, 3, 0, &ds) ||
+      sntk_model_create(MPI_COMM_WORLD, &mc, D, 1, CT, NT, &md)) {
+    TH_OK(0, "wide setup failed: %s", sntk_error_message());
+    return;
+  }
+  sntk_model_init(md, 5);
+  if (spike) spike_neuron(md);
+  double loss, *F = malloc(sizeof(double) * NT), *grad = malloc(sizeof(double) * md->m_loc * D);
+  double *Gg = malloc(sizeof(double) * m * D);
+  if (sntk_model_eval(md, &ds, &loss, F, grad)) TH_OK(0, "eval: %s", sntk_error_message());
+  gather_rows(md, grad, D, Gg);
+  if (th_rank == 0) {
+    sntk_model_create(MPI_COMM_SELF, &mc, D, 1, CT, NT, &one);
+    sntk_model_init(one, 5);
+    if (spike) spike_neuron(one);
+    double loss1, *F1 = malloc(sizeof(double) * NT), *G1 = malloc(sizeof(double) * m * D);
+    double *Fr = malloc(sizeof(double) * NT), *Gr = malloc(sizeof(double) * m * D);
+    sntk_model_eval(one, &ds, &loss1, F1, G1);
+    ref_forward(act, one->gamma, m, D, 1, one->W, one->A, ds.X, NT, Fr);
+    double lr = ref_loss_grad(act, one->gamma, m, D, 1, one->W, one->A, ds.X, ds.Y, NT, Gr);
+    int fallback = 0; /* rows whose shift lies > 600 above their maximum */
+    for (int i = 0; spike && i < NT; i++) {
+      double mx = -INFINITY, nx = 0;
+      for (int j = 0; j < D; j++) nx += ds.X[i * D + j] * ds.X[i * D + j];
+      for (int64_t r = 0; r < m; r++) {
+        double z = 0;
+        for (int j = 0; j < D; j++) z += one->W[r * D + j] * ds.X[i * D + j];
+        mx = fmax(mx, z);
+      }
+      fallback += sqrt(nx) * one->wmax - mx > 600.0;
+    }
+    double *G1g = global_order(one, G1, D);
+    double e1 = fmax(th_rel(loss, loss1), fmax(th_relerr(F, F1, NT), th_relerr(Gg, G1g, m * D)));
+    free(G1g);
+    double e2 = fmax(th_rel(loss1, lr), fmax(th_relerr(F1, Fr, NT), th_relerr(G1, Gr, m * D)));
+    int finite = isfinite(loss) && isfinite(loss1);
+    TH_OK(finite && e1 < 1e-12 && e2 < 1e-12 && (!spike || act != SNTK_ACT_SOFTMAX || fallback > 0),
+          "%s, chunk %d, m = %lld%s: P=%d vs P=1 %.1e, P=1 vs reference %.1e (loss, F, grad; "
+          "< 1e-12)",
+          an, CT, (long long)m, spike && act == SNTK_ACT_SOFTMAX ? " with recomputed rows" : "",
+          th_size, e1, e2);
+    if (spike && act == SNTK_ACT_SOFTMAX)
+      TH_OK(fallback > 0, "  %d of %d rows took the recomputation path", fallback, NT);
+    free(F1), free(G1), free(Fr), free(Gr);
+    sntk_model_destroy(&one);
+  }
+  free(F), free(grad), free(Gg);
+  sntk_model_destroy(&md);
+  sntk_data_free(&ds);
+}
+
 int main(int argc, char **argv) {
   th_init(&argc, &argv);
+  for (int act = 0; act < 3; act++) check_wide(act, 0);
+  check_wide(SNTK_ACT_SOFTMAX, 1);
   for (int act = 0; act < 3; act++)
     for (int64_t k = 1; k <= 3; k += 2) {
       check_case(act, k, SNTK_INIT_RANDOM, 37, 1.0);

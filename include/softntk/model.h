@@ -47,17 +47,24 @@ typedef struct sntk_model {
   double sigma;       /* initialisation standard deviation */
   int init;           /* SNTK_INIT_* */
   int64_t chunk;      /* samples per chunk (same on every rank) */
-  /* local: this rank's neurons [r0, r0 + m_loc) */
+  /* local: this rank's neurons [r0, r0 + m_loc), stored in the order perm: storage row r holds
+   * neuron r0 + perm[r]. For k = 1 the neurons with a = +1 come first (npos of them), so that the
+   * gradient needs no pass over the activations (see backward_chunk); for k > 1 perm is the
+   * identity. Convert with sntk_model_rows_to_global / _from_global at the edges (files, tests). */
   int64_t r0, m_loc;
-  double *W;          /* m_loc x d: row r is w_{r0+r} */
+  int64_t *perm;      /* m_loc: storage row -> local neuron index */
+  int64_t npos;       /* k = 1: neurons with a = +1 (storage rows [0, npos)) */
+  double *W;          /* m_loc x d: storage row r is w_{r0 + perm[r]} */
   double *W0;         /* W at initialisation (for the drift max_r ||w_r - w_r(0)||) */
-  double *A;          /* k x m_loc: A[l*m_loc + r] = a_{l, r0+r} in {-1, +1} */
+  double *A;          /* k x m_loc: A[l*m_loc + r] = a_{l, r0 + perm[r]} in {-1, +1} */
   /* workspace, chunk-sized */
   double *Z;          /* chunk x m_loc: pre-activations, then activations (softmax: exp(z - M_local)) */
   double *B;          /* chunk x m_loc: E A, then G (k > 1 only; for k = 1, G replaces Z) */
   double *gT;         /* d x m_loc: the gradient block accumulated over chunks, transposed */
+  double *Xs;         /* 2 x chunk x d: sample rows scaled by the gradient factors (k = 1) */
   double *T;          /* chunk x (k + 2): reduction tuples / partial outputs */
-  double *rowf;       /* chunk: softmax factor exp(M_local - M) / s turning Z into S */
+  double *ft;         /* chunk: softmax factors exp(M_local - M) / s turning Z into S */
+  double wmax;        /* max_r ||w_r|| over this rank's neurons, for the softmax row shifts */
   double *rowq;       /* chunk: <E_i, F_i> */
   double *E;          /* chunk x k: residuals */
   double *Fc;         /* chunk x k: outputs when the caller does not keep them */
@@ -78,7 +85,8 @@ void sntk_model_destroy(sntk_model_t **model);
 void sntk_model_init(sntk_model_t *model, uint64_t seed);
 
 /* Collective. Loss L = 1/2 sum_i ||F(x_i) - y_i||^2 (global, on every rank); optionally the outputs F
- * (n x k, global, on every rank) and this rank's gradient block dL/dW (m_loc x d). NULL skips either. */
+ * (n x k, global, on every rank) and this rank's gradient block dL/dW (m_loc x d, storage order like
+ * W). NULL skips either. */
 int sntk_model_eval(sntk_model_t *model, const sntk_dataset_t *ds, double *loss, double *F,
                     double *grad);
 
@@ -91,6 +99,13 @@ int sntk_model_forward(sntk_model_t *model, const double *X, int64_t c, double *
  * l of sample i. dF_l(x_i)/dw_r = gamma u_{i,l,r} x_i. Runs the forward pass chunk by chunk (one
  * allreduce per chunk: softmax needs the global normaliser). */
 int sntk_model_features(sntk_model_t *model, const double *X, int64_t n, double *U, int64_t ldu);
+
+/* Not collective. Rows (m_loc of `width` values) between storage order and the neurons' global order
+ * r0, r0 + 1, ...; src and dst must not overlap. */
+void sntk_model_rows_to_global(const sntk_model_t *model, const double *src, int64_t width,
+                               double *dst);
+void sntk_model_rows_from_global(const sntk_model_t *model, const double *src, int64_t width,
+                                 double *dst);
 
 /* Not collective. W <- W - eta * grad. */
 void sntk_model_update(sntk_model_t *model, const double *grad, double eta);

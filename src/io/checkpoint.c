@@ -191,13 +191,18 @@ static int write_partial(MPI_Comm comm, const char *partial, int64_t step, const
   w.dxpl = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(w.dxpl, H5FD_MPIO_COLLECTIVE);
   write_attrs(&w, step, md, info, created);
-  write_rows(&w, "W", md->m, md->d, md->r0, md->m_loc, md->W);
+  /* W and a in the neurons' global order (the model stores them sorted by sign) */
+  double *Wg = malloc(sizeof(double) * (size_t)(md->m_loc * md->d + 1));
   double *At = malloc(sizeof(double) * (size_t)(md->m_loc * md->k + 1));
+  note(&w, sntk_check_alloc(Wg, 1, "weights", __FILE__, __LINE__));
   note(&w, sntk_check_alloc(At, 1, "signs", __FILE__, __LINE__));
+  if (Wg) sntk_model_rows_to_global(md, md->W, md->d, Wg);
   if (At)
     for (int64_t r = 0; r < md->m_loc; r++)
-      for (int64_t l = 0; l < md->k; l++) At[r * md->k + l] = md->A[l * md->m_loc + r];
+      for (int64_t l = 0; l < md->k; l++) At[md->perm[r] * md->k + l] = md->A[l * md->m_loc + r];
+  write_rows(&w, "W", md->m, md->d, md->r0, Wg ? md->m_loc : 0, Wg);
   write_rows(&w, "a", md->m, md->k, md->r0, At ? md->m_loc : 0, At);
+  free(Wg);
   free(At);
   sntk_fault_point("ckpt-write", (long long)step);
   hid_t g = H5Gcreate2(w.file, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -354,12 +359,21 @@ static int read_data(hid_t f, sntk_model_t *md, const sntk_ckpt_meta_t *meta, sn
                       "%lld, k = %lld",
                       (long long)meta->m, (long long)meta->d, (long long)meta->k, (long long)md->m,
                       (long long)md->d, (long long)md->k);
-  SNTK_CALL(read_rows(f, "W", md->d, md->r0, md->m_loc, md->W));
-  double *At = NULL;
-  SNTK_CALL(SNTK_ALLOC(At, md->m_loc * md->k));
-  int err = read_rows(f, "a", md->k, md->r0, md->m_loc, At);
+  /* The file holds global order; the model's storage order (by sign) comes from its initialisation,
+   * whose signs the checkpoint's must equal. */
+  double *Wg = NULL, *At = NULL;
+  int err = SNTK_ALLOC(Wg, md->m_loc * md->d);
+  if (!err) err = SNTK_ALLOC(At, md->m_loc * md->k);
+  if (!err) err = read_rows(f, "W", md->d, md->r0, md->m_loc, Wg);
+  if (!err) err = read_rows(f, "a", md->k, md->r0, md->m_loc, At);
   for (int64_t r = 0; !err && r < md->m_loc; r++)
-    for (int64_t l = 0; l < md->k; l++) md->A[l * md->m_loc + r] = At[r * md->k + l];
+    for (int64_t l = 0; l < md->k; l++)
+      if (md->A[l * md->m_loc + r] != At[md->perm[r] * md->k + l])
+        err = sntk_error(SNTK_ERR_INPUT, "its signs a differ from those of the deck's seed (neuron "
+                                         "%lld)",
+                         (long long)(md->r0 + md->perm[r]));
+  if (!err) sntk_model_rows_from_global(md, Wg, md->d, md->W);
+  free(Wg);
   free(At);
   SNTK_CALL(err);
   hist->rows = meta->step;

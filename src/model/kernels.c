@@ -16,7 +16,7 @@
  * with |r| <= ln2/2 (Cody-Waite, two-part ln2), exp(r) by its Taylor series to r^13/13! (truncation
  * below 5e-18), times 2^k built in the exponent bits. Below -708.39 the result is 0 (the true value is
  * subnormal, < 2.3e-308), above 709.78 it is +inf; NaN stays NaN. Branch-free so that loops over it
- * vectorise. */
+ * vectorise. (A reduction to |r| <= ln2/4 with degree 10 measured no faster here and less accurate.) */
 static inline double exp_inline(double x) {
   const double log2e = 1.4426950408889634074, ln2hi = 6.93147180369123816490e-01,
                ln2lo = 1.90821492927058770002e-10, shifter = 0x1.8p52;
@@ -107,10 +107,10 @@ KERNEL void sntk_kern_relu_grad(int64_t len, const double *P, double *B, double 
   for (int64_t j = 0; j < len; j++) B[j] = P[j] > 0.0 ? gamma * B[j] : 0.0;
 }
 
-KERNEL void sntk_kern_softmax_rows_k1(int64_t c, int64_t n, double *Z, const double *a, double *T,
-                                      int64_t stride) {
+KERNEL void sntk_kern_softmax_rows_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
+                                      double *T, int64_t stride) {
   for (int64_t i = 0; i < c; i++) {
-    double *z = Z + i * n;
+    double *z = Z + i * ldz;
     double mx = -INFINITY, sum = 0.0, num = 0.0;
 #pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < n; j++) mx = z[j] > mx ? z[j] : mx;
@@ -126,10 +126,31 @@ KERNEL void sntk_kern_softmax_rows_k1(int64_t c, int64_t n, double *Z, const dou
   }
 }
 
-KERNEL void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, const double *a,
-                             double *out) {
+KERNEL void sntk_kern_softmax_shift_k1(int64_t c, int64_t n, double *Z, int64_t ldz,
+                                       const double *a, const double *shift, double *T,
+                                       int64_t stride) {
   for (int64_t i = 0; i < c; i++) {
-    double *z = Z + i * n, acc = 0.0;
+    double *z = Z + i * ldz;
+    const double sh = shift[i];
+    double mx = -INFINITY, sum = 0.0, num = 0.0;
+#pragma omp simd reduction(max : mx) reduction(+ : sum, num)
+    for (int64_t j = 0; j < n; j++) {
+      const double v = z[j];
+      mx = v > mx ? v : mx;
+      z[j] = exp_inline(v - sh);
+      sum += z[j];
+      num += a[j] * z[j];
+    }
+    T[i * stride] = sh;
+    T[i * stride + 1] = (sh - mx <= 600.0 && sum > 0.0) ? sum : -1.0;
+    T[i * stride + 2] = num;
+  }
+}
+
+KERNEL void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
+                             double *out, int64_t stride) {
+  for (int64_t i = 0; i < c; i++) {
+    double *z = Z + i * ldz, acc = 0.0;
     if (relu) {
 #pragma omp simd reduction(+ : acc)
       for (int64_t j = 0; j < n; j++) {
@@ -143,32 +164,16 @@ KERNEL void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, const do
         acc += a[j] * z[j];
       }
     }
-    out[i] = acc;
+    out[i * stride] = acc;
   }
 }
 
-KERNEL void sntk_kern_softmax_grad_k1(int64_t c, int64_t n, double *Z, const double *a,
-                                      const double *e, const double *f, const double *q,
-                                      double gamma) {
+KERNEL void sntk_kern_relu_grad_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
+                                   const double *e, double gamma) {
   for (int64_t i = 0; i < c; i++) {
-    double *z = Z + i * n;
-    const double ge = gamma * e[i], fi = f[i], qi = q[i];
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++) z[j] = z[j] * fi * (ge * a[j] - qi);
-  }
-}
-
-KERNEL void sntk_kern_exp_grad_k1(int relu, int64_t c, int64_t n, double *Z, const double *a,
-                                  const double *e, double gamma) {
-  for (int64_t i = 0; i < c; i++) {
-    double *z = Z + i * n;
+    double *z = Z + i * ldz;
     const double ge = gamma * e[i];
-    if (relu) {
 #pragma omp simd
-      for (int64_t j = 0; j < n; j++) z[j] = z[j] > 0.0 ? ge * a[j] : 0.0;
-    } else {
-#pragma omp simd
-      for (int64_t j = 0; j < n; j++) z[j] = ge * a[j] * z[j];
-    }
+    for (int64_t j = 0; j < n; j++) z[j] = z[j] > 0.0 ? ge * a[j] : 0.0;
   }
 }

@@ -21,20 +21,24 @@ void sntk_kern_softmax_grad(int64_t c, int64_t n, const double *P, double *B, co
 void sntk_kern_exp_grad(int64_t len, const double *P, double *B, double gamma);
 void sntk_kern_relu_grad(int64_t len, const double *P, double *B, double gamma);
 
-/* k = 1 fused forms (the theory's scalar-output networks): one pass instead of a pass plus a GEMV.
+/* k = 1 fused forms (the theory's scalar-output networks) on a c x n block of Z with leading dimension
+ * ldz (a tile of neuron columns): one pass instead of a pass plus a GEMV, while the tile is in cache.
  * Softmax: per row i, M = max_j Z[i,j], Z[i,j] <- exp(Z[i,j] - M), and T[i*stride + 0..2] = (M,
  * sum_j Z[i,j], sum_j a[j] Z[i,j]). */
-void sntk_kern_softmax_rows_k1(int64_t c, int64_t n, double *Z, const double *a, double *T,
-                               int64_t stride);
-/* exp (relu = 0) or relu (relu = 1): Z <- act(Z) and out[i] = sum_j a[j] Z[i,j]. */
-void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, const double *a, double *out);
-/* Gradient factors in place of the activations P = Z, with residuals e[i]:
- * softmax G = P f[i] (gamma e[i] a[j] - q[i]); exp G = gamma e[i] a[j] P; relu G = gamma e[i] a[j]
- * where P > 0, else 0. */
-void sntk_kern_softmax_grad_k1(int64_t c, int64_t n, double *Z, const double *a, const double *e,
-                               const double *f, const double *q, double gamma);
-void sntk_kern_exp_grad_k1(int relu, int64_t c, int64_t n, double *Z, const double *a,
-                           const double *e, double gamma);
+void sntk_kern_softmax_rows_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
+                               double *T, int64_t stride);
+/* One pass with a given shift per row: Z[i,j] <- exp(Z[i,j] - shift[i]) and T[i*stride + 0..2] =
+ * (shift[i], sum, weighted sum), unless the row's maximum lies more than 600 below its shift or its
+ * sum is not positive: then T[i*stride + 1] = -1 marks it for recomputation (Z's row is lost). */
+void sntk_kern_softmax_shift_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
+                                const double *shift, double *T, int64_t stride);
+/* exp (relu = 0) or relu (relu = 1): Z <- act(Z) and out[i*stride] = sum_j a[j] Z[i,j]. */
+void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
+                      double *out, int64_t stride);
+/* relu gradient factors in place of the activations P = Z, with residuals e[i]: G = gamma e[i] a[j]
+ * where P > 0, else 0. (Softmax and exp need no such pass for k = 1: see backward_signs in model.c.) */
+void sntk_kern_relu_grad_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
+                            const double *e, double gamma);
 
 /* exp(x) as the kernels compute it (for tests). */
 double sntk_kern_exp1(double x);

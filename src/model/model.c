@@ -71,7 +71,8 @@ int sntk_model_scale(int act, const char *text, int64_t m, double *gamma, double
 }
 
 int64_t sntk_model_bytes(int64_t m_loc, int64_t d, int64_t k, int64_t chunk) {
-  int64_t doubles = 3 * m_loc * d + k * m_loc + (k > 1 ? 2 : 1) * chunk * m_loc + chunk * (3 * k + 4);
+  int64_t doubles = 3 * m_loc * d + (k + 1) * m_loc + (k > 1 ? 2 : 1) * chunk * m_loc +
+                    chunk * (3 * k + 4 + 2 * d);
   return doubles * (int64_t)sizeof(double);
 }
 
@@ -116,8 +117,12 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
   SNTK_TRY(SNTK_ALLOC(md->Z, c * ml));
   if (k > 1) SNTK_TRY(SNTK_ALLOC(md->B, c * ml)); /* k = 1 forms the gradient factors in Z */
   SNTK_TRY(SNTK_ALLOC(md->gT, ml * d));
+  SNTK_TRY(SNTK_ALLOC(md->Xs, 2 * c * d));
+  SNTK_TRY(SNTK_ALLOC(md->perm, ml));
+  for (int64_t r = 0; r < ml; r++) md->perm[r] = r; /* until sntk_model_init sorts by sign */
+  md->npos = ml;
   SNTK_TRY(SNTK_ALLOC(md->T, c * (k + 2)));
-  SNTK_TRY(SNTK_ALLOC(md->rowf, c));
+  SNTK_TRY(SNTK_ALLOC(md->ft, c));
   SNTK_TRY(SNTK_ALLOC(md->rowq, c));
   SNTK_TRY(SNTK_ALLOC(md->E, c * k));
   SNTK_TRY(SNTK_ALLOC(md->Fc, c * k));
@@ -139,8 +144,10 @@ void sntk_model_destroy(sntk_model_t **model) {
   free(md->Z);
   free(md->B);
   free(md->gT);
+  free(md->Xs);
+  free(md->perm);
   free(md->T);
-  free(md->rowf);
+  free(md->ft);
   free(md->rowq);
   free(md->E);
   free(md->Fc);
@@ -148,10 +155,25 @@ void sntk_model_destroy(sntk_model_t **model) {
   *model = NULL;
 }
 
+/* Sign a_{0,g} of global neuron g (the first of its k signs). */
+static double first_sign(const sntk_model_t *md, uint64_t seed, int64_t g) {
+  const int coupled = md->init == SNTK_INIT_COUPLED;
+  sntk_rng_t s;
+  sntk_rng_init(&s, seed, SNTK_RNG_SIGN, (uint64_t)(coupled ? g / 2 : g));
+  return (coupled && (g % 2) ? -1.0 : 1.0) * sntk_rng_sign(&s);
+}
+
 void sntk_model_init(sntk_model_t *md, uint64_t seed) {
   const int coupled = md->init == SNTK_INIT_COUPLED;
+  /* storage order: for k = 1 the a = +1 neurons first, each group in increasing index */
+  int64_t np = 0;
+  for (int64_t r = 0; r < md->m_loc; r++)
+    if (md->k > 1 || first_sign(md, seed, md->r0 + r) > 0) md->perm[np++] = r;
+  md->npos = np;
+  for (int64_t r = 0; md->k == 1 && r < md->m_loc; r++)
+    if (first_sign(md, seed, md->r0 + r) < 0) md->perm[np++] = r;
   for (int64_t r = 0; r < md->m_loc; r++) {
-    const int64_t g = md->r0 + r, key = coupled ? g / 2 : g;
+    const int64_t g = md->r0 + md->perm[r], key = coupled ? g / 2 : g;
     const double flip = coupled && (g % 2) ? -1.0 : 1.0;
     sntk_rng_t s;
     sntk_rng_init(&s, seed, SNTK_RNG_WEIGHT, (uint64_t)key);
@@ -162,29 +184,69 @@ void sntk_model_init(sntk_model_t *md, uint64_t seed) {
   memcpy(md->W0, md->W, (size_t)(md->m_loc * md->d) * sizeof *md->W);
 }
 
-/* Forward on one chunk of c <= chunk samples: leaves activations in Z (softmax: exp(z - M_local) with
- * the row factors in rowf, so S = Z * rowf) and writes F (c x k, identical on every rank). */
+void sntk_model_rows_to_global(const sntk_model_t *md, const double *src, int64_t width,
+                               double *dst) {
+  for (int64_t r = 0; r < md->m_loc; r++)
+    memcpy(dst + md->perm[r] * width, src + r * width, (size_t)width * sizeof *src);
+}
+
+void sntk_model_rows_from_global(const sntk_model_t *md, const double *src, int64_t width,
+                                 double *dst) {
+  for (int64_t r = 0; r < md->m_loc; r++)
+    memcpy(dst + r * width, src + md->perm[r] * width, (size_t)width * sizeof *src);
+}
+
+/* Not collective: wmax = max_r ||w_r|| over this rank's neurons (before any forward pass). */
+static void update_wmax(sntk_model_t *md) {
+  double w2 = 0.0;
+  for (int64_t r = 0; r < md->m_loc; r++) {
+    double s = 0.0;
+    for (int64_t j = 0; j < md->d; j++) s += md->W[r * md->d + j] * md->W[r * md->d + j];
+    if (s > w2) w2 = s;
+  }
+  md->wmax = sqrt(w2);
+}
+
+/* Softmax, k = 1, in one pass over Z: each row is shifted by an upper bound of its pre-activations,
+ * ||x_i|| max_r ||w_r|| (Cauchy-Schwarz; model->wmax), instead of its maximum, which would need a pass
+ * of its own. Any shift gives the same softmax; this one cannot overflow, and a row whose bound lies
+ * more than 600 above its maximum (exp would lose it to underflow) or whose sum is not positive (NaN)
+ * is recomputed with its true maximum. The shift is a function of W and x_i only, so results are
+ * reproducible and independent of history. */
+static void softmax_k1(sntk_model_t *md, const double *X, int64_t c) {
+  const int64_t ml = md->m_loc, d = md->d;
+  for (int64_t i = 0; i < c; i++) md->ft[i] = cblas_dnrm2((int)d, X + i * d, 1) * md->wmax;
+  sntk_kern_softmax_shift_k1(c, ml, md->Z, ml, md->A, md->ft, md->T, 3);
+  for (int64_t i = 0; i < c; i++) {
+    if (md->T[3 * i + 1] > 0.0) continue; /* marked: recompute the row, two passes */
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)ml, (int)d, 1.0, md->W, (int)d, X + i * d, 1, 0.0,
+                md->Z + i * ml, 1);
+    sntk_kern_softmax_rows_k1(1, ml, md->Z + i * ml, ml, md->A, md->T + 3 * i, 3);
+  }
+}
+
+/* Forward on one chunk of c <= chunk samples: leaves activations in Z (softmax: exp(z - shift), with
+ * the factors turning them into S in ft) and writes F (c x k, identical on every rank). */
 static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F) {
   const int64_t ml = md->m_loc, d = md->d, k = md->k;
   const int ci = (int)c, mli = (int)ml, di = (int)d, ki = (int)k;
-  const double zflops = 2.0 * (double)c * (double)ml * (double)d;
   const double oflops = 2.0 * (double)c * (double)ml * (double)k;
   sntk_perf_start(SNTK_EV_FORWARD_GEMM);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, mli, di, 1.0, X, di, md->W, di, 0.0,
               md->Z, mli);
-  sntk_perf_stop(SNTK_EV_FORWARD_GEMM, zflops);
+  sntk_perf_stop(SNTK_EV_FORWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
   if (md->act == SNTK_ACT_SOFTMAX) {
     const int64_t w = k + 2;
     sntk_perf_start(SNTK_EV_ACTIVATION);
     if (k == 1) {
-      sntk_kern_softmax_rows_k1(c, ml, md->Z, md->A, md->T, w);
+      softmax_k1(md, X, c);
     } else {
       sntk_kern_softmax_rows(c, ml, md->Z, md->T, md->T + 1, w);
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, ki, mli, 1.0, md->Z, mli, md->A,
                   mli, 0.0, md->T + 2, (int)w);
     }
     sntk_perf_stop(SNTK_EV_ACTIVATION, oflops);
-    for (int64_t i = 0; i < c; i++) md->rowf[i] = md->T[i * w]; /* local max, kept for rescaling */
+    for (int64_t i = 0; i < c; i++) md->ft[i] = md->T[i * w]; /* local shift, kept for rescaling */
     sntk_perf_start(SNTK_EV_ALLREDUCE);
     int rc = MPI_Allreduce(MPI_IN_PLACE, md->T, ci, md->tuple_type, md->tuple_op, md->comm);
     sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
@@ -193,13 +255,13 @@ static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F
       const double *t = md->T + i * w;
       const double inv_s = 1.0 / t[1];
       for (int64_t l = 0; l < k; l++) F[i * k + l] = md->gamma * t[2 + l] * inv_s;
-      md->rowf[i] = exp(md->rowf[i] - t[0]) * inv_s;
+      md->ft[i] = exp(md->ft[i] - t[0]) * inv_s;
     }
     return SNTK_OK;
   }
   sntk_perf_start(SNTK_EV_ACTIVATION);
   if (k == 1) {
-    sntk_kern_act_k1(md->act == SNTK_ACT_RELU, c, ml, md->Z, md->A, F);
+    sntk_kern_act_k1(md->act == SNTK_ACT_RELU, c, ml, md->Z, ml, md->A, F, 1);
     for (int64_t i = 0; i < c; i++) F[i] *= md->gamma;
   } else {
     if (md->act == SNTK_ACT_EXP)
@@ -217,47 +279,76 @@ static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F
   return SNTK_OK;
 }
 
-/* The gradient factors G (c x m_loc) of the chunk just forwarded, with E = F - Y in md->E: in place
- * of the activations in Z for k = 1, else in B. Returns G. */
-static double *grad_factors(sntk_model_t *md, int64_t c, const double *F) {
-  const int64_t ml = md->m_loc, k = md->k;
-  double *G = md->Z;
-  if (md->act == SNTK_ACT_SOFTMAX)
-    for (int64_t i = 0; i < c; i++) {
-      double q = 0.0;
-      for (int64_t l = 0; l < k; l++) q += md->E[i * k + l] * F[i * k + l];
-      md->rowq[i] = q;
-    }
-  if (k == 1) {
-    if (md->act == SNTK_ACT_SOFTMAX)
-      sntk_kern_softmax_grad_k1(c, ml, md->Z, md->A, md->E, md->rowf, md->rowq, md->gamma);
-    else
-      sntk_kern_exp_grad_k1(md->act == SNTK_ACT_RELU, c, ml, md->Z, md->A, md->E, md->gamma);
-    return G;
+/* <E_i, F_i> of each row (softmax gradient). */
+static void row_q(sntk_model_t *md, int64_t c, const double *F) {
+  for (int64_t i = 0; i < c; i++) {
+    double q = 0.0;
+    for (int64_t l = 0; l < md->k; l++) q += md->E[i * md->k + l] * F[i * md->k + l];
+    md->rowq[i] = q;
   }
-  const int ci = (int)c, mli = (int)ml, ki = (int)k;
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A, mli,
-              0.0, md->B, mli);
-  if (md->act == SNTK_ACT_SOFTMAX)
-    sntk_kern_softmax_grad(c, ml, md->Z, md->B, md->rowf, md->rowq, md->gamma);
-  else if (md->act == SNTK_ACT_EXP)
-    sntk_kern_exp_grad(c * ml, md->Z, md->B, md->gamma);
-  else
-    sntk_kern_relu_grad(c * ml, md->Z, md->B, md->gamma);
-  return md->B;
 }
 
-/* Backward on the chunk just forwarded: gT (d x m_loc) = beta gT + X^T G. (X^T G runs at about twice
- * the rate of the equivalent G^T X in OpenBLAS for these shapes; the step transposes gT once.) */
+/* X^T G for k = 1 softmax or exp without a pass over the activations P: with the a = +1 neurons in
+ * storage rows [0, npos) and a = -1 after them, G_ir = P_ir (u_i or v_i) by sign, so
+ * X^T G = [(diag(u) X)^T P_+, (diag(v) X)^T P_-]: the factors scale the c x d sample rows instead of
+ * the c x m_loc activations. Softmax: u, v = f_i (+-gamma e_i - q_i); exp: u, v = +-gamma e_i. */
+static void backward_signs(sntk_model_t *md, const double *X, int64_t c, double beta) {
+  const int64_t ml = md->m_loc, d = md->d, np = md->npos;
+  double *Xu = md->Xs, *Xv = md->Xs + c * d;
+  for (int64_t i = 0; i < c; i++) {
+    const double ge = md->gamma * md->E[i];
+    double u = ge, v = -ge;
+    if (md->act == SNTK_ACT_SOFTMAX) {
+      u = md->ft[i] * (ge - md->rowq[i]);
+      v = md->ft[i] * (-ge - md->rowq[i]);
+    }
+    for (int64_t j = 0; j < d; j++) {
+      Xu[i * d + j] = u * X[i * d + j];
+      Xv[i * d + j] = v * X[i * d + j];
+    }
+  }
+  sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
+  if (np > 0)
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)np, (int)c, 1.0, Xu, (int)d,
+                md->Z, (int)ml, beta, md->gT, (int)ml);
+  if (ml - np > 0)
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)(ml - np), (int)c, 1.0, Xv,
+                (int)d, md->Z + np, (int)ml, beta, md->gT + np, (int)ml);
+  sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
+}
+
+/* Backward on the chunk just forwarded, with E = F - Y in md->E: gT (d x m_loc) = beta gT + X^T G.
+ * k = 1 softmax and exp: see backward_signs. relu (k = 1): G replaces the activations in Z; k > 1: G
+ * goes through B = E A. (X^T G runs at about twice the rate of the equivalent G^T X in OpenBLAS for
+ * these shapes; the step transposes gT once.) */
 static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const double *F,
                            double beta) {
   const int64_t ml = md->m_loc, d = md->d, k = md->k;
+  const int ci = (int)c, mli = (int)ml, ki = (int)k;
+  double *G = md->Z;
+  if (md->act == SNTK_ACT_SOFTMAX) row_q(md, c, F);
+  if (k == 1 && md->act != SNTK_ACT_RELU) {
+    backward_signs(md, X, c, beta);
+    return;
+  }
   sntk_perf_start(SNTK_EV_BACKWARD_ELEM);
-  const double *G = grad_factors(md, c, F);
+  if (k == 1) {
+    sntk_kern_relu_grad_k1(c, ml, md->Z, ml, md->A, md->E, md->gamma);
+  } else {
+    G = md->B;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A, mli,
+                0.0, md->B, mli);
+    if (md->act == SNTK_ACT_SOFTMAX)
+      sntk_kern_softmax_grad(c, ml, md->Z, md->B, md->ft, md->rowq, md->gamma);
+    else if (md->act == SNTK_ACT_EXP)
+      sntk_kern_exp_grad(c * ml, md->Z, md->B, md->gamma);
+    else
+      sntk_kern_relu_grad(c * ml, md->Z, md->B, md->gamma);
+  }
   sntk_perf_stop(SNTK_EV_BACKWARD_ELEM, k > 1 ? 2.0 * (double)c * (double)ml * (double)k : 0.0);
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)ml, (int)c, 1.0, X, (int)d, G,
-              (int)ml, beta, md->gT, (int)ml);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, mli, ci, 1.0, X, (int)d, G, mli, beta,
+              md->gT, mli);
   sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
 }
 
@@ -275,6 +366,7 @@ int sntk_model_eval(sntk_model_t *md, const sntk_dataset_t *ds, double *loss, do
   const int64_t k = md->k, n = ds->n;
   double total = 0.0;
   SNTK_CALL(check_int_sizes(md));
+  update_wmax(md);
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     const double *Xc = ds->X + i0 * md->d, *Yc = ds->Y + i0 * k;
@@ -297,6 +389,7 @@ int sntk_model_eval(sntk_model_t *md, const sntk_dataset_t *ds, double *loss, do
 
 int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) {
   SNTK_CALL(check_int_sizes(md));
+  update_wmax(md);
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     SNTK_CALL(forward_chunk(md, X + i0 * md->d, c, F + i0 * md->k));
@@ -304,9 +397,7 @@ int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) 
   return SNTK_OK;
 }
 
-/* Features of the c samples just forwarded: Z holds the activations; for softmax rowf holds the
- * factors turning Z into S, and T the merged tuples (numerator l over the sum is <a_l, S(x_i)>). */
-/* Features of the c samples just forwarded: Z holds the activations and, for softmax, rowf the factors
+/* Features of the c samples just forwarded: Z holds the activations and, for softmax, ft the factors
  * turning Z into S and T the merged tuples, whose numerators over the sum are <a_l, S(x_i)>. U is
  * column-major (one column per neuron) while Z is row-major (one row per sample): the loops run over
  * tiles of 32 samples x 256 neurons so that both sides stay in cache. */
@@ -324,7 +415,7 @@ static void features_chunk(const sntk_model_t *md, int64_t c, double *U, int64_t
             const double z = md->Z[i * ml + r];
             if (md->act == SNTK_ACT_SOFTMAX) {
               const double *t = md->T + i * w;
-              u[i * k] = z * md->rowf[i] * (a - t[2 + l] / t[1]);
+              u[i * k] = z * md->ft[i] * (a - t[2 + l] / t[1]);
             } else if (md->act == SNTK_ACT_EXP) {
               u[i * k] = a * z;
             } else {
@@ -341,6 +432,7 @@ int sntk_model_features(sntk_model_t *md, const double *X, int64_t n, double *U,
     return sntk_error(SNTK_ERR_RUNTIME, "features: leading dimension %lld < n k = %lld",
                       (long long)ldu, (long long)(n * md->k));
   SNTK_CALL(check_int_sizes(md));
+  update_wmax(md);
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     SNTK_CALL(forward_chunk(md, X + i0 * md->d, c, md->Fc));
