@@ -217,24 +217,23 @@ done:
   return err;
 }
 
-int sntk_h5_attr_read_i64(hid_t obj, const char *name, int64_t *value) {
+/* A scalar attribute read as the native type `mem`. */
+static int attr_read_scalar(hid_t obj, const char *name, hid_t mem, void *value) {
   hid_t at = -1;
   int err = SNTK_OK;
   SNTK_TRY(attr_open(obj, name, &at));
-  SNTK_TRY(SNTK_H5(H5Aread(at, H5T_NATIVE_INT64, value)));
+  SNTK_TRY(SNTK_H5(H5Aread(at, mem, value)));
 done:
   if (at >= 0) H5Aclose(at);
   return err;
 }
 
+int sntk_h5_attr_read_i64(hid_t obj, const char *name, int64_t *value) {
+  return attr_read_scalar(obj, name, H5T_NATIVE_INT64, value);
+}
+
 int sntk_h5_attr_read_f64(hid_t obj, const char *name, double *value) {
-  hid_t at = -1;
-  int err = SNTK_OK;
-  SNTK_TRY(attr_open(obj, name, &at));
-  SNTK_TRY(SNTK_H5(H5Aread(at, H5T_NATIVE_DOUBLE, value)));
-done:
-  if (at >= 0) H5Aclose(at);
-  return err;
+  return attr_read_scalar(obj, name, H5T_NATIVE_DOUBLE, value);
 }
 
 static int describe(hid_t obj, const char *units, const char *description) {

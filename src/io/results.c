@@ -277,8 +277,16 @@ static int parent_group(hid_t file, const char *path, hid_t *g, const char **lea
   return SNTK_H5(*g = sntk_h5_group(file, parent));
 }
 
-int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int64_t cols,
-                        const double *data, const char *units, const char *description) {
+/* What a dataset write at a path needs: a matrix of doubles or a list of strings. */
+typedef struct payload {
+  int64_t rows, cols;
+  const double *data;
+  const char *const *strings; /* when set: rows strings, no data */
+  const char *units, *description;
+} payload_t;
+
+/* Collective: rank 0 (re)writes the dataset at `path`, creating the groups on the way. */
+static int write_at(sntk_results_t *res, const char *path, const payload_t *p) {
   int err = SNTK_OK;
   if (res->rank == 0) {
     hid_t file = -1, g = -1;
@@ -286,7 +294,10 @@ int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int
     SNTK_TRY(open_rw(res, &file));
     SNTK_TRY(parent_group(file, path, &g, &leaf));
     if (sntk_h5_exists(g, leaf)) SNTK_TRY(SNTK_H5(H5Ldelete(g, leaf, H5P_DEFAULT)));
-    SNTK_TRY(sntk_h5_write_matrix(g, leaf, rows, cols, data, units, description));
+    if (p->strings)
+      SNTK_TRY(sntk_h5_write_strings(g, leaf, p->rows, p->strings, p->description));
+    else
+      SNTK_TRY(sntk_h5_write_matrix(g, leaf, p->rows, p->cols, p->data, p->units, p->description));
   done:
     if (g >= 0) H5Gclose(g);
     if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
@@ -294,21 +305,16 @@ int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int
   return sntk_agree(res->comm, err);
 }
 
+int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int64_t cols,
+                        const double *data, const char *units, const char *description) {
+  payload_t p = {rows, cols, data, NULL, units, description};
+  return write_at(res, path, &p);
+}
+
 int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n, const char *const *strings,
                          const char *description) {
-  int err = SNTK_OK;
-  if (res->rank == 0) {
-    hid_t file = -1, g = -1;
-    const char *leaf;
-    SNTK_TRY(open_rw(res, &file));
-    SNTK_TRY(parent_group(file, path, &g, &leaf));
-    if (sntk_h5_exists(g, leaf)) SNTK_TRY(SNTK_H5(H5Ldelete(g, leaf, H5P_DEFAULT)));
-    SNTK_TRY(sntk_h5_write_strings(g, leaf, n, strings, description));
-  done:
-    if (g >= 0) H5Gclose(g);
-    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
-  }
-  return sntk_agree(res->comm, err);
+  payload_t p = {n, 0, NULL, strings, NULL, description};
+  return write_at(res, path, &p);
 }
 
 int sntk_results_remove(sntk_results_t *res, const char *path) {
