@@ -1,6 +1,7 @@
-/* Minimal MPI-aware test harness: checks count failures on every rank; th_finish combines them, rank 0
- * prints a summary, and the exit status is non-zero if any rank failed. Each passing check of a number
- * prints the measured value (rank 0), so test logs carry the numbers the tests exist for. */
+/* Minimal MPI-aware test harness: checks count failures on every rank; th_finish combines them,
+ * rank 0 prints a summary, and the exit status is non-zero if any rank failed. Each passing check
+ * of a number prints the measured value (rank 0), so test logs carry the numbers the tests exist
+ * for. */
 #ifndef SOFTNTK_TEST_HARNESS_H
 #define SOFTNTK_TEST_HARNESS_H
 
@@ -83,8 +84,8 @@ static inline int th_finish_now(void) {
 #define TH_CALL(expr)                                                                              \
   do {                                                                                             \
     int th_e_ = (expr);                                                                            \
-    TH_OK(th_e_ == 0, "%s -> %d %s", #expr, th_e_, th_e_ ? sntk_error_message() : "");          \
-    if (th_e_) return th_finish_now();                                                            \
+    TH_OK(th_e_ == 0, "%s -> %d %s", #expr, th_e_, th_e_ ? sntk_error_message() : "");             \
+    if (th_e_) return th_finish_now();                                                             \
   } while (0)
 
 #endif

@@ -1,6 +1,6 @@
-/* Plain-loop reference of the network (DESIGN.md section 1), written straight from the formulas with no
- * BLAS, chunking or distribution, for the tests to compare the library against. Global arrays:
- * W m x d (row r = w_r), A k x m, X n x d, Y n x k. */
+/* Plain-loop reference of the network (DESIGN.md section 1), written straight from the formulas
+ * with no BLAS, chunking or distribution, for the tests to compare the library against. Global
+ * arrays: W m x d (row r = w_r), A k x m, X n x d, Y n x k. */
 #ifndef SOFTNTK_TEST_REFERENCE_H
 #define SOFTNTK_TEST_REFERENCE_H
 

@@ -20,8 +20,8 @@ int main(int argc, char **argv) {
     double e = fabs(y[i] - exp(x[i])) / exp(x[i]);
     if (e > worst) worst = e, worst_x = x[i];
   }
-  TH_OK(worst < 4 * 2.220446e-16, "vector exp over [-708, 709]: max relative error %.2e at %.3f (< 4 ulp)",
-        worst, worst_x);
+  TH_OK(worst < 4 * 2.220446e-16,
+        "vector exp over [-708, 709]: max relative error %.2e at %.3f (< 4 ulp)", worst, worst_x);
   double sx[] = {0.0, -1000.0, 1000.0, -708.5, 709.9, NAN, -INFINITY, INFINITY};
   double sy[8];
   memcpy(sy, sx, sizeof sx);
@@ -44,10 +44,11 @@ int main(int argc, char **argv) {
       s += e, num += a[j] * e;
       err = fmax(err, fabs(Z[i * M + j] - e));
     }
-    err = fmax(err, fabs(T[3 * i] - mx) + fabs(T[3 * i + 1] - s) / s + fabs(T[3 * i + 2] - num) / s);
+    err =
+        fmax(err, fabs(T[3 * i] - mx) + fabs(T[3 * i + 1] - s) / s + fabs(T[3 * i + 2] - num) / s);
   }
-  TH_OK(err < 1e-13, "fused softmax rows (k = 1, one row shifted by 900): max deviation %.1e (< 1e-13)",
-        err);
+  TH_OK(err < 1e-13,
+        "fused softmax rows (k = 1, one row shifted by 900): max deviation %.1e (< 1e-13)", err);
   free(x);
   free(y);
   return th_finish();

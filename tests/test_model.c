@@ -1,14 +1,16 @@
 /* Model correctness at any rank count (run with 1, 2, 3 and 4 ranks):
  * - step 0 is identical for every rank count (W gathered = W built on one rank, bitwise);
- * - loss, outputs F and the gradient on P ranks equal P = 1 within 1e-12 relative, for every activation
- *   and k in {1, 3}, with m = 37 or 38 (not divisible by 3 or 4; 37 not by 2 either) and several chunks;
+ * - loss, outputs F and the gradient on P ranks equal P = 1 within 1e-12 relative, for every
+ * activation and k in {1, 3}, with m = 37 or 38 (not divisible by 3 or 4; 37 not by 2 either) and
+ * several chunks;
  * - the single-rank library equals the plain-loop reference (1e-12) and the gradient equals central
  *   finite differences (1e-6);
  * - softmax with pre-activations of magnitude 1000 stays finite and equals the shifted reference.
  * Tolerances: the distributed and single-rank results differ only by the order of floating-point
- * reductions (tuple merges, GEMM blocking), a few ulp amplified at most by the n = 50 sample sums, so
- * 1e-12 leaves a margin of about 1e3 over the errors seen (~1e-15). Central differences with h = 1e-6
- * have truncation error O(h^2) ~ 1e-12 and round-off O(eps L / h) ~ 1e-10 relative: 1e-6 is safe. */
+ * reductions (tuple merges, GEMM blocking), a few ulp amplified at most by the n = 50 sample sums,
+ * so 1e-12 leaves a margin of about 1e3 over the errors seen (~1e-15). Central differences with h =
+ * 1e-6 have truncation error O(h^2) ~ 1e-12 and round-off O(eps L / h) ~ 1e-10 relative: 1e-6 is
+ * safe. */
 #include "harness.h"
 #include "reference.h"
 #include "softntk/data.h"
@@ -68,7 +70,8 @@ static void gather_rows(const sntk_model_t *md, const double *stored, int64_t w,
 
 /* Transpose-gather A (k x m_loc per rank) into global k x m on rank 0. */
 static void gather_signs(const sntk_model_t *md, double *A) {
-  double *At = malloc(sizeof(double) * md->m_loc * md->k), *Ag = malloc(sizeof(double) * md->m * md->k);
+  double *At = malloc(sizeof(double) * md->m_loc * md->k),
+         *Ag = malloc(sizeof(double) * md->m * md->k);
   for (int64_t r = 0; r < md->m_loc; r++)
     for (int64_t l = 0; l < md->k; l++) At[r * md->k + l] = md->A[l * md->m_loc + r];
   gather_rows(md, At, md->k, Ag);
@@ -149,17 +152,23 @@ static void check_case(int act, int64_t k, int init, int64_t m, double wscale) {
     double eL = th_rel(loss, loss1), eG = th_relerr(Gg, G1g, m * D);
     free(W1), free(G1g), free(A1), free(A1t);
     TH_OK(eL < 1e-12 && eF < 1e-12 && eG < 1e-12,
-          "%s k=%lld %s m=%lld P=%d vs P=1: loss %.1e, F %.1e (on max(|F|,|Y|)), grad %.1e (rel, < 1e-12)", an,
-          (long long)k, in, (long long)m, th_size, eL, eF, eG);
+          "%s k=%lld %s m=%lld P=%d vs P=1: loss %.1e, F %.1e (on max(|F|,|Y|)), grad %.1e (rel, < "
+          "1e-12)",
+          an, (long long)k, in, (long long)m, th_size, eL, eF, eG);
 
     double *Fr = malloc(sizeof(double) * N * k), *Gr = malloc(sizeof(double) * m * D);
     ref_forward(act, one->gamma, m, D, k, one->W, one->A, ds.X, N, Fr);
     double lr = ref_loss_grad(act, one->gamma, m, D, k, one->W, one->A, ds.X, ds.Y, N, Gr);
-    double rF = th_relerr(F1, Fr, N * k) * (nF > 0 ? nF : 1.0) / (nF > nY ? nF : nY), rG = th_relerr(G1, Gr, m * D), rL = th_rel(loss1, lr);
+    double rF = th_relerr(F1, Fr, N * k) * (nF > 0 ? nF : 1.0) / (nF > nY ? nF : nY),
+           rG = th_relerr(G1, Gr, m * D), rL = th_rel(loss1, lr);
     int finite = isfinite(loss1);
-    TH_OK(finite && rF < 1e-12 && rG < 1e-12 && rL < 1e-12,
-          "%s k=%lld %s: P=1 vs plain-loop reference: loss %.1e, F %.1e, grad %.1e (< 1e-12)%s", an,
-          (long long)k, in, rL, rF, rG, wscale > 1 ? " [pre-activations ~1000]" : "");
+    TH_OK(finite && rF < 1e-12 && rG < 1e-12 &&
+                  rL<1e-12,
+                     "%s k=%lld %s: P=1 vs plain-loop reference: loss %.1e, F %.1e, grad %.1e (< "
+                     "1e-12)%s",
+                     an, (long long)k, in, rL, rF, rG, wscale> 1
+              ? " [pre-activations ~1000]"
+              : "");
     if (wscale == 1.0) {
       double e = fd_error(one, &ds, G1);
       TH_OK(e < 1e-6, "%s k=%lld %s: gradient vs central differences %.1e (< 1e-6)", an,
@@ -173,7 +182,8 @@ static void check_case(int act, int64_t k, int init, int64_t m, double wscale) {
   sntk_data_free(&ds);
 }
 
-/* Largest |w_r . x_i| for the softmax extreme case, to show the case is real (exp would overflow). */
+/* Largest |w_r . x_i| for the softmax extreme case, to show the case is real (exp would overflow).
+ */
 static double max_preactivation(double wscale) {
   sntk_dataset_t ds;
   sntk_model_t *one = NULL;
@@ -282,7 +292,8 @@ int main(int argc, char **argv) {
     }
   /* sigma = 1 gives |z| ~ 1; scaling W by 300 puts pre-activations near 1000. */
   double zmax = max_preactivation(300.0);
-  if (th_rank == 0) TH_OK(zmax > 750, "extreme case: max |w . x| = %.0f (exp overflows past 709)", zmax);
+  if (th_rank == 0)
+    TH_OK(zmax > 750, "extreme case: max |w . x| = %.0f (exp overflows past 709)", zmax);
   for (int64_t k = 1; k <= 3; k += 2) check_case(SNTK_ACT_SOFTMAX, k, SNTK_INIT_RANDOM, 37, 300.0);
   return th_finish();
 }

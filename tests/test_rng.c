@@ -1,7 +1,7 @@
 /* Counter-based streams: a pure function of (seed, purpose, index); moments of the draws.
- * With N = 2e5 draws the standard error of a mean of unit-variance draws is 0.0022 and of a variance
- * about 0.0032 (normal) , so a 5-sigma tolerance of 0.012 / 0.016 fails a correct generator with
- * probability below 1e-6 and catches any biased transform. */
+ * With N = 2e5 draws the standard error of a mean of unit-variance draws is 0.0022 and of a
+ * variance about 0.0032 (normal) , so a 5-sigma tolerance of 0.012 / 0.016 fails a correct
+ * generator with probability below 1e-6 and catches any biased transform. */
 #include "harness.h"
 #include "softntk/rng.h"
 

@@ -1,6 +1,7 @@
 /* softntk bench: the speed of the training step, the NTK Gram assembly and the eigen-solve, each
  * against a BLAS-3 rate (DGEMM, DSYRK) measured on the same shapes in the same run and environment,
- * with the BLAS library and core type in use and the peak memory per rank against the prediction. */
+ * with the BLAS library and core type in use and the peak memory per rank against the prediction.
+ */
 #ifndef SOFTNTK_BENCH_H
 #define SOFTNTK_BENCH_H
 

@@ -1,13 +1,14 @@
-/* softntk checkpoints: parallel HDF5 files from which a run continues bit for bit (DESIGN.md section 4).
+/* softntk checkpoints: parallel HDF5 files from which a run continues bit for bit (DESIGN.md
+ * section 4).
  *
- * ckpt-<step>.h5 holds W(step) as one global dataset [m, d] (neuron-major: each rank writes and reads its
- * own contiguous hyperslab, collectively, so a checkpoint written on P ranks resumes on any other P), the
- * signs a as [m, k], the training history rows [0, step), the resolved config and its hash, a hash of the
- * training data, sizes, the rank count and a format version. Every dataset carries HDF5's Fletcher32
- * checksum (last in the filter pipeline) and the file uses the 1.10 format, whose metadata is
- * checksummed too; reads verify both.
- * Protocol: write ckpt-<step>.h5.partial, flush and close, fsync, rank 0 renames it into place and fsyncs
- * the directory, then removes the oldest beyond `keep`. A crash at any instant leaves the previous
+ * ckpt-<step>.h5 holds W(step) as one global dataset [m, d] (neuron-major: each rank writes and
+ * reads its own contiguous hyperslab, collectively, so a checkpoint written on P ranks resumes on
+ * any other P), the signs a as [m, k], the training history rows [0, step), the resolved config and
+ * its hash, a hash of the training data, sizes, the rank count and a format version. Every dataset
+ * carries HDF5's Fletcher32 checksum (last in the filter pipeline) and the file uses the 1.10
+ * format, whose metadata is checksummed too; reads verify both. Protocol: write
+ * ckpt-<step>.h5.partial, flush and close, fsync, rank 0 renames it into place and fsyncs the
+ * directory, then removes the oldest beyond `keep`. A crash at any instant leaves the previous
  * checkpoint intact. */
 #ifndef SOFTNTK_CHECKPOINT_H
 #define SOFTNTK_CHECKPOINT_H
@@ -18,7 +19,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
-#define SNTK_CKPT_FORMAT "softntk-checkpoint"
+#define SNTK_CKPT_FORMAT  "softntk-checkpoint"
 #define SNTK_CKPT_VERSION 1
 
 /* [checkpoint] section. Global. */
@@ -27,9 +28,9 @@ typedef struct sntk_ckpt_cfg {
   int64_t every_steps;  /* checkpoint every this many steps (0: off) */
   double every_minutes; /* checkpoint every this many minutes of wall time (0: off) */
   int64_t keep;         /* newest checkpoints kept */
-  double max_hours;     /* wall-time budget: checkpoint and stop (exit 3) before it runs out (0: off) */
-  int final;            /* write a checkpoint when the run ends */
-  double timeout;       /* seconds before a stuck write aborts the run (0: no limit) */
+  double max_hours; /* wall-time budget: checkpoint and stop (exit 3) before it runs out (0: off) */
+  int final;        /* write a checkpoint when the run ends */
+  double timeout;   /* seconds before a stuck write aborts the run (0: no limit) */
 } sntk_ckpt_cfg_t;
 
 extern const sntk_key_t sntk_ckpt_keys[];
@@ -53,18 +54,18 @@ typedef struct sntk_ckpt_info {
 /* What a checkpoint file says about itself. Global after sntk_ckpt_read. */
 typedef struct sntk_ckpt_meta {
   int64_t step, m, d, k, mpi_size, format_version;
-  char *config;          /* resolved config text (free with sntk_ckpt_meta_free) */
+  char *config; /* resolved config text (free with sntk_ckpt_meta_free) */
   char hash[17], data_hash[17];
-  char version[128];     /* softntk version that wrote it */
+  char version[128]; /* softntk version that wrote it */
 } sntk_ckpt_meta_t;
 
-/* Collective. Write the checkpoint of step `step` into dir (created if missing) by the protocol above,
- * then keep only the newest `keep`. Free space and the file-size limit are checked on every rank
- * before the first byte (parallel HDF5 hangs when a collective write fails on some ranks only); a
- * write still stuck after `timeout` seconds (0: never) ends the process with exit status 1 and a
- * message. On failure nothing but the .partial file is touched (and it is removed), so the previous
- * checkpoint stays valid. *seconds receives the wall time taken and *bytes the file size (rank 0's
- * view; either may be NULL). */
+/* Collective. Write the checkpoint of step `step` into dir (created if missing) by the protocol
+ * above, then keep only the newest `keep`. Free space and the file-size limit are checked on every
+ * rank before the first byte (parallel HDF5 hangs when a collective write fails on some ranks
+ * only); a write still stuck after `timeout` seconds (0: never) ends the process with exit status 1
+ * and a message. On failure nothing but the .partial file is touched (and it is removed), so the
+ * previous checkpoint stays valid. *seconds receives the wall time taken and *bytes the file size
+ * (rank 0's view; either may be NULL). */
 int sntk_ckpt_write(MPI_Comm comm, const char *dir, int64_t step, const sntk_model_t *md,
                     const sntk_ckpt_info_t *info, const sntk_history_t *hist, int64_t keep,
                     double timeout, double *seconds, int64_t *bytes);
@@ -75,9 +76,10 @@ typedef int (*sntk_ckpt_accept_fn)(const char *path, const sntk_ckpt_meta_t *met
 
 /* Collective. Read checkpoint `path`: the metadata, then (if `accept` agrees; NULL accepts all) the
  * model's rows of W and a on each rank (the model's m, d, k must match) and, on rank 0, the history
- * (hist->data allocated, caller frees; hist->names and ncols given). Every checksum is verified and the
- * ranks agree. A damaged, truncated or foreign file is SNTK_ERR_INPUT with *damaged = 1 and a message
- * naming the file and the problem; a refusal by `accept` returns its error with *damaged = 0. */
+ * (hist->data allocated, caller frees; hist->names and ncols given). Every checksum is verified and
+ * the ranks agree. A damaged, truncated or foreign file is SNTK_ERR_INPUT with *damaged = 1 and a
+ * message naming the file and the problem; a refusal by `accept` returns its error with *damaged =
+ * 0. */
 int sntk_ckpt_read(MPI_Comm comm, const char *path, sntk_ckpt_accept_fn accept, void *ctx,
                    sntk_model_t *md, sntk_ckpt_meta_t *meta, sntk_history_t *hist, int *damaged);
 
@@ -91,8 +93,8 @@ void sntk_ckpt_meta_free(sntk_ckpt_meta_t *meta);
 int sntk_ckpt_load(MPI_Comm comm, const char *dir, const char *which, sntk_ckpt_accept_fn accept,
                    void *ctx, sntk_model_t *md, int64_t *step, char *used, size_t len);
 
-/* Not collective. Steps of the complete checkpoints (ckpt-<step>.h5) in dir, newest first. *steps is
- * allocated (caller frees); a missing directory gives zero checkpoints. */
+/* Not collective. Steps of the complete checkpoints (ckpt-<step>.h5) in dir, newest first. *steps
+ * is allocated (caller frees); a missing directory gives zero checkpoints. */
 int sntk_ckpt_list(const char *dir, int64_t **steps, int *count);
 
 /* Not collective. The checkpoint directory of a run: cfg_dir if absolute, else run_dir/cfg_dir. */
@@ -101,8 +103,8 @@ void sntk_ckpt_dir(const char *run_dir, const char *cfg_dir, char *out, size_t l
 /* Not collective. Path of the checkpoint of `step` in dir. */
 void sntk_ckpt_path(const char *dir, int64_t step, char *out, size_t len);
 
-/* Not collective. Remove leftover ckpt-*.h5.partial files (from a crash during a write); with `all`,
- * also every complete checkpoint. Returns the number removed. */
+/* Not collective. Remove leftover ckpt-*.h5.partial files (from a crash during a write); with
+ * `all`, also every complete checkpoint. Returns the number removed. */
 int sntk_ckpt_clean(const char *dir, int all);
 
 #endif

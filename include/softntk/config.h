@@ -1,10 +1,10 @@
 /* softntk configuration machinery: typed key tables, INI parsing, overrides, the resolved text.
  *
- * Each module declares its keys once, in a table of sntk_key_t whose offsets point into that module's
- * section struct (for example sntk_data_cfg_t). The tables are gathered into a list of sections (see
- * deck.h); that single declaration drives defaults, parsing, type and range checks, unknown-key errors
- * with suggestions, `softntk help` text and the resolved config echoed into every output file.
- * Nothing here is collective. */
+ * Each module declares its keys once, in a table of sntk_key_t whose offsets point into that
+ * module's section struct (for example sntk_data_cfg_t). The tables are gathered into a list of
+ * sections (see deck.h); that single declaration drives defaults, parsing, type and range checks,
+ * unknown-key errors with suggestions, `softntk help` text and the resolved config echoed into
+ * every output file. Nothing here is collective. */
 #ifndef SOFTNTK_CONFIG_H
 #define SOFTNTK_CONFIG_H
 
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define SNTK_STR 1024 /* capacity of a string value, bytes (including the terminating NUL) */
+#define SNTK_STR      1024 /* capacity of a string value, bytes (including the terminating NUL) */
 #define SNTK_MAX_KEYS 256
 
 typedef enum {
@@ -57,12 +57,12 @@ typedef struct sntk_config {
   unsigned char set_by_deck[SNTK_MAX_KEYS];
 } sntk_config_t;
 
-/* Bind `cfg` to its sections and struct and write every default. Returns SNTK_ERR_RUNTIME if a default
- * is invalid (a bug in a table). */
+/* Bind `cfg` to its sections and struct and write every default. Returns SNTK_ERR_RUNTIME if a
+ * default is invalid (a bug in a table). */
 int sntk_config_init(sntk_config_t *cfg, const sntk_section_t *sections, void *base);
 
-/* Parse INI text. `origin` names the source in messages (a file name). Errors (SNTK_ERR_INPUT) name the
- * line, section and key, and suggest the nearest valid name. A key given twice is an error. */
+/* Parse INI text. `origin` names the source in messages (a file name). Errors (SNTK_ERR_INPUT) name
+ * the line, section and key, and suggest the nearest valid name. A key given twice is an error. */
 int sntk_config_parse(sntk_config_t *cfg, const char *text, const char *origin);
 
 /* Apply one override "section.key=value" (the leading "--" already removed). */

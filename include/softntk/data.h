@@ -1,8 +1,8 @@
 /* softntk data: the training set (X, Y) every rank holds, from a generator or an HDF5 file.
  *
- * Generated data are a pure function of the seed (rng purposes DATA_X, TEACHER, LABEL), so every rank
- * builds the same set without communication. File data are read by rank 0 and broadcast. Either way the
- * dataset is checked (shapes, finite values) before anything uses it. */
+ * Generated data are a pure function of the seed (rng purposes DATA_X, TEACHER, LABEL), so every
+ * rank builds the same set without communication. File data are read by rank 0 and broadcast.
+ * Either way the dataset is checked (shapes, finite values) before anything uses it. */
 #ifndef SOFTNTK_DATA_H
 #define SOFTNTK_DATA_H
 
@@ -16,16 +16,16 @@ enum { SNTK_TARGET_TEACHER = 0, SNTK_TARGET_RANDOM = 1 };
 
 /* [data] section. Global. */
 typedef struct sntk_data_cfg {
-  int source;              /* SNTK_SOURCE_* */
-  int target;              /* SNTK_TARGET_* (generated data only) */
-  int64_t n, d, k;         /* samples, input dimension (all coordinates), output dimension */
-  int constant_coord;      /* last coordinate constant (generated data only) */
-  double noise;            /* standard deviation of label noise added to teacher targets */
-  int64_t teacher_width;   /* hidden width of the teacher network */
-  char file[SNTK_STR];     /* HDF5 file for source = file */
+  int source;            /* SNTK_SOURCE_* */
+  int target;            /* SNTK_TARGET_* (generated data only) */
+  int64_t n, d, k;       /* samples, input dimension (all coordinates), output dimension */
+  int constant_coord;    /* last coordinate constant (generated data only) */
+  double noise;          /* standard deviation of label noise added to teacher targets */
+  int64_t teacher_width; /* hidden width of the teacher network */
+  char file[SNTK_STR];   /* HDF5 file for source = file */
   char x_dataset[SNTK_STR];
   char y_dataset[SNTK_STR];
-  int store;               /* copy X and Y into results.h5 /data */
+  int store; /* copy X and Y into results.h5 /data */
 } sntk_data_cfg_t;
 
 extern const sntk_key_t sntk_data_keys[];
@@ -43,10 +43,11 @@ typedef struct sntk_dataset {
   double *Y; /* n x k, row-major */
 } sntk_dataset_t;
 
-/* Collective. Build or read the dataset described by cfg. `explicit_mask` (SNTK_DATA_SET_*) says which
- * of n, d, k the deck gave explicitly: for a file, those must match its shape (a file's n may also be
- * smaller: the first n rows are used). Errors: SNTK_ERR_INPUT for a missing, unreadable, non-HDF5 or
- * wrong-shape file and for non-finite values; the message names the file and dataset. */
+/* Collective. Build or read the dataset described by cfg. `explicit_mask` (SNTK_DATA_SET_*) says
+ * which of n, d, k the deck gave explicitly: for a file, those must match its shape (a file's n may
+ * also be smaller: the first n rows are used). Errors: SNTK_ERR_INPUT for a missing, unreadable,
+ * non-HDF5 or wrong-shape file and for non-finite values; the message names the file and dataset.
+ */
 int sntk_data_load(MPI_Comm comm, const sntk_data_cfg_t *cfg, uint64_t seed, unsigned explicit_mask,
                    sntk_dataset_t *ds);
 
@@ -54,12 +55,13 @@ int sntk_data_load(MPI_Comm comm, const sntk_data_cfg_t *cfg, uint64_t seed, uns
 int sntk_data_alloc(int64_t n, int64_t d, int64_t k, sntk_dataset_t *ds);
 void sntk_data_free(sntk_dataset_t *ds);
 
-/* Not collective. Point i of the sphere generator: a uniform direction in R^d; with constant_coord the
- * first d-1 coordinates are a uniform direction scaled by 1/sqrt(2) and the last is 1/sqrt(2), so the
- * point still has unit norm. */
+/* Not collective. Point i of the sphere generator: a uniform direction in R^d; with constant_coord
+ * the first d-1 coordinates are a uniform direction scaled by 1/sqrt(2) and the last is 1/sqrt(2),
+ * so the point still has unit norm. */
 void sntk_sphere_point(uint64_t seed, int64_t i, int64_t d, int constant_coord, double *x);
 
-/* Not collective. 64-bit hash of the bytes of X and Y as 16 hex digits (identifies a training set). */
+/* Not collective. 64-bit hash of the bytes of X and Y as 16 hex digits (identifies a training set).
+ */
 void sntk_data_hash(const sntk_dataset_t *ds, char out[17]);
 
 /* Not collective. SNTK_ERR_INPUT naming the first non-finite entry of a matrix. */

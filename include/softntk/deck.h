@@ -1,5 +1,6 @@
-/* softntk deck: the whole configuration of a run, gathered from every module's section, loaded from an
- * INI file plus `--section.key=value` overrides, checked, and resolved to canonical text and a hash. */
+/* softntk deck: the whole configuration of a run, gathered from every module's section, loaded from
+ * an INI file plus `--section.key=value` overrides, checked, and resolved to canonical text and a
+ * hash. */
 #ifndef SOFTNTK_DECK_H
 #define SOFTNTK_DECK_H
 
@@ -34,9 +35,10 @@ typedef struct sntk_deck {
 
 extern const sntk_section_t sntk_deck_sections[];
 
-/* Collective. Load the deck at `path` (NULL: built-in defaults) read by rank 0 and broadcast, apply the
- * overrides ("section.key=value", without the leading "--"), and run every module's checks for `comm`'s
- * size. SNTK_ERR_INPUT with a message naming the file, line, key or value on any problem. */
+/* Collective. Load the deck at `path` (NULL: built-in defaults) read by rank 0 and broadcast, apply
+ * the overrides ("section.key=value", without the leading "--"), and run every module's checks for
+ * `comm`'s size. SNTK_ERR_INPUT with a message naming the file, line, key or value on any problem.
+ */
 int sntk_deck_load(MPI_Comm comm, const char *path, int noverrides, char *const *overrides,
                    sntk_deck_t *deck);
 void sntk_deck_free(sntk_deck_t *deck);

@@ -1,6 +1,6 @@
-/* softntk inspect: print what a softntk HDF5 file (checkpoint or results) says about itself and verify
- * it: every dataset is read whole, so every Fletcher32 checksum and the file's metadata checksums are
- * checked. Not collective (rank 0 calls it). */
+/* softntk inspect: print what a softntk HDF5 file (checkpoint or results) says about itself and
+ * verify it: every dataset is read whole, so every Fletcher32 checksum and the file's metadata
+ * checksums are checked. Not collective (rank 0 calls it). */
 #ifndef SOFTNTK_INSPECT_H
 #define SOFTNTK_INSPECT_H
 

@@ -1,5 +1,5 @@
-/* softntk logging: only rank 0 prints. Lines go to stdout and, once a run directory exists, are also
- * appended to its plain-text log. Not collective (ranks other than 0 return at once). */
+/* softntk logging: only rank 0 prints. Lines go to stdout and, once a run directory exists, are
+ * also appended to its plain-text log. Not collective (ranks other than 0 return at once). */
 #ifndef SOFTNTK_LOG_H
 #define SOFTNTK_LOG_H
 

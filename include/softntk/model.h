@@ -1,10 +1,10 @@
 /* softntk model: the two-layer network F(x) = gamma * sum_r a_r act_r(w_r . x) with hidden neurons
  * sharded across ranks (DESIGN.md sections 1 and 3).
  *
- * Rank p owns neurons [r0, r0 + m_loc): their weights W (m_loc x d, neuron-major) and signs A (k x m_loc).
- * Forward, loss and gradient work on chunks of samples: three GEMMs per chunk (Z = X W^T, the k outputs,
- * the gradient X^T G) plus elementwise work, and one allreduce per chunk (the softmax tuple, or a plain
- * sum of partial outputs for exp and relu). Everything else is local. */
+ * Rank p owns neurons [r0, r0 + m_loc): their weights W (m_loc x d, neuron-major) and signs A (k x
+ * m_loc). Forward, loss and gradient work on chunks of samples: three GEMMs per chunk (Z = X W^T,
+ * the k outputs, the gradient X^T G) plus elementwise work, and one allreduce per chunk (the
+ * softmax tuple, or a plain sum of partial outputs for exp and relu). Everything else is local. */
 #ifndef SOFTNTK_MODEL_H
 #define SOFTNTK_MODEL_H
 
@@ -30,44 +30,46 @@ typedef struct sntk_model_cfg {
 
 extern const sntk_key_t sntk_model_keys[];
 
-/* Not collective. Cross-key checks of [model] given the rank count (m >= ranks, even m for coupled). */
+/* Not collective. Cross-key checks of [model] given the rank count (m >= ranks, even m for
+ * coupled). */
 int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks);
 
 /* Not collective. Resolve the output scale gamma (alpha or beta of DESIGN.md section 1) and the NTK
  * normalisation nu (H = nu J J^T / gamma^2) for an activation, scale text and width. */
-int sntk_model_scale(int activation, const char *output_scale, int64_t m, double *gamma, double *nu);
+int sntk_model_scale(int activation, const char *output_scale, int64_t m, double *gamma,
+                     double *nu);
 
 typedef struct sntk_model {
   /* global: identical on every rank */
   MPI_Comm comm;
   int rank, size;
-  int act;            /* SNTK_ACT_* */
-  int64_t m, d, k;    /* width, input and output dimensions */
-  double gamma, nu;   /* output scale and NTK normalisation */
-  double sigma;       /* initialisation standard deviation */
-  int init;           /* SNTK_INIT_* */
-  int64_t chunk;      /* samples per chunk (same on every rank) */
+  int act;          /* SNTK_ACT_* */
+  int64_t m, d, k;  /* width, input and output dimensions */
+  double gamma, nu; /* output scale and NTK normalisation */
+  double sigma;     /* initialisation standard deviation */
+  int init;         /* SNTK_INIT_* */
+  int64_t chunk;    /* samples per chunk (same on every rank) */
   /* local: this rank's neurons [r0, r0 + m_loc), stored in the order perm: storage row r holds
    * neuron r0 + perm[r]. For k = 1 the neurons with a = +1 come first (npos of them), so that the
    * gradient needs no pass over the activations (see backward_chunk); for k > 1 perm is the
    * identity. Convert with sntk_model_rows_to_global / _from_global at the edges (files, tests). */
   int64_t r0, m_loc;
-  int64_t *perm;      /* m_loc: storage row -> local neuron index */
-  int64_t npos;       /* k = 1: neurons with a = +1 (storage rows [0, npos)) */
-  double *W;          /* m_loc x d: storage row r is w_{r0 + perm[r]} */
-  double *W0;         /* W at initialisation (for the drift max_r ||w_r - w_r(0)||) */
-  double *A;          /* k x m_loc: A[l*m_loc + r] = a_{l, r0 + perm[r]} in {-1, +1} */
+  int64_t *perm; /* m_loc: storage row -> local neuron index */
+  int64_t npos;  /* k = 1: neurons with a = +1 (storage rows [0, npos)) */
+  double *W;     /* m_loc x d: storage row r is w_{r0 + perm[r]} */
+  double *W0;    /* W at initialisation (for the drift max_r ||w_r - w_r(0)||) */
+  double *A;     /* k x m_loc: A[l*m_loc + r] = a_{l, r0 + perm[r]} in {-1, +1} */
   /* workspace, chunk-sized */
-  double *Z;          /* chunk x m_loc: pre-activations, then activations (softmax: exp(z - M_local)) */
-  double *B;          /* chunk x m_loc: E A, then G (k > 1 only; for k = 1, G replaces Z) */
-  double *gT;         /* d x m_loc: the gradient block accumulated over chunks, transposed */
-  double *Xs;         /* 2 x chunk x d: sample rows scaled by the gradient factors (k = 1) */
-  double *T;          /* chunk x (k + 2): reduction tuples / partial outputs */
-  double *ft;         /* chunk: softmax factors exp(M_local - M) / s turning Z into S */
-  double wmax;        /* max_r ||w_r|| over this rank's neurons, for the softmax row shifts */
-  double *rowq;       /* chunk: <E_i, F_i> */
-  double *E;          /* chunk x k: residuals */
-  double *Fc;         /* chunk x k: outputs when the caller does not keep them */
+  double *Z;    /* chunk x m_loc: pre-activations, then activations (softmax: exp(z - M_local)) */
+  double *B;    /* chunk x m_loc: E A, then G (k > 1 only; for k = 1, G replaces Z) */
+  double *gT;   /* d x m_loc: the gradient block accumulated over chunks, transposed */
+  double *Xs;   /* 2 x chunk x d: sample rows scaled by the gradient factors (k = 1) */
+  double *T;    /* chunk x (k + 2): reduction tuples / partial outputs */
+  double *ft;   /* chunk: softmax factors exp(M_local - M) / s turning Z into S */
+  double wmax;  /* max_r ||w_r|| over this rank's neurons, for the softmax row shifts */
+  double *rowq; /* chunk: <E_i, F_i> */
+  double *E;    /* chunk x k: residuals */
+  double *Fc;   /* chunk x k: outputs when the caller does not keep them */
   MPI_Datatype tuple_type;
   MPI_Op tuple_op;
 } sntk_model_t;
@@ -80,13 +82,13 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
 void sntk_model_destroy(sntk_model_t **model);
 
 /* Not collective. Draw w_r(0) and a_r from the streams keyed by (seed, neuron index); coupled init
- * uses the pair index r/2 for w and flips the sign of a for odd r. Also records W0. The result is the
- * same for every rank count. */
+ * uses the pair index r/2 for w and flips the sign of a for odd r. Also records W0. The result is
+ * the same for every rank count. */
 void sntk_model_init(sntk_model_t *model, uint64_t seed);
 
-/* Collective. Loss L = 1/2 sum_i ||F(x_i) - y_i||^2 (global, on every rank); optionally the outputs F
- * (n x k, global, on every rank) and this rank's gradient block dL/dW (m_loc x d, storage order like
- * W). NULL skips either. */
+/* Collective. Loss L = 1/2 sum_i ||F(x_i) - y_i||^2 (global, on every rank); optionally the outputs
+ * F (n x k, global, on every rank) and this rank's gradient block dL/dW (m_loc x d, storage order
+ * like W). NULL skips either. */
 int sntk_model_eval(sntk_model_t *model, const sntk_dataset_t *ds, double *loss, double *F,
                     double *grad);
 
@@ -100,8 +102,8 @@ int sntk_model_forward(sntk_model_t *model, const double *X, int64_t c, double *
  * allreduce per chunk: softmax needs the global normaliser). */
 int sntk_model_features(sntk_model_t *model, const double *X, int64_t n, double *U, int64_t ldu);
 
-/* Not collective. Rows (m_loc of `width` values) between storage order and the neurons' global order
- * r0, r0 + 1, ...; src and dst must not overlap. */
+/* Not collective. Rows (m_loc of `width` values) between storage order and the neurons' global
+ * order r0, r0 + 1, ...; src and dst must not overlap. */
 void sntk_model_rows_to_global(const sntk_model_t *model, const double *src, int64_t width,
                                double *dst);
 void sntk_model_rows_from_global(const sntk_model_t *model, const double *src, int64_t width,
@@ -116,8 +118,8 @@ double sntk_model_local_drift(const sntk_model_t *model);
 /* Not collective. The chunk size a model of width m with k outputs on P ranks uses for n samples:
  * `chunk` if positive (at most n), else one sized so that the chunk x (m/P) buffers (one for k = 1,
  * two otherwise) take about 64 MiB: large chunks keep the GEMMs efficient, and each row of a chunk
- * (m/P doubles) stays in L2 between the passes over it. A function of global sizes only, so every rank
- * loops over the same chunks. */
+ * (m/P doubles) stays in L2 between the passes over it. A function of global sizes only, so every
+ * rank loops over the same chunks. */
 int64_t sntk_model_chunk_size(int64_t n, int64_t m, int64_t k, int P, int64_t chunk);
 
 /* Not collective. Memory the model needs on one rank, bytes (parameters plus workspace). */

@@ -1,7 +1,7 @@
-/* softntk profiling: cheap named events around every phase, with flop counts, summarised at the end of
- * a run as min/avg/max over ranks (in the manner of PETSc's -log_view) and stored in results.h5 /perf.
- * Events are per process, never nested in themselves; the clock is MPI_Wtime. Not collective, except
- * sntk_perf_report. */
+/* softntk profiling: cheap named events around every phase, with flop counts, summarised at the end
+ * of a run as min/avg/max over ranks (in the manner of PETSc's -log_view) and stored in results.h5
+ * /perf. Events are per process, never nested in themselves; the clock is MPI_Wtime. Not
+ * collective, except sntk_perf_report. */
 #ifndef SOFTNTK_PERF_H
 #define SOFTNTK_PERF_H
 
@@ -50,9 +50,9 @@ typedef struct sntk_perf_total {
 } sntk_perf_total_t;
 sntk_perf_total_t sntk_perf_get(sntk_event_t ev);
 
-/* Collective. Print the summary table (rank 0, through the log) for the events that ran and, when res
- * is given, write /perf: event names, count, time_min/avg/max over ranks (s), flops (summed over
- * ranks), and the run's wall time. */
+/* Collective. Print the summary table (rank 0, through the log) for the events that ran and, when
+ * res is given, write /perf: event names, count, time_min/avg/max over ranks (s), flops (summed
+ * over ranks), and the run's wall time. */
 int sntk_perf_report(MPI_Comm comm, double wall_seconds, struct sntk_results *res);
 
 #endif

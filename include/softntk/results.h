@@ -1,16 +1,16 @@
 /* softntk results file: results.h5 of a run (DESIGN.md section 4).
  *
  * Rank 0 does the I/O; every function is collective only in that the ranks agree on its status
- * afterwards, so an I/O failure ends every rank cleanly. The file stays closed between calls, so a run
- * killed at any moment leaves a results file that was complete at the last flush. Time series are
- * buffered in memory and appended to extendible datasets by sntk_results_flush. */
+ * afterwards, so an I/O failure ends every rank cleanly. The file stays closed between calls, so a
+ * run killed at any moment leaves a results file that was complete at the last flush. Time series
+ * are buffered in memory and appended to extendible datasets by sntk_results_flush. */
 #ifndef SOFTNTK_RESULTS_H
 #define SOFTNTK_RESULTS_H
 
 #include <mpi.h>
 #include <stdint.h>
 
-#define SNTK_RESULTS_FORMAT "softntk-results"
+#define SNTK_RESULTS_FORMAT  "softntk-results"
 #define SNTK_RESULTS_VERSION 1
 
 typedef struct sntk_results sntk_results_t;
@@ -18,7 +18,7 @@ typedef struct sntk_results sntk_results_t;
 /* One column of a series: an extendible 1-D dataset /<group>/<name>. */
 typedef struct sntk_column {
   const char *name;
-  int is_int;          /* stored as int64 (values must be whole numbers) */
+  int is_int; /* stored as int64 (values must be whole numbers) */
   const char *units;
   const char *description;
 } sntk_column_t;
@@ -29,11 +29,11 @@ typedef struct sntk_column {
 int sntk_results_create(MPI_Comm comm, const char *path, const char *command,
                         const char *config_text, const char *config_hash, sntk_results_t **out);
 
-/* Collective. Reopen the results file of a run resumed at step `step`: in every series group (a group
- * holding a `step` dataset) the rows with step >= `step` are dropped, and so are snapshot datasets named
- * <name>_<t> with t >= step, so the file reads as if the run had just reached `step`. *kept receives the
- * number of /train rows that remain. SNTK_ERR_INPUT when the file is missing, unreadable or not a
- * softntk results file (the caller may then rebuild it). */
+/* Collective. Reopen the results file of a run resumed at step `step`: in every series group (a
+ * group holding a `step` dataset) the rows with step >= `step` are dropped, and so are snapshot
+ * datasets named <name>_<t> with t >= step, so the file reads as if the run had just reached
+ * `step`. *kept receives the number of /train rows that remain. SNTK_ERR_INPUT when the file is
+ * missing, unreadable or not a softntk results file (the caller may then rebuild it). */
 int sntk_results_resume(MPI_Comm comm, const char *path, int64_t step, int64_t *kept,
                         sntk_results_t **out);
 
@@ -47,16 +47,16 @@ int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int
                         const double *data, const char *units, const char *description);
 
 /* Collective. Write n strings at `path` as a string dataset (rank 0's values count). */
-int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n, const char *const *strings,
-                         const char *description);
+int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n,
+                         const char *const *strings, const char *description);
 
 /* Collective. Remove the object (dataset or group, with everything below it) at `path` when it
  * exists (a later write starts afresh). */
 int sntk_results_remove(sntk_results_t *res, const char *path);
 
 /* Collective. Declare a series: the columns under `group`. Returns its id (>= 0) in *id. */
-int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
-                        int *id);
+int sntk_results_series(sntk_results_t *res, const char *group, int ncols,
+                        const sntk_column_t *cols, int *id);
 
 /* Collective. Declare a 2-D series: one extendible dataset /<group>/<name> whose rows hold `width`
  * values each (for example one spectrum per snapshot). Rows are appended with sntk_results_append
@@ -69,8 +69,9 @@ int sntk_results_attr_at_f64(sntk_results_t *res, const char *path, const char *
 int sntk_results_attr_at_str(sntk_results_t *res, const char *path, const char *name,
                              const char *value);
 
-/* Collective (every rank calls it for every row; the ranks agree only when the buffer grows). Buffer
- * one row (ncols values) of series `id`. Only rank 0's values are used; others may pass any row. */
+/* Collective (every rank calls it for every row; the ranks agree only when the buffer grows).
+ * Buffer one row (ncols values) of series `id`. Only rank 0's values are used; others may pass any
+ * row. */
 int sntk_results_append(sntk_results_t *res, int id, const double *row);
 
 /* Collective. Append every buffered row to the file. */

@@ -1,8 +1,10 @@
-/* softntk random streams: counter-based (Random123 Philox-4x64-10), keyed by (seed, purpose, index).
+/* softntk random streams: counter-based (Random123 Philox-4x64-10), keyed by (seed, purpose,
+ * index).
  *
- * A stream is a pure function of its key: the draws for neuron r, sample i or projection j are the same
- * whichever rank computes them and however many ranks there are. Each purpose has its own key so that
- * adding a new use of randomness never shifts an existing one. Not collective; no global state. */
+ * A stream is a pure function of its key: the draws for neuron r, sample i or projection j are the
+ * same whichever rank computes them and however many ranks there are. Each purpose has its own key
+ * so that adding a new use of randomness never shifts an existing one. Not collective; no global
+ * state. */
 #ifndef SOFTNTK_RNG_H
 #define SOFTNTK_RNG_H
 
@@ -20,11 +22,11 @@ typedef enum {
 } sntk_rng_purpose_t;
 
 typedef struct sntk_rng {
-  uint64_t key[2];  /* (seed, purpose) */
-  uint64_t ctr[4];  /* (index, 0, 0, block) */
-  uint64_t buf[4];  /* current block of output */
-  int used;         /* words of buf consumed (4 = empty) */
-  int have_spare;   /* Box-Muller spare normal available */
+  uint64_t key[2]; /* (seed, purpose) */
+  uint64_t ctr[4]; /* (index, 0, 0, block) */
+  uint64_t buf[4]; /* current block of output */
+  int used;        /* words of buf consumed (4 = empty) */
+  int have_spare;  /* Box-Muller spare normal available */
   double spare;
 } sntk_rng_t;
 

@@ -5,8 +5,8 @@
 #include <mpi.h>
 #include <stddef.h>
 
-/* Collective. Create <output_dir>/<name> (and parents) on rank 0 and check it is writable. Writes the
- * directory path into dir (identical on every rank). */
+/* Collective. Create <output_dir>/<name> (and parents) on rank 0 and check it is writable. Writes
+ * the directory path into dir (identical on every rank). */
 int sntk_rundir_prepare(MPI_Comm comm, const char *output_dir, const char *name, char *dir,
                         size_t len);
 

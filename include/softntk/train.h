@@ -1,5 +1,5 @@
-/* softntk training: the [run] and [train] sections and the full-batch gradient-descent driver behind
- * `softntk train` (DESIGN.md sections 1, 3, 4). */
+/* softntk training: the [run] and [train] sections and the full-batch gradient-descent driver
+ * behind `softntk train` (DESIGN.md sections 1, 3, 4). */
 #ifndef SOFTNTK_TRAIN_H
 #define SOFTNTK_TRAIN_H
 

@@ -1,4 +1,5 @@
-/* softntk version: `git describe` of the source tree at build time (the project version outside git). */
+/* softntk version: `git describe` of the source tree at build time (the project version outside
+ * git). */
 #ifndef SOFTNTK_VERSION_H
 #define SOFTNTK_VERSION_H
 

@@ -1,6 +1,6 @@
 /* `softntk bench`: timed training step, NTK Gram assembly and eigen-solve against DGEMM and DSYRK
- * measured on the same shapes in the same run (see bench.h). Rates are per rank; times are the maximum
- * over ranks after a barrier. */
+ * measured on the same shapes in the same run (see bench.h). Rates are per rank; times are the
+ * maximum over ranks after a barrier. */
 #include "softntk/bench.h"
 
 #include "softntk/deck.h"
@@ -121,8 +121,8 @@ static int make_problem(bench_t *b, int64_t n, int64_t k, int64_t m, int act, sn
   return sntk_model_create(b->comm, &mc, dc.d, k, b->deck->train.chunk, n, md);
 }
 
-/* Collective: DGEMM on the step's shapes, C (n x m_loc) = X W^T and X^T C (d x m_loc) whole, without
- * chunks; GFLOP/s per rank, best of reps. */
+/* Collective: DGEMM on the step's shapes, C (n x m_loc) = X W^T and X^T C (d x m_loc) whole,
+ * without chunks; GFLOP/s per rank, best of reps. */
 static int dgemm_rate(bench_t *b, const sntk_model_t *md, const sntk_dataset_t *ds, double *rate) {
   const int n = (int)ds->n, ml = (int)md->m_loc, d = (int)md->d;
   double *C = NULL, *G = NULL, best = INFINITY;
@@ -133,7 +133,8 @@ static int dgemm_rate(bench_t *b, const sntk_model_t *md, const sntk_dataset_t *
     double t0 = sync_time(b->comm);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ml, d, 1.0, ds->X, d, md->W, d, 0.0, C,
                 ml);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, ml, n, 1.0, ds->X, d, C, ml, 0.0, G, ml);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, ml, n, 1.0, ds->X, d, C, ml, 0.0, G,
+                ml);
     double t = sync_time(b->comm) - t0;
     if (r > 0 && t < best) best = t;
   }
@@ -174,9 +175,10 @@ static int bench_step(bench_t *b) {
   const double flops = 4.0 * (double)ds.n * (double)md->m * (double)(ds.d + ds.k);
   SNTK_TRY(dgemm_rate(b, md, &ds, &ref));
   add_row(b, "training step", t, flops / b->P, ref, "DGEMM");
-  sntk_log("step: n = %lld, d = %lld, k = %lld, m = %lld (%lld per rank), chunk %lld, %s: loss %.3e",
-           (long long)ds.n, (long long)ds.d, (long long)ds.k, (long long)md->m,
-           (long long)md->m_loc, (long long)md->chunk, sntk_activation_names[md->act], loss);
+  sntk_log(
+      "step: n = %lld, d = %lld, k = %lld, m = %lld (%lld per rank), chunk %lld, %s: loss %.3e",
+      (long long)ds.n, (long long)ds.d, (long long)ds.k, (long long)md->m, (long long)md->m_loc,
+      (long long)md->chunk, sntk_activation_names[md->act], loss);
   SNTK_TRY(sntk_perf_report(b->comm, total, NULL));
 done:
   free(grad);
@@ -227,7 +229,7 @@ static int bench_gram(bench_t *b) {
   double base = current_rss(b->comm);
   SNTK_TRY(make_ntk(b, bc->gram_n, bc->gram_m, &ds, &md, &ntk));
   SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H)); /* warm-up */
-  double t = INFINITY; /* best of reps, as for the BLAS reference */
+  double t = INFINITY;                              /* best of reps, as for the BLAS reference */
   for (int64_t r = 0; r < bc->reps; r++) {
     double t0 = sync_time(b->comm);
     SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H));
@@ -294,9 +296,9 @@ static void log_environment(const bench_t *b) {
            openblas_get_corename(), openblas_get_num_threads());
   sntk_log("  environment: OPENBLAS_CORETYPE=%s OPENBLAS_NUM_THREADS=%s OPENBLAS_L2_SIZE=%s",
            ct ? ct : "(unset)", nt ? nt : "(unset)", l2 ? l2 : "(unset)");
-  sntk_log("  elementwise kernels: %s", __builtin_cpu_supports("avx512f")   ? "x86-64-v4 (AVX-512)"
-                                        : __builtin_cpu_supports("avx2") ? "x86-64-v3 (AVX2)"
-                                                                         : "x86-64 (SSE2)");
+  sntk_log("  elementwise kernels: %s", __builtin_cpu_supports("avx512f") ? "x86-64-v4 (AVX-512)"
+                                        : __builtin_cpu_supports("avx2")  ? "x86-64-v3 (AVX2)"
+                                                                          : "x86-64 (SSE2)");
 }
 
 static void log_table(const bench_t *b) {
@@ -346,8 +348,8 @@ static int write_file(const bench_t *b, const char *path) {
                                "best time over the repetitions (each the maximum over ranks)"));
   SNTK_TRY(sntk_results_matrix(res, "/bench/gflops_per_rank", b->nrows, 0, rate, "GFLOP/s",
                                "floating-point rate per rank"));
-  SNTK_TRY(sntk_results_matrix(res, "/bench/reference_gflops_per_rank", b->nrows, 0, ref,
-                               "GFLOP/s", "DGEMM or DSYRK rate per rank on the same shape (0: none)"));
+  SNTK_TRY(sntk_results_matrix(res, "/bench/reference_gflops_per_rank", b->nrows, 0, ref, "GFLOP/s",
+                               "DGEMM or DSYRK rate per rank on the same shape (0: none)"));
   if (b->nmem > 0) {
     SNTK_TRY(sntk_results_strings(res, "/bench/memory_part", b->nmem, mnames, "measured parts"));
     SNTK_TRY(sntk_results_matrix(res, "/bench/memory_peak", b->nmem, 0, peak, "B",
@@ -373,8 +375,8 @@ int sntk_bench_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
   b.deck = deck;
   b.bc = &deck->bench;
   if (b.bc->m < b.P || b.bc->gram_m < b.P)
-    return sntk_error(SNTK_ERR_INPUT, "bench.m and bench.gram_m must be at least the rank count (%d)",
-                      b.P);
+    return sntk_error(SNTK_ERR_INPUT,
+                      "bench.m and bench.gram_m must be at least the rank count (%d)", b.P);
   SNTK_CALL(sntk_rundir_prepare(b.comm, deck->run.output_dir, deck->run.name, dir, sizeof dir));
   log_environment(&b);
   const int w = b.bc->what;

@@ -1,7 +1,7 @@
 /* The softntk command line: `softntk <command> [deck.ini] [--section.key=value ...]`.
- * A thin dispatcher over the library; every rank runs it, only rank 0 prints. The process exit status
- * is the agreed status: 0 done, 1 runtime error, 2 usage or input error, 3 stopped early with a valid
- * checkpoint. */
+ * A thin dispatcher over the library; every rank runs it, only rank 0 prints. The process exit
+ * status is the agreed status: 0 done, 1 runtime error, 2 usage or input error, 3 stopped early
+ * with a valid checkpoint. */
 #include "softntk/bench.h"
 #include "softntk/deck.h"
 #include "softntk/diffusion.h"
@@ -108,8 +108,7 @@ static const command_t commands[] = {
      "Writes <run.output_dir>/<run.name>/bench.h5 (replaced on every run). The defaults are the\n"
      "shapes the README quotes; run on 1 and 2 ranks to measure the parallel speed-up.",
      sntk_bench_main, NULL, 1},
-    {"inspect", "print and verify a checkpoint or results file",
-     "softntk inspect FILE",
+    {"inspect", "print and verify a checkpoint or results file", "softntk inspect FILE",
      "Prints the metadata of a softntk checkpoint or results file and reads every dataset whole,\n"
      "verifying its Fletcher32 checksum and the file's metadata checksums.\n"
      "Exit status: 0 valid, 1 invalid (damaged, truncated), 2 missing or not a softntk file.",
@@ -127,7 +126,8 @@ static void usage(FILE *out) {
           sntk_version());
   fprintf(out, "usage: softntk <command> [deck.ini] [--section.key=value ...]\n"
                "       softntk help <command>\n       softntk --version\n\ncommands:\n");
-  for (const command_t *c = commands; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
+  for (const command_t *c = commands; c->name; c++)
+    fprintf(out, "  %-10s %s\n", c->name, c->summary);
   fprintf(out, "\nRun under MPI as: mpirun -np <ranks> softntk <command> ...\n");
 }
 
@@ -173,10 +173,12 @@ static int parse_args(const command_t *c, int argc, char **argv, const char **de
       } else if (i + 1 < argc) {
         opts->restart = argv[++i];
       } else {
-        return sntk_error(SNTK_ERR_INPUT, "--restart needs a value: auto, none or a checkpoint path");
+        return sntk_error(SNTK_ERR_INPUT,
+                          "--restart needs a value: auto, none or a checkpoint path");
       }
       if (!opts->restart[0])
-        return sntk_error(SNTK_ERR_INPUT, "--restart needs a value: auto, none or a checkpoint path");
+        return sntk_error(SNTK_ERR_INPUT,
+                          "--restart needs a value: auto, none or a checkpoint path");
     } else if (c->uses_deck && is_override(a)) {
       over[(*nover)++] = argv[i] + 2;
     } else if (a[0] == '-') {

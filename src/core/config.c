@@ -44,7 +44,8 @@ int sntk_edit_distance(const char *a, const char *b) {
   for (int j = 0; j <= lb; j++) d[0][j] = j;
   for (int i = 1; i <= la; i++)
     for (int j = 1; j <= lb; j++) {
-      int sub = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+      int sub =
+          d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
       int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
       d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
     }
@@ -76,7 +77,8 @@ static void suggest_section(const sntk_section_t *secs, const char *typed, char 
   }
 }
 
-/* Suggestion for an unknown key: the same name in another section, else the nearest key anywhere. */
+/* Suggestion for an unknown key: the same name in another section, else the nearest key anywhere.
+ */
 static void suggest_key(const sntk_section_t *secs, const char *sec, const char *typed, char *out,
                         size_t len) {
   out[0] = '\0';
@@ -94,7 +96,8 @@ static void suggest_key(const sntk_section_t *secs, const char *sec, const char 
   if (out[0]) return;
   for (const sntk_section_t *s = secs; s->name; s++)
     for (const sntk_key_t *k = s->keys; k->name; k++)
-      if (near(typed, k->name, &best)) snprintf(out, len, "; did you mean [%s] %s?", s->name, k->name);
+      if (near(typed, k->name, &best))
+        snprintf(out, len, "; did you mean [%s] %s?", s->name, k->name);
   if (!out[0] && home) {
     size_t used = (size_t)snprintf(out, len, "; keys of [%s]:", sec);
     for (const sntk_key_t *k = home->keys; k->name && used < len; k++)
@@ -104,11 +107,16 @@ static void suggest_key(const sntk_section_t *secs, const char *sec, const char 
 
 static const char *type_name(sntk_type_t t) {
   switch (t) {
-  case SNTK_T_INT: return "integer";
-  case SNTK_T_REAL: return "number";
-  case SNTK_T_BOOL: return "boolean";
-  case SNTK_T_STRING: return "string";
-  case SNTK_T_CHOICE: return "choice";
+  case SNTK_T_INT:
+    return "integer";
+  case SNTK_T_REAL:
+    return "number";
+  case SNTK_T_BOOL:
+    return "boolean";
+  case SNTK_T_STRING:
+    return "string";
+  case SNTK_T_CHOICE:
+    return "choice";
   }
   return "?";
 }
@@ -185,8 +193,8 @@ static int assign(void *secbase, const char *secname, const sntk_key_t *k, const
       char list[256] = "";
       size_t used = 0;
       for (int i = 0; k->choices[i] && used < sizeof list; i++)
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-                                 k->choices[i]);
+        used +=
+            (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", k->choices[i]);
       if (hint)
         return sntk_error(SNTK_ERR_INPUT, "%s%s.%s = '%s' is not one of: %s; did you mean '%s'?",
                           where, secname, k->name, text, list, hint);
@@ -300,11 +308,21 @@ int sntk_config_is_set(const sntk_config_t *cfg, const char *section, const char
 static void value_text(const void *secbase, const sntk_key_t *k, char *out, size_t len) {
   const char *p = (const char *)secbase + k->offset;
   switch (k->type) {
-  case SNTK_T_INT: snprintf(out, len, "%" PRId64, *(const int64_t *)p); break;
-  case SNTK_T_REAL: snprintf(out, len, "%.17g", *(const double *)p); break;
-  case SNTK_T_BOOL: snprintf(out, len, "%s", *(const int *)p ? "true" : "false"); break;
-  case SNTK_T_CHOICE: snprintf(out, len, "%s", k->choices[*(const int *)p]); break;
-  case SNTK_T_STRING: snprintf(out, len, "%s", p); break;
+  case SNTK_T_INT:
+    snprintf(out, len, "%" PRId64, *(const int64_t *)p);
+    break;
+  case SNTK_T_REAL:
+    snprintf(out, len, "%.17g", *(const double *)p);
+    break;
+  case SNTK_T_BOOL:
+    snprintf(out, len, "%s", *(const int *)p ? "true" : "false");
+    break;
+  case SNTK_T_CHOICE:
+    snprintf(out, len, "%s", k->choices[*(const int *)p]);
+    break;
+  case SNTK_T_STRING:
+    snprintf(out, len, "%s", p);
+    break;
   }
 }
 

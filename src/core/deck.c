@@ -31,7 +31,8 @@ static int read_text(const char *path, char **text, int64_t *len) {
   *text = NULL;
   if (stat(path, &st) != 0)
     return sntk_error(SNTK_ERR_INPUT, "deck file %s: %s", path, strerror(errno));
-  if (!S_ISREG(st.st_mode)) return sntk_error(SNTK_ERR_INPUT, "deck file %s is not a regular file", path);
+  if (!S_ISREG(st.st_mode))
+    return sntk_error(SNTK_ERR_INPUT, "deck file %s is not a regular file", path);
   if (st.st_size > (1 << 24))
     return sntk_error(SNTK_ERR_INPUT, "deck file %s is %lld bytes: too large for a deck", path,
                       (long long)st.st_size);
@@ -63,7 +64,8 @@ static int share_text(MPI_Comm comm, const char *path, char **text) {
   return SNTK_OK;
 }
 
-static int parse_all(sntk_deck_t *deck, const char *text, int nover, char *const *over, int nranks) {
+static int parse_all(sntk_deck_t *deck, const char *text, int nover, char *const *over,
+                     int nranks) {
   SNTK_CALL(sntk_config_init(&deck->cfg, sntk_deck_sections, deck));
   if (text) SNTK_CALL(sntk_config_parse(&deck->cfg, text, deck->origin));
   for (int i = 0; i < nover; i++) SNTK_CALL(sntk_config_override(&deck->cfg, over[i]));
@@ -113,19 +115,39 @@ void sntk_deck_help(FILE *out) {
 }
 
 /* Keys whose values define the trajectory: a checkpoint written under other values is refused. */
-static const char *const critical[][2] = {
-    {"run", "seed"},           {"data", "source"},      {"data", "target"},
-    {"data", "n"},             {"data", "d"},           {"data", "k"},
-    {"data", "constant_coord"}, {"data", "noise"},      {"data", "teacher_width"},
-    {"data", "file"},          {"data", "x_dataset"},   {"data", "y_dataset"},
-    {"model", "activation"},   {"model", "width"},      {"model", "sigma"},
-    {"model", "output_scale"}, {"model", "init"},
-    {"diffusion", "target"},   {"diffusion", "dim"},    {"diffusion", "components"},
-    {"diffusion", "layout"},   {"diffusion", "radius"}, {"diffusion", "width"},
-    {"diffusion", "means"},    {"diffusion", "weights"}, {"diffusion", "file"},
-    {"diffusion", "dataset"},  {"diffusion", "t0"},     {"diffusion", "T"},
-    {"diffusion", "samples_train"}, {"diffusion", "minibatch"}, {"diffusion", "input_scale"},
-    {NULL, NULL}};
+static const char *const critical[][2] = {{"run", "seed"},
+                                          {"data", "source"},
+                                          {"data", "target"},
+                                          {"data", "n"},
+                                          {"data", "d"},
+                                          {"data", "k"},
+                                          {"data", "constant_coord"},
+                                          {"data", "noise"},
+                                          {"data", "teacher_width"},
+                                          {"data", "file"},
+                                          {"data", "x_dataset"},
+                                          {"data", "y_dataset"},
+                                          {"model", "activation"},
+                                          {"model", "width"},
+                                          {"model", "sigma"},
+                                          {"model", "output_scale"},
+                                          {"model", "init"},
+                                          {"diffusion", "target"},
+                                          {"diffusion", "dim"},
+                                          {"diffusion", "components"},
+                                          {"diffusion", "layout"},
+                                          {"diffusion", "radius"},
+                                          {"diffusion", "width"},
+                                          {"diffusion", "means"},
+                                          {"diffusion", "weights"},
+                                          {"diffusion", "file"},
+                                          {"diffusion", "dataset"},
+                                          {"diffusion", "t0"},
+                                          {"diffusion", "T"},
+                                          {"diffusion", "samples_train"},
+                                          {"diffusion", "minibatch"},
+                                          {"diffusion", "input_scale"},
+                                          {NULL, NULL}};
 
 /* Value of section.key in a resolved config text ("" when absent). */
 static void config_value(const char *text, const char *section, const char *key, char *out,

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MSG_MAX 2048
+#define MSG_MAX   2048
 #define TRACE_MAX 4096
 
 static char g_msg[MSG_MAX];
@@ -43,7 +43,8 @@ void sntk_error_clear(void) {
 int sntk_agree(MPI_Comm comm, int err) {
   int rank;
   MPI_Comm_rank(comm, &rank);
-  /* MAXLOC picks the highest code; ties go to the lowest index, so the index is -rank negated back. */
+  /* MAXLOC picks the highest code; ties go to the lowest index, so the index is -rank negated back.
+   */
   int in[2] = {err, -rank}, out[2];
   if (MPI_Allreduce(in, out, 1, MPI_2INT, MPI_MAXLOC, comm) != MPI_SUCCESS) {
     sntk_error(SNTK_ERR_RUNTIME, "MPI_Allreduce failed while agreeing on an error");

@@ -68,10 +68,14 @@ int sntk_perf_report(MPI_Comm comm, double wall, struct sntk_results *res) {
   if (!res) return SNTK_OK;
   SNTK_CALL(sntk_results_strings(res, "/perf/event", N, sntk_event_names,
                                  "phase names, one per row of the other /perf datasets"));
-  SNTK_CALL(sntk_results_matrix(res, "/perf/count", N, 0, cmax, "1", "times the phase ran (max over ranks)"));
-  SNTK_CALL(sntk_results_matrix(res, "/perf/time_min", N, 0, tmin, "s", "phase time, minimum over ranks"));
-  SNTK_CALL(sntk_results_matrix(res, "/perf/time_avg", N, 0, avg, "s", "phase time, average over ranks"));
-  SNTK_CALL(sntk_results_matrix(res, "/perf/time_max", N, 0, tmax, "s", "phase time, maximum over ranks"));
+  SNTK_CALL(sntk_results_matrix(res, "/perf/count", N, 0, cmax, "1",
+                                "times the phase ran (max over ranks)"));
+  SNTK_CALL(sntk_results_matrix(res, "/perf/time_min", N, 0, tmin, "s",
+                                "phase time, minimum over ranks"));
+  SNTK_CALL(
+      sntk_results_matrix(res, "/perf/time_avg", N, 0, avg, "s", "phase time, average over ranks"));
+  SNTK_CALL(sntk_results_matrix(res, "/perf/time_max", N, 0, tmax, "s",
+                                "phase time, maximum over ranks"));
   SNTK_CALL(sntk_results_matrix(res, "/perf/flops", N, 0, fsum, "1",
                                 "floating-point operations of the phase, summed over ranks"));
   SNTK_CALL(sntk_results_attr_f64(res, "perf_wall_time", wall));

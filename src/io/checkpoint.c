@@ -1,7 +1,7 @@
 /* Parallel HDF5 checkpoints: collective write by hyperslab, atomic rename, verified read (see
  * checkpoint.h). Every metadata operation is called by every rank with the same arguments (parallel
- * HDF5's rule); local failures are recorded and agreed on after the file is closed, so no rank leaves a
- * collective call early. */
+ * HDF5's rule); local failures are recorded and agreed on after the file is closed, so no rank
+ * leaves a collective call early. */
 #include "softntk/checkpoint.h"
 
 #include "softntk/error.h"
@@ -54,7 +54,8 @@ void sntk_ckpt_path(const char *dir, int64_t step, char *out, size_t len) {
   snprintf(out, len, "%s/ckpt-%lld.h5", dir, (long long)step);
 }
 
-/* ---- writing ------------------------------------------------------------------------------------ */
+/* ---- writing ------------------------------------------------------------------------------------
+ */
 
 typedef struct writer {
   MPI_Comm comm;
@@ -133,7 +134,8 @@ static hid_t mpio_fapl(MPI_Comm comm) {
 }
 
 /* An upper bound of the checkpoint's size: the raw data, 2 % for chunk indexes and checksums, and
- * 64 KiB plus the config text for the metadata (seen: 9 KiB over the raw data for a 150 KiB file). */
+ * 64 KiB plus the config text for the metadata (seen: 9 KiB over the raw data for a 150 KiB file).
+ */
 static int64_t size_bound(const sntk_model_t *md, const sntk_ckpt_info_t *info,
                           const sntk_history_t *hist) {
   int64_t raw = 8 * (md->m * md->d + md->m * md->k + hist->rows * hist->ncols);
@@ -142,7 +144,8 @@ static int64_t size_bound(const sntk_model_t *md, const sntk_ckpt_info_t *info,
 
 /* Every rank: will a file of `bytes` fit the directory's free space and this process's file-size
  * limit? Checked before writing, because parallel HDF5 cannot recover from a collective write that
- * fails on some ranks only (it hangs): a full disk must be found before the first byte is written. */
+ * fails on some ranks only (it hangs): a full disk must be found before the first byte is written.
+ */
 static int check_room(const char *dir, int64_t bytes) {
   struct statvfs vfs;
   struct rlimit rl;
@@ -176,7 +179,8 @@ static int write_partial(MPI_Comm comm, const char *partial, int64_t step, const
     gmtime_r(&t, &tm);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
   }
-  MPI_Bcast(created, sizeof created, MPI_CHAR, 0, comm); /* attribute values must match on all ranks */
+  MPI_Bcast(created, sizeof created, MPI_CHAR, 0,
+            comm); /* attribute values must match on all ranks */
   hid_t fapl = mpio_fapl(comm);
   w.file = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
@@ -227,7 +231,8 @@ static int write_partial(MPI_Comm comm, const char *partial, int64_t step, const
 
 static int fsync_path(const char *path, int directory) {
   int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return sntk_error(SNTK_ERR_RUNTIME, "cannot open %s to sync it: %s", path, strerror(errno));
+  if (fd < 0)
+    return sntk_error(SNTK_ERR_RUNTIME, "cannot open %s to sync it: %s", path, strerror(errno));
   int rc = fsync(fd);
   int e = errno;
   close(fd);
@@ -283,7 +288,8 @@ int sntk_ckpt_write(MPI_Comm comm, const char *dir, int64_t step, const sntk_mod
   return err;
 }
 
-/* ---- reading ------------------------------------------------------------------------------------ */
+/* ---- reading ------------------------------------------------------------------------------------
+ */
 
 void sntk_ckpt_meta_free(sntk_ckpt_meta_t *meta) {
   free(meta->config);
@@ -334,9 +340,10 @@ static int read_rows(hid_t f, const char *name, int64_t cols, int64_t r0, int64_
   }
   H5Sget_simple_extent_dims(fs, dims, NULL);
   if (dims[0] < (hsize_t)(r0 + nr) || (cols > 0 && dims[1] != (hsize_t)cols)) {
-    err = sntk_error(SNTK_ERR_INPUT, "dataset '%s' has shape %llu x %llu, expected at least %lld x %lld",
-                     name, (unsigned long long)dims[0], (unsigned long long)dims[1],
-                     (long long)(r0 + nr), (long long)(cols > 0 ? cols : 1));
+    err = sntk_error(SNTK_ERR_INPUT,
+                     "dataset '%s' has shape %llu x %llu, expected at least %lld x %lld", name,
+                     (unsigned long long)dims[0], (unsigned long long)dims[1], (long long)(r0 + nr),
+                     (long long)(cols > 0 ? cols : 1));
     goto done;
   }
   if (nr == 0) goto done;
@@ -369,8 +376,9 @@ static int read_data(hid_t f, sntk_model_t *md, const sntk_ckpt_meta_t *meta, sn
   for (int64_t r = 0; !err && r < md->m_loc; r++)
     for (int64_t l = 0; l < md->k; l++)
       if (md->A[l * md->m_loc + r] != At[md->perm[r] * md->k + l])
-        err = sntk_error(SNTK_ERR_INPUT, "its signs a differ from those of the deck's seed (neuron "
-                                         "%lld)",
+        err = sntk_error(SNTK_ERR_INPUT,
+                         "its signs a differ from those of the deck's seed (neuron "
+                         "%lld)",
                          (long long)(md->r0 + md->perm[r]));
   if (!err) sntk_model_rows_from_global(md, Wg, md->d, md->W);
   free(Wg);
@@ -490,7 +498,8 @@ int sntk_ckpt_load(MPI_Comm comm, const char *dir, const char *which, sntk_ckpt_
   return sntk_error(SNTK_ERR_INPUT, "no valid checkpoint in %s for --restart auto", dir);
 }
 
-/* ---- directory ---------------------------------------------------------------------------------- */
+/* ---- directory ----------------------------------------------------------------------------------
+ */
 
 static int cmp_desc(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -501,7 +510,10 @@ int sntk_ckpt_list(const char *dir, int64_t **steps, int *count) {
   *steps = NULL;
   *count = 0;
   DIR *d = opendir(dir);
-  if (!d) return errno == ENOENT ? SNTK_OK : sntk_error(SNTK_ERR_RUNTIME, "cannot read %s: %s", dir, strerror(errno));
+  if (!d)
+    return errno == ENOENT
+               ? SNTK_OK
+               : sntk_error(SNTK_ERR_RUNTIME, "cannot read %s: %s", dir, strerror(errno));
   int cap = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
@@ -536,8 +548,8 @@ int sntk_ckpt_clean(const char *dir, int all) {
     size_t len = strlen(e->d_name);
     int partial = strncmp(e->d_name, "ckpt-", 5) == 0 && len > 11 &&
                   strcmp(e->d_name + len - 11, ".h5.partial") == 0;
-    int complete = strncmp(e->d_name, "ckpt-", 5) == 0 && len > 3 &&
-                   strcmp(e->d_name + len - 3, ".h5") == 0;
+    int complete =
+        strncmp(e->d_name, "ckpt-", 5) == 0 && len > 3 && strcmp(e->d_name + len - 3, ".h5") == 0;
     if (partial || (all && complete)) {
       char p[4400];
       snprintf(p, sizeof p, "%s/%s", dir, e->d_name);

@@ -30,7 +30,7 @@ int sntk_h5_exists(hid_t loc, const char *path) {
   if (strlen(path) >= sizeof buf) return 0;
   snprintf(buf, sizeof buf, "%s", path);
   /* Check each prefix: H5Lexists fails on a path whose intermediate group is missing. */
-  for (char *p = buf + (buf[0] == '/'); ; p++) {
+  for (char *p = buf + (buf[0] == '/');; p++) {
     if (*p == '/' || *p == '\0') {
       char saved = *p;
       *p = '\0';
@@ -42,8 +42,8 @@ int sntk_h5_exists(hid_t loc, const char *path) {
   return 1;
 }
 
-/* IEEE binary32/64 or a plain 8/16/32/64-bit integer, either byte order. HDF5 converts other layouts
- * bit by bit, and a damaged type description crashes that path inside the library (found by
+/* IEEE binary32/64 or a plain 8/16/32/64-bit integer, either byte order. HDF5 converts other
+ * layouts bit by bit, and a damaged type description crashes that path inside the library (found by
  * fuzzing), so anything else is refused before any data are read. */
 static int standard_number(hid_t ty) {
   static const hid_t *floats[] = {&H5T_IEEE_F64LE_g, &H5T_IEEE_F64BE_g, &H5T_IEEE_F32LE_g,
@@ -75,8 +75,8 @@ int sntk_h5_read_matrix(const char *path, const char *dataset, int64_t *rows, in
     return sntk_error(SNTK_ERR_INPUT, "data file %s is not an HDF5 file", path);
   f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) {
-    err = sntk_error(SNTK_ERR_INPUT, "data file %s cannot be opened as HDF5 (truncated or corrupt?)",
-                     path);
+    err = sntk_error(SNTK_ERR_INPUT,
+                     "data file %s cannot be opened as HDF5 (truncated or corrupt?)", path);
     goto done;
   }
   if (!sntk_h5_exists(f, dataset)) {
@@ -105,8 +105,9 @@ int sntk_h5_read_matrix(const char *path, const char *dataset, int64_t *rows, in
   int nd = H5Sget_simple_extent_ndims(sp);
   hsize_t dims[2] = {0, 1};
   if (nd < 1 || nd > 2) {
-    err = sntk_error(SNTK_ERR_INPUT, "data file %s: dataset '%s' has %d dimensions; expected 1 or 2",
-                     path, dataset, nd);
+    err =
+        sntk_error(SNTK_ERR_INPUT, "data file %s: dataset '%s' has %d dimensions; expected 1 or 2",
+                   path, dataset, nd);
     goto done;
   }
   H5Sget_simple_extent_dims(sp, dims, NULL);
@@ -118,12 +119,14 @@ int sntk_h5_read_matrix(const char *path, const char *dataset, int64_t *rows, in
   *cols = (int64_t)dims[1];
   double bytes = 8.0 * (double)dims[0] * (double)dims[1];
   double stored = (double)H5Dget_storage_size(ds), declared = bytes / 8.0 * (double)H5Tget_size(ty);
-  if (stored > (double)st.st_size) stored = (double)st.st_size; /* a damaged header can claim more */
+  if (stored > (double)st.st_size)
+    stored = (double)st.st_size;                /* a damaged header can claim more */
   if (declared > 1100.0 * stored + 1048576.0) { /* deflate, the strongest filter, stops at 1032:1 */
-    err = sntk_error(SNTK_ERR_INPUT,
-                     "data file %s: dataset '%s' declares %.3g bytes but stores %.3g (never written, "
-                     "or damaged)",
-                     path, dataset, declared, stored);
+    err =
+        sntk_error(SNTK_ERR_INPUT,
+                   "data file %s: dataset '%s' declares %.3g bytes but stores %.3g (never written, "
+                   "or damaged)",
+                   path, dataset, declared, stored);
     goto done;
   }
   int64_t avail = sntk_mem_available();
@@ -138,8 +141,8 @@ int sntk_h5_read_matrix(const char *path, const char *dataset, int64_t *rows, in
   SNTK_TRY(SNTK_ALLOC(*data, *rows * *cols));
   if (H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) < 0) {
     H5Eclear2(H5E_DEFAULT);
-    err = sntk_error(SNTK_ERR_INPUT, "data file %s: reading dataset '%s' failed (corrupt file?)", path,
-                     dataset);
+    err = sntk_error(SNTK_ERR_INPUT, "data file %s: reading dataset '%s' failed (corrupt file?)",
+                     path, dataset);
   }
 done:
   if (err) {
@@ -257,16 +260,18 @@ static hid_t checksummed_dcpl(int rank, int64_t rows, int64_t cols, int extendib
   return pl;
 }
 
-int sntk_h5_write_matrix(hid_t loc, const char *name, int64_t rows, int64_t cols, const double *data,
-                         const char *units, const char *description) {
+int sntk_h5_write_matrix(hid_t loc, const char *name, int64_t rows, int64_t cols,
+                         const double *data, const char *units, const char *description) {
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
   const int rank = cols > 0 ? 2 : 1;
   hid_t sp = -1, ds = -1, pl = -1;
   int err = SNTK_OK;
   SNTK_TRY(SNTK_H5(sp = H5Screate_simple(rank, dims, NULL)));
-  SNTK_TRY(SNTK_H5(pl = rows > 0 ? checksummed_dcpl(rank, rows, cols, 0) : H5Pcreate(H5P_DATASET_CREATE)));
+  SNTK_TRY(SNTK_H5(pl = rows > 0 ? checksummed_dcpl(rank, rows, cols, 0)
+                                 : H5Pcreate(H5P_DATASET_CREATE)));
   SNTK_TRY(SNTK_H5(ds = H5Dcreate2(loc, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT)));
-  if (rows > 0) SNTK_TRY(SNTK_H5(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)));
+  if (rows > 0)
+    SNTK_TRY(SNTK_H5(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)));
   SNTK_TRY(describe(ds, units, description));
 done:
   if (ds >= 0) H5Dclose(ds);
@@ -310,7 +315,7 @@ int sntk_h5_series_create(hid_t loc, const char *name, int is_int, int64_t cols,
   SNTK_TRY(SNTK_H5(sp = H5Screate_simple(rank, dims, maxd)));
   SNTK_TRY(SNTK_H5(pl = checksummed_dcpl(rank, 0, cols, 1)));
   SNTK_TRY(SNTK_H5(ds = H5Dcreate2(loc, name, is_int ? H5T_STD_I64LE : H5T_IEEE_F64LE, sp,
-                                    H5P_DEFAULT, pl, H5P_DEFAULT)));
+                                   H5P_DEFAULT, pl, H5P_DEFAULT)));
   SNTK_TRY(describe(ds, units, description));
 done:
   if (ds >= 0) H5Dclose(ds);

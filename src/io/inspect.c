@@ -114,7 +114,8 @@ int sntk_inspect_file(const char *path, FILE *out) {
   if (stat(path, &st) != 0) return sntk_error(SNTK_ERR_INPUT, "%s: %s", path, strerror(errno));
   if (H5Fis_hdf5(path) <= 0) {
     H5Eclear2(H5E_DEFAULT);
-    return sntk_error(SNTK_ERR_RUNTIME, "%s is not a valid HDF5 file (truncated or corrupt?)", path);
+    return sntk_error(SNTK_ERR_RUNTIME, "%s is not a valid HDF5 file (truncated or corrupt?)",
+                      path);
   }
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) {
@@ -128,10 +129,26 @@ int sntk_inspect_file(const char *path, FILE *out) {
     return sntk_error(SNTK_ERR_INPUT, "%s is not a softntk file (no format attribute)", path);
   }
   fprintf(out, "%s: %s, %lld bytes\n", path, format, (long long)st.st_size);
-  static const char *attrs[] = {"format_version", "softntk_version", "command", "step", "n", "d",
-                                "k", "m", "activation", "gamma", "nu", "mpi_size", "config_hash",
-                                "data_hash", "start_time", "created", "steps_done", "final_loss",
-                                "config", NULL};
+  static const char *attrs[] = {"format_version",
+                                "softntk_version",
+                                "command",
+                                "step",
+                                "n",
+                                "d",
+                                "k",
+                                "m",
+                                "activation",
+                                "gamma",
+                                "nu",
+                                "mpi_size",
+                                "config_hash",
+                                "data_hash",
+                                "start_time",
+                                "created",
+                                "steps_done",
+                                "final_loss",
+                                "config",
+                                NULL};
   for (int i = 0; attrs[i]; i++) print_attr(f, attrs[i], out);
   walk_t w = {out, SNTK_OK, 0, 0};
   H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, &w);

@@ -13,14 +13,14 @@
 #include <time.h>
 
 #define MAX_SERIES 16
-#define MAX_COLS 16
+#define MAX_COLS   16
 
 typedef struct series {
   char group[256];
   int ncols;  /* values per row */
   int matrix; /* one 2-D dataset names[0] with ncols columns, instead of ncols 1-D datasets */
   char names[MAX_COLS][64];
-  double *rows;     /* buffered rows, ncols values each */
+  double *rows; /* buffered rows, ncols values each */
   int64_t nrows, cap;
 } series_t;
 
@@ -53,8 +53,8 @@ static void iso_now(char *out, size_t len) {
   strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int create_file(sntk_results_t *res, const char *command, const char *text,
-                       const char *hash, int size) {
+static int create_file(sntk_results_t *res, const char *command, const char *text, const char *hash,
+                       int size) {
   hid_t f = H5Fcreate(res->path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) {
     H5Eclear2(H5E_DEFAULT);
@@ -122,8 +122,8 @@ typedef struct trunc_ctx {
   int err;
 } trunc_ctx_t;
 
-/* Truncate one series group: datasets whose first dimension equals the step count are cut to the kept
- * rows; snapshots <name>_<t> with t >= limit are unlinked. */
+/* Truncate one series group: datasets whose first dimension equals the step count are cut to the
+ * kept rows; snapshots <name>_<t> with t >= limit are unlinked. */
 static herr_t truncate_group(hid_t file, const char *name, const H5L_info_t *info, void *data) {
   trunc_ctx_t *ctx = data;
   (void)info;
@@ -311,8 +311,8 @@ int sntk_results_matrix(sntk_results_t *res, const char *path, int64_t rows, int
   return write_at(res, path, &p);
 }
 
-int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n, const char *const *strings,
-                         const char *description) {
+int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n,
+                         const char *const *strings, const char *description) {
   payload_t p = {n, 0, NULL, strings, NULL, description};
   return write_at(res, path, &p);
 }
@@ -329,8 +329,8 @@ int sntk_results_remove(sntk_results_t *res, const char *path) {
   return sntk_agree(res->comm, err);
 }
 
-int sntk_results_series(sntk_results_t *res, const char *group, int ncols, const sntk_column_t *cols,
-                        int *id) {
+int sntk_results_series(sntk_results_t *res, const char *group, int ncols,
+                        const sntk_column_t *cols, int *id) {
   int err = SNTK_OK;
   if (res->nseries >= MAX_SERIES || ncols > MAX_COLS)
     return sntk_error(SNTK_ERR_RUNTIME, "too many series or columns in results file");

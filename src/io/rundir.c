@@ -20,7 +20,8 @@ int sntk_mkdirs(const char *path) {
       struct stat st;
       if (stat(buf, &st) != 0) {
         if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-          return sntk_error(SNTK_ERR_RUNTIME, "cannot create directory %s: %s", buf, strerror(errno));
+          return sntk_error(SNTK_ERR_RUNTIME, "cannot create directory %s: %s", buf,
+                            strerror(errno));
       } else if (!S_ISDIR(st.st_mode)) {
         return sntk_error(SNTK_ERR_RUNTIME, "%s exists and is not a directory", buf);
       }
@@ -34,7 +35,8 @@ int sntk_mkdirs(const char *path) {
 static int prepare(const char *dir) {
   SNTK_CALL(sntk_mkdirs(dir));
   if (access(dir, W_OK | X_OK) != 0)
-    return sntk_error(SNTK_ERR_RUNTIME, "run directory %s is not writable: %s", dir, strerror(errno));
+    return sntk_error(SNTK_ERR_RUNTIME, "run directory %s is not writable: %s", dir,
+                      strerror(errno));
   return SNTK_OK;
 }
 

@@ -2,21 +2,23 @@
  *
  * The exponential is computed inline (exp_inline below) so that the loops vectorise completely: a
  * call to glibc's vector exp (libmvec) per 8 lanes measured 0.9-1.1 ns per element here, the inline
- * form about 0.3, and the exp pass is what stands beside the GEMMs in every step. -ffast-math is not
- * an option (it would turn NaN and Inf checks into no-ops); the file is compiled with -fopenmp-simd
- * -fno-math-errno -ffp-contract=fast. In the portable build (option simd = portable) every kernel is
- * compiled three times, for baseline x86-64 (SSE2), x86-64-v3 (AVX2) and x86-64-v4 (AVX-512), and the
- * loader picks the best the CPU runs (GCC target_clones); simd = v3 or native compile one version. */
+ * form about 0.3, and the exp pass is what stands beside the GEMMs in every step. -ffast-math is
+ * not an option (it would turn NaN and Inf checks into no-ops); the file is compiled with
+ * -fopenmp-simd -fno-math-errno -ffp-contract=fast. In the portable build (option simd = portable)
+ * every kernel is compiled three times, for baseline x86-64 (SSE2), x86-64-v3 (AVX2) and x86-64-v4
+ * (AVX-512), and the loader picks the best the CPU runs (GCC target_clones); simd = v3 or native
+ * compile one version. */
 #include "kernels.h"
 
 #include <math.h>
 #include <string.h>
 
-/* exp(x) to within 2 ulp for |x| <= 708 (tests/test_kernels.c measures it against libm): x = k ln2 + r
- * with |r| <= ln2/2 (Cody-Waite, two-part ln2), exp(r) by its Taylor series to r^13/13! (truncation
- * below 5e-18), times 2^k built in the exponent bits. Below -708.39 the result is 0 (the true value is
- * subnormal, < 2.3e-308), above 709.78 it is +inf; NaN stays NaN. Branch-free so that loops over it
- * vectorise. (A reduction to |r| <= ln2/4 with degree 10 measured no faster here and less accurate.) */
+/* exp(x) to within 2 ulp for |x| <= 708 (tests/test_kernels.c measures it against libm): x = k ln2
+ * + r with |r| <= ln2/2 (Cody-Waite, two-part ln2), exp(r) by its Taylor series to r^13/13!
+ * (truncation below 5e-18), times 2^k built in the exponent bits. Below -708.39 the result is 0
+ * (the true value is subnormal, < 2.3e-308), above 709.78 it is +inf; NaN stays NaN. Branch-free so
+ * that loops over it vectorise. (A reduction to |r| <= ln2/4 with degree 10 measured no faster here
+ * and less accurate.) */
 static inline double exp_inline(double x) {
   const double log2e = 1.4426950408889634074, ln2hi = 6.93147180369123816490e-01,
                ln2lo = 1.90821492927058770002e-10, shifter = 0x1.8p52;
@@ -38,7 +40,8 @@ static inline double exp_inline(double x) {
   p = p * r + 0.5;
   p = p * r + 1.0;
   p = p * r + 1.0;
-  uint64_t bits, sbits; /* unsigned: for NaN input the bits are arbitrary, and the shift must be defined */
+  uint64_t bits,
+      sbits; /* unsigned: for NaN input the bits are arbitrary, and the shift must be defined */
   memcpy(&bits, &kd, sizeof bits);
   memcpy(&sbits, &shifter, sizeof sbits);
   uint64_t e = (bits - sbits + 1023) << 52;
@@ -60,7 +63,8 @@ double sntk_kern_exp1(double x) {
 #define KERNEL
 #endif
 
-KERNEL void sntk_kern_softmax_rows(int64_t c, int64_t n, double *Z, double *M, double *s, int64_t stride) {
+KERNEL void sntk_kern_softmax_rows(int64_t c, int64_t n, double *Z, double *M, double *s,
+                                   int64_t stride) {
   for (int64_t i = 0; i < c; i++) {
     double *z = Z + i * n;
     double mx = -INFINITY, sum = 0.0;
@@ -86,8 +90,8 @@ KERNEL void sntk_kern_relu(int64_t len, double *Z) {
   for (int64_t j = 0; j < len; j++) Z[j] = Z[j] > 0.0 ? Z[j] : 0.0;
 }
 
-KERNEL void sntk_kern_softmax_grad(int64_t c, int64_t n, const double *P, double *B, const double *f,
-                            const double *q, double gamma) {
+KERNEL void sntk_kern_softmax_grad(int64_t c, int64_t n, const double *P, double *B,
+                                   const double *f, const double *q, double gamma) {
   for (int64_t i = 0; i < c; i++) {
     const double *p = P + i * n;
     double *b = B + i * n;
@@ -147,8 +151,8 @@ KERNEL void sntk_kern_softmax_shift_k1(int64_t c, int64_t n, double *Z, int64_t 
   }
 }
 
-KERNEL void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
-                             double *out, int64_t stride) {
+KERNEL void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, int64_t ldz,
+                             const double *a, double *out, int64_t stride) {
   for (int64_t i = 0; i < c; i++) {
     double *z = Z + i * ldz, acc = 0.0;
     if (relu) {

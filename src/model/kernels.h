@@ -1,13 +1,13 @@
-/* Elementwise kernels of the forward and backward passes. Compiled with -fopenmp-simd -fno-math-errno
- * so that exp vectorises through glibc's libmvec (see kernels.c). Not collective. Row-major c x n
- * blocks with leading dimension n. */
+/* Elementwise kernels of the forward and backward passes. Compiled with -fopenmp-simd
+ * -fno-math-errno so that exp vectorises through glibc's libmvec (see kernels.c). Not collective.
+ * Row-major c x n blocks with leading dimension n. */
 #ifndef SOFTNTK_MODEL_KERNELS_H
 #define SOFTNTK_MODEL_KERNELS_H
 
 #include <stdint.h>
 
-/* Per row i: M[i] = max_j Z[i, j]; Z[i, j] <- exp(Z[i, j] - M[i]); s[i] = sum_j Z[i, j]. The maximum and
- * sum are written with stride `stride` (M[i * stride], s[i * stride]). */
+/* Per row i: M[i] = max_j Z[i, j]; Z[i, j] <- exp(Z[i, j] - M[i]); s[i] = sum_j Z[i, j]. The
+ * maximum and sum are written with stride `stride` (M[i * stride], s[i * stride]). */
 void sntk_kern_softmax_rows(int64_t c, int64_t n, double *Z, double *M, double *s, int64_t stride);
 
 /* Z <- exp(Z) and Z <- max(Z, 0), len entries. */
@@ -21,10 +21,10 @@ void sntk_kern_softmax_grad(int64_t c, int64_t n, const double *P, double *B, co
 void sntk_kern_exp_grad(int64_t len, const double *P, double *B, double gamma);
 void sntk_kern_relu_grad(int64_t len, const double *P, double *B, double gamma);
 
-/* k = 1 fused forms (the theory's scalar-output networks) on a c x n block of Z with leading dimension
- * ldz (a tile of neuron columns): one pass instead of a pass plus a GEMV, while the tile is in cache.
- * Softmax: per row i, M = max_j Z[i,j], Z[i,j] <- exp(Z[i,j] - M), and T[i*stride + 0..2] = (M,
- * sum_j Z[i,j], sum_j a[j] Z[i,j]). */
+/* k = 1 fused forms (the theory's scalar-output networks) on a c x n block of Z with leading
+ * dimension ldz (a tile of neuron columns): one pass instead of a pass plus a GEMV, while the tile
+ * is in cache. Softmax: per row i, M = max_j Z[i,j], Z[i,j] <- exp(Z[i,j] - M), and T[i*stride +
+ * 0..2] = (M, sum_j Z[i,j], sum_j a[j] Z[i,j]). */
 void sntk_kern_softmax_rows_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
                                double *T, int64_t stride);
 /* One pass with a given shift per row: Z[i,j] <- exp(Z[i,j] - shift[i]) and T[i*stride + 0..2] =
@@ -36,7 +36,8 @@ void sntk_kern_softmax_shift_k1(int64_t c, int64_t n, double *Z, int64_t ldz, co
 void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
                       double *out, int64_t stride);
 /* relu gradient factors in place of the activations P = Z, with residuals e[i]: G = gamma e[i] a[j]
- * where P > 0, else 0. (Softmax and exp need no such pass for k = 1: see backward_signs in model.c.) */
+ * where P > 0, else 0. (Softmax and exp need no such pass for k = 1: see backward_signs in
+ * model.c.) */
 void sntk_kern_relu_grad_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
                             const double *e, double gamma);
 

@@ -1,4 +1,5 @@
-/* The sharded two-layer network: configuration, creation, initialisation, forward, loss, gradient. */
+/* The sharded two-layer network: configuration, creation, initialisation, forward, loss, gradient.
+ */
 #include "softntk/model.h"
 
 #include "kernels.h"
@@ -47,10 +48,11 @@ int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks) {
                       "needs at least one neuron",
                       (long long)cfg->width, nranks);
   if (cfg->init == SNTK_INIT_COUPLED && cfg->width % 2)
-    return sntk_error(SNTK_ERR_INPUT,
-                      "model.width = %lld is odd but model.init = coupled pairs the neurons: use an "
-                      "even width",
-                      (long long)cfg->width);
+    return sntk_error(
+        SNTK_ERR_INPUT,
+        "model.width = %lld is odd but model.init = coupled pairs the neurons: use an "
+        "even width",
+        (long long)cfg->width);
   return SNTK_OK;
 }
 
@@ -208,11 +210,11 @@ static void update_wmax(sntk_model_t *md) {
 }
 
 /* Softmax, k = 1, in one pass over Z: each row is shifted by an upper bound of its pre-activations,
- * ||x_i|| max_r ||w_r|| (Cauchy-Schwarz; model->wmax), instead of its maximum, which would need a pass
- * of its own. Any shift gives the same softmax; this one cannot overflow, and a row whose bound lies
- * more than 600 above its maximum (exp would lose it to underflow) or whose sum is not positive (NaN)
- * is recomputed with its true maximum. The shift is a function of W and x_i only, so results are
- * reproducible and independent of history. */
+ * ||x_i|| max_r ||w_r|| (Cauchy-Schwarz; model->wmax), instead of its maximum, which would need a
+ * pass of its own. Any shift gives the same softmax; this one cannot overflow, and a row whose
+ * bound lies more than 600 above its maximum (exp would lose it to underflow) or whose sum is not
+ * positive (NaN) is recomputed with its true maximum. The shift is a function of W and x_i only, so
+ * results are reproducible and independent of history. */
 static void softmax_k1(sntk_model_t *md, const double *X, int64_t c) {
   const int64_t ml = md->m_loc, d = md->d;
   for (int64_t i = 0; i < c; i++) md->ft[i] = cblas_dnrm2((int)d, X + i * d, 1) * md->wmax;
@@ -225,8 +227,8 @@ static void softmax_k1(sntk_model_t *md, const double *X, int64_t c) {
   }
 }
 
-/* Forward on one chunk of c <= chunk samples: leaves activations in Z (softmax: exp(z - shift), with
- * the factors turning them into S in ft) and writes F (c x k, identical on every rank). */
+/* Forward on one chunk of c <= chunk samples: leaves activations in Z (softmax: exp(z - shift),
+ * with the factors turning them into S in ft) and writes F (c x k, identical on every rank). */
 static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F) {
   const int64_t ml = md->m_loc, d = md->d, k = md->k;
   const int ci = (int)c, mli = (int)ml, di = (int)d, ki = (int)k;
@@ -242,8 +244,8 @@ static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F
       softmax_k1(md, X, c);
     } else {
       sntk_kern_softmax_rows(c, ml, md->Z, md->T, md->T + 1, w);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, ki, mli, 1.0, md->Z, mli, md->A,
-                  mli, 0.0, md->T + 2, (int)w);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, ki, mli, 1.0, md->Z, mli, md->A, mli,
+                  0.0, md->T + 2, (int)w);
     }
     sntk_perf_stop(SNTK_EV_ACTIVATION, oflops);
     for (int64_t i = 0; i < c; i++) md->ft[i] = md->T[i * w]; /* local shift, kept for rescaling */
@@ -290,8 +292,9 @@ static void row_q(sntk_model_t *md, int64_t c, const double *F) {
 
 /* X^T G for k = 1 softmax or exp without a pass over the activations P: with the a = +1 neurons in
  * storage rows [0, npos) and a = -1 after them, G_ir = P_ir (u_i or v_i) by sign, so
- * X^T G = [(diag(u) X)^T P_+, (diag(v) X)^T P_-]: the factors scale the c x d sample rows instead of
- * the c x m_loc activations. Softmax: u, v = f_i (+-gamma e_i - q_i); exp: u, v = +-gamma e_i. */
+ * X^T G = [(diag(u) X)^T P_+, (diag(v) X)^T P_-]: the factors scale the c x d sample rows instead
+ * of the c x m_loc activations. Softmax: u, v = f_i (+-gamma e_i - q_i); exp: u, v = +-gamma e_i.
+ */
 static void backward_signs(sntk_model_t *md, const double *X, int64_t c, double beta) {
   const int64_t ml = md->m_loc, d = md->d, np = md->npos;
   double *Xu = md->Xs, *Xv = md->Xs + c * d;
@@ -318,9 +321,9 @@ static void backward_signs(sntk_model_t *md, const double *X, int64_t c, double 
 }
 
 /* Backward on the chunk just forwarded, with E = F - Y in md->E: gT (d x m_loc) = beta gT + X^T G.
- * k = 1 softmax and exp: see backward_signs. relu (k = 1): G replaces the activations in Z; k > 1: G
- * goes through B = E A. (X^T G runs at about twice the rate of the equivalent G^T X in OpenBLAS for
- * these shapes; the step transposes gT once.) */
+ * k = 1 softmax and exp: see backward_signs. relu (k = 1): G replaces the activations in Z; k > 1:
+ * G goes through B = E A. (X^T G runs at about twice the rate of the equivalent G^T X in OpenBLAS
+ * for these shapes; the step transposes gT once.) */
 static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const double *F,
                            double beta) {
   const int64_t ml = md->m_loc, d = md->d, k = md->k;
@@ -347,8 +350,8 @@ static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const d
   }
   sntk_perf_stop(SNTK_EV_BACKWARD_ELEM, k > 1 ? 2.0 * (double)c * (double)ml * (double)k : 0.0);
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, mli, ci, 1.0, X, (int)d, G, mli, beta,
-              md->gT, mli);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, mli, ci, 1.0, X, (int)d, G, mli,
+              beta, md->gT, mli);
   sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
 }
 
@@ -397,10 +400,10 @@ int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) 
   return SNTK_OK;
 }
 
-/* Features of the c samples just forwarded: Z holds the activations and, for softmax, ft the factors
- * turning Z into S and T the merged tuples, whose numerators over the sum are <a_l, S(x_i)>. U is
- * column-major (one column per neuron) while Z is row-major (one row per sample): the loops run over
- * tiles of 32 samples x 256 neurons so that both sides stay in cache. */
+/* Features of the c samples just forwarded: Z holds the activations and, for softmax, ft the
+ * factors turning Z into S and T the merged tuples, whose numerators over the sum are <a_l,
+ * S(x_i)>. U is column-major (one column per neuron) while Z is row-major (one row per sample): the
+ * loops run over tiles of 32 samples x 256 neurons so that both sides stay in cache. */
 static void features_chunk(const sntk_model_t *md, int64_t c, double *U, int64_t ldu) {
   const int64_t ml = md->m_loc, k = md->k, w = k + 2, TI = 32, TR = 256;
   for (int64_t i0 = 0; i0 < c; i0 += TI) {

@@ -1,7 +1,7 @@
 /* `softntk ntk`: the NTK of the network a deck describes, without training, into <run dir>/ntk.h5.
  *
- * sntk_ntk_main builds data and the model at initialisation (W0), optionally loads W from one of the
- * run's checkpoints, and hands them to sntk_ntk_analyse with the checkpoint's step. */
+ * sntk_ntk_main builds data and the model at initialisation (W0), optionally loads W from one of
+ * the run's checkpoints, and hands them to sntk_ntk_analyse with the checkpoint's step. */
 #include "ntk_impl.h"
 
 #include "softntk/checkpoint.h"
@@ -185,8 +185,9 @@ static int accept_checkpoint(const char *path, const sntk_ckpt_meta_t *meta, voi
   if (!sntk_deck_same_trajectory(meta->config, ac->deck->text, diff, sizeof diff))
     return sntk_error(SNTK_ERR_INPUT, "checkpoint %s belongs to a different run: %s", path, diff);
   if (strcmp(meta->data_hash, ac->data_hash) != 0)
-    return sntk_error(SNTK_ERR_INPUT, "checkpoint %s was trained on other data (data hash %s, here %s)",
-                      path, meta->data_hash, ac->data_hash);
+    return sntk_error(SNTK_ERR_INPUT,
+                      "checkpoint %s was trained on other data (data hash %s, here %s)", path,
+                      meta->data_hash, ac->data_hash);
   return SNTK_OK;
 }
 

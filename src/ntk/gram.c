@@ -136,8 +136,8 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
   const double P = ntk->size, nkd = (double)ntk->nk;
   sntk_perf_start(SNTK_EV_NTK_FEATURES);
   int ferr = features(ntk, W);
-  sntk_perf_stop(SNTK_EV_NTK_FEATURES, 2.0 * (double)ntk->n * (double)ntk->model->m_loc *
-                                           (double)(ntk->d + ntk->k));
+  sntk_perf_stop(SNTK_EV_NTK_FEATURES,
+                 2.0 * (double)ntk->n * (double)ntk->model->m_loc * (double)(ntk->d + ntk->k));
   SNTK_CALL(ferr);
   double t1 = MPI_Wtime();
   if (ntk->size == 1) { /* one rank: U1 already is the whole column-major U, no redistribution */

@@ -1,4 +1,5 @@
-/* MPI context, neuron partition, checked narrowing and the softmax-tuple reduction (see parallel.h). */
+/* MPI context, neuron partition, checked narrowing and the softmax-tuple reduction (see
+ * parallel.h). */
 #include "softntk/parallel.h"
 
 #include "softntk/error.h"
@@ -81,7 +82,8 @@ void sntk_tuple_op_free(MPI_Datatype *type, MPI_Op *op) {
 int sntk_allreduce_sum(double *buf, int64_t count, MPI_Comm comm) {
   for (int64_t off = 0; off < count; off += PIECE) {
     int64_t len = count - off < PIECE ? count - off : PIECE;
-    SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_DOUBLE, MPI_SUM, comm)));
+    SNTK_CALL(
+        SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_DOUBLE, MPI_SUM, comm)));
   }
   return SNTK_OK;
 }

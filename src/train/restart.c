@@ -1,6 +1,6 @@
-/* Fresh start or restart of `softntk train`: choose the checkpoint (--restart auto|PATH|none), refuse
- * one from an incompatible deck, restore the model and history, and bring results.h5 back to the
- * checkpoint's step. */
+/* Fresh start or restart of `softntk train`: choose the checkpoint (--restart auto|PATH|none),
+ * refuse one from an incompatible deck, restore the model and history, and bring results.h5 back to
+ * the checkpoint's step. */
 #include "softntk/error.h"
 #include "softntk/h5util.h"
 #include "softntk/log.h"
@@ -56,9 +56,11 @@ static int open_problem(trainer_t *tr, int64_t start_step) {
   return tr->pb->open ? tr->pb->open(tr->pb->self, tr->res, start_step) : SNTK_OK;
 }
 
-/* Collective: start from step 0 in a directory that holds no earlier run (or may be overwritten). */
-/* Rank 0: is the results file one that an earlier attempt of this very run (same resolved config, not
- * finished) wrote before it was killed, ahead of its first checkpoint? Starting over loses nothing. */
+/* Collective: start from step 0 in a directory that holds no earlier run (or may be overwritten).
+ */
+/* Rank 0: is the results file one that an earlier attempt of this very run (same resolved config,
+ * not finished) wrote before it was killed, ahead of its first checkpoint? Starting over loses
+ * nothing. */
 static int same_run_without_checkpoint(const trainer_t *tr) {
   int same = 0;
   hid_t f = H5Fopen(tr->results_path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -82,11 +84,12 @@ static int begin_fresh(trainer_t *tr, int n_ckpt) {
                "checkpoint: starting over",
                tr->results_path);
     } else if ((has_results || n_ckpt) && !tr->deck->run.overwrite)
-      err = sntk_error(SNTK_ERR_INPUT,
-                       "%s already holds %s%s%s: continue it with --restart auto%s, or set "
-                       "run.overwrite = true to start over, or choose another run.name",
-                       tr->dir, has_results ? "results.h5" : "", has_results && n_ckpt ? " and " : "",
-                       n_ckpt ? "checkpoints" : "", n_ckpt ? "" : " (it has no checkpoint)");
+      err =
+          sntk_error(SNTK_ERR_INPUT,
+                     "%s already holds %s%s%s: continue it with --restart auto%s, or set "
+                     "run.overwrite = true to start over, or choose another run.name",
+                     tr->dir, has_results ? "results.h5" : "", has_results && n_ckpt ? " and " : "",
+                     n_ckpt ? "checkpoints" : "", n_ckpt ? "" : " (it has no checkpoint)");
     else if (n_ckpt)
       sntk_log("removed %d checkpoint(s) of the earlier run (run.overwrite = true)",
                sntk_ckpt_clean(tr->ckpt_dir, 1));
@@ -161,7 +164,8 @@ static int begin_auto(trainer_t *tr, const int64_t *steps, int n) {
       sntk_warn("%s; kept as %s; %s", why, aside,
                 i + 1 < n ? "trying the previous checkpoint" : "no older checkpoint");
     else
-      sntk_warn("%s; %s", why, i + 1 < n ? "trying the previous checkpoint" : "no older checkpoint");
+      sntk_warn("%s; %s", why,
+                i + 1 < n ? "trying the previous checkpoint" : "no older checkpoint");
   }
   return sntk_error(SNTK_ERR_INPUT,
                     "none of the %d checkpoint(s) in %s validates (newest problem: %s); remove "
@@ -173,7 +177,8 @@ int sntk_trainer_begin(trainer_t *tr, const char *restart) {
   const sntk_deck_t *deck = tr->deck;
   MPI_Comm comm = tr->ctx->comm;
   char logp[4300];
-  SNTK_CALL(sntk_rundir_prepare(comm, deck->run.output_dir, deck->run.name, tr->dir, sizeof tr->dir));
+  SNTK_CALL(
+      sntk_rundir_prepare(comm, deck->run.output_dir, deck->run.name, tr->dir, sizeof tr->dir));
   sntk_ckpt_dir(tr->dir, deck->ckpt.dir, tr->ckpt_dir, sizeof tr->ckpt_dir);
   snprintf(tr->results_path, sizeof tr->results_path, "%s/results.h5", tr->dir);
   snprintf(logp, sizeof logp, "%s/log.txt", tr->dir);

@@ -40,9 +40,12 @@ int sntk_signals_take(void) {
 
 const char *sntk_signals_stop_name(void) {
   switch (g_stop_sig) {
-  case SIGTERM: return "SIGTERM";
-  case SIGUSR2: return "SIGUSR2";
-  default: return "";
+  case SIGTERM:
+    return "SIGTERM";
+  case SIGUSR2:
+    return "SIGUSR2";
+  default:
+    return "";
   }
 }
 
@@ -83,7 +86,8 @@ void sntk_watchdog_arm(double seconds, const char *what, int loud) {
   sa.sa_handler = on_alarm;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGALRM, &sa, NULL);
-  struct itimerval it = {{0, 0}, {(time_t)seconds, (suseconds_t)((seconds - (time_t)seconds) * 1e6)}};
+  struct itimerval it = {{0, 0},
+                         {(time_t)seconds, (suseconds_t)((seconds - (time_t)seconds) * 1e6)}};
   setitimer(ITIMER_REAL, &it, NULL);
 }
 

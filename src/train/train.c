@@ -59,11 +59,11 @@ const sntk_column_t sntk_train_cols[NCOLS] = {
 enum { REQ_CKPT = 1, REQ_STOP = 2, REQ_TIME = 4, REQ_BUDGET = 8 };
 
 typedef struct loop_clock {
-  double start;     /* MPI_Wtime when this invocation began training */
-  double last_ckpt; /* MPI_Wtime of the last checkpoint (or start) */
-  double max_step;  /* longest step seen, s */
-  double ckpt_est;  /* expected checkpoint time, s */
-  double job_start; /* MPI_Wtime when the command began (max_hours counts from here) */
+  double start;      /* MPI_Wtime when this invocation began training */
+  double last_ckpt;  /* MPI_Wtime of the last checkpoint (or start) */
+  double max_step;   /* longest step seen, s */
+  double ckpt_est;   /* expected checkpoint time, s */
+  double job_start;  /* MPI_Wtime when the command began (max_hours counts from here) */
   int64_t last_step; /* step of the last checkpoint written by this invocation (-1: none) */
 } loop_clock_t;
 
@@ -73,8 +73,9 @@ static void hms(double seconds, char *out, size_t len) {
   snprintf(out, len, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
 }
 
-/* Collective. Memory one rank needs for n x d inputs and n x k targets (replicated on every rank), the
- * model and its gradient, checked against what the node offers before anything large is allocated. */
+/* Collective. Memory one rank needs for n x d inputs and n x k targets (replicated on every rank),
+ * the model and its gradient, checked against what the node offers before anything large is
+ * allocated. */
 static int check_memory(MPI_Comm comm, const sntk_deck_t *deck, int64_t n, int64_t d, int64_t k) {
   int P;
   MPI_Comm_size(comm, &P);
@@ -85,12 +86,13 @@ static int check_memory(MPI_Comm comm, const sntk_deck_t *deck, int64_t n, int64
   int64_t avail;
   SNTK_CALL(sntk_mem_per_rank(comm, &avail));
   if (avail > 0 && data + model > (double)avail)
-    return sntk_error(SNTK_ERR_INPUT,
-                      "the run needs %.2f GiB per rank (data, replicated on every rank: %.2f GiB; "
-                      "model and workspace: %.2f GiB) but %.2f GiB are available per rank: use more "
-                      "nodes, a smaller train.chunk, or a smaller problem",
-                      (data + model) / 1073741824.0, data / 1073741824.0, model / 1073741824.0,
-                      avail / 1073741824.0);
+    return sntk_error(
+        SNTK_ERR_INPUT,
+        "the run needs %.2f GiB per rank (data, replicated on every rank: %.2f GiB; "
+        "model and workspace: %.2f GiB) but %.2f GiB are available per rank: use more "
+        "nodes, a smaller train.chunk, or a smaller problem",
+        (data + model) / 1073741824.0, data / 1073741824.0, model / 1073741824.0,
+        avail / 1073741824.0);
   return SNTK_OK;
 }
 
@@ -171,7 +173,8 @@ static void log_banner(const trainer_t *tr) {
            "ETA");
 }
 
-/* A non-finite loss, or one grown a million-fold over the initial loss, ends the run with advice. */
+/* A non-finite loss, or one grown a million-fold over the initial loss, ends the run with advice.
+ */
 static int diverged(const sntk_deck_t *deck, const sntk_model_t *md, int64_t t, double loss,
                     double loss0) {
   char txt[32];
@@ -244,8 +247,9 @@ static int checkpoint(trainer_t *tr, int64_t step, loop_clock_t *clk, const char
   if (err) {
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", sntk_error_message());
-    return sntk_error(err, "checkpoint of step %lld failed: %s (the previous checkpoint, if any, is "
-                           "intact)",
+    return sntk_error(err,
+                      "checkpoint of step %lld failed: %s (the previous checkpoint, if any, is "
+                      "intact)",
                       (long long)step, msg);
   }
   sntk_ckpt_path(tr->ckpt_dir, step, path, sizeof path);
@@ -366,8 +370,8 @@ int sntk_train_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_ru
   SNTK_TRY(problem->load(problem->self, comm, &tr.ds));
   sntk_data_hash(&tr.ds, tr.data_hash);
   SNTK_TRY(sntk_agree(comm, check_memory(comm, deck, tr.ds.n, tr.ds.d, tr.ds.k)));
-  SNTK_TRY(sntk_model_create(comm, &deck->model, tr.ds.d, tr.ds.k, deck->train.chunk, tr.ds.n,
-                             &tr.md));
+  SNTK_TRY(
+      sntk_model_create(comm, &deck->model, tr.ds.d, tr.ds.k, deck->train.chunk, tr.ds.n, &tr.md));
   SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(tr.grad, tr.md->m_loc * tr.md->d)));
   sntk_model_init(tr.md, seed);
   /* Before a checkpoint replaces W: the tracker keeps H(0) of the initial weights. */

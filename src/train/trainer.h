@@ -1,4 +1,5 @@
-/* Internal state of `softntk train` shared by the loop (train.c) and the restart logic (restart.c). */
+/* Internal state of `softntk train` shared by the loop (train.c) and the restart logic (restart.c).
+ */
 #ifndef SOFTNTK_TRAIN_TRAINER_H
 #define SOFTNTK_TRAIN_TRAINER_H
 
@@ -18,18 +19,18 @@ typedef struct trainer {
   const sntk_problem_t *pb; /* what is fitted: the [data] set, a diffusion model, ... */
   sntk_dataset_t ds;        /* the training set of step 0 */
   sntk_model_t *md;
-  double *grad;          /* local gradient block, m_loc x d */
+  double *grad; /* local gradient block, m_loc x d */
   sntk_results_t *res;
-  int series;            /* id of /train in res */
+  int series;              /* id of /train in res */
   sntk_ntk_tracker_t *trk; /* [ntk] every: NTK snapshots during training (NULL: off) */
-  char dir[4096];        /* run directory */
-  char ckpt_dir[5200];   /* checkpoint directory */
+  char dir[4096];          /* run directory */
+  char ckpt_dir[5200];     /* checkpoint directory */
   char results_path[4200];
-  char data_hash[17];    /* hash of X and Y */
-  sntk_history_t hist;   /* every /train row so far (values on rank 0; rows on every rank) */
+  char data_hash[17];  /* hash of X and Y */
+  sntk_history_t hist; /* every /train row so far (values on rank 0; rows on every rank) */
   int64_t hist_cap;
-  int64_t start_step;    /* first step of this invocation (0, or the checkpoint's step) */
-  double wall_offset;    /* wall_time already spent before this invocation (resumed runs) */
+  int64_t start_step; /* first step of this invocation (0, or the checkpoint's step) */
+  double wall_offset; /* wall_time already spent before this invocation (resumed runs) */
 } trainer_t;
 
 extern const char *const sntk_train_col_names[NCOLS];

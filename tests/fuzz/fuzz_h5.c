@@ -1,6 +1,6 @@
-/* libFuzzer targets: the readers of untrusted HDF5 files. The input bytes become a file which the data
- * reader (FUZZ_DATA: datasets X and Y) or the checkpoint/results inspector (FUZZ_INSPECT) opens. Any
- * input must give 0 or a clean error, never a crash. */
+/* libFuzzer targets: the readers of untrusted HDF5 files. The input bytes become a file which the
+ * data reader (FUZZ_DATA: datasets X and Y) or the checkpoint/results inspector (FUZZ_INSPECT)
+ * opens. Any input must give 0 or a clean error, never a crash. */
 #include "softntk/error.h"
 #include "softntk/h5util.h"
 #include "softntk/inspect.h"
@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fwrite(data, 1, size, f);
   fclose(f);
 #ifdef FUZZ_DATA
-  /* as the data module reads a file: the probe isolates crashes of the HDF5 library, then the read */
+  /* as the data module reads a file: the probe isolates crashes of the HDF5 library, then the read
+   */
   static const char *const sets[2] = {"X", "Y"};
   int64_t rows, cols;
   double *v = NULL;
