@@ -6,7 +6,7 @@
 # Each stage records its results as Meson-style JSON lines in build-*/meson-logs/, which
 # scripts/test_summary.py adds up. Needs root or sudo only when packages are missing.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 FUZZ_SECONDS="${FUZZ_SECONDS:-45}"
 
 missing=()
