@@ -141,12 +141,18 @@ def check_requeue(t, cluster):
     t.check(info.get("JobState") == "COMPLETED" and info.get("ExitCode") == "0:0",
             f"job {job} ({LIMIT_MIN} min limit, --signal=B:USR1@{LEAD_S}) ends COMPLETED, exit "
             f"{info.get('ExitCode')}, after {took:.0f} s")
-    t.check(warnings >= 1 and requeues >= 1 and requeues == warnings,
+    # Slurm may send the warning up to 60 s early (its event resolution), so the last
+    # allocation can be warned just as the run finishes on its own (exit 0): such a
+    # warning needs no checkpoint and no requeue.
+    late = len(re.findall(r"softntk exited with status 0 after \d+ s \(after Slurm's warning", log))
+    t.check(warnings >= 1 and requeues >= 1 and late <= 1 and requeues == warnings - late,
             f"Slurm's warning came {warnings} time(s), {lags} s after each start (limit "
-            f"{60 * LIMIT_MIN} s); the job requeued itself {requeues} time(s) (scontrol: Restarts)")
-    t.check(log.count("on SIGUSR2: the checkpoint is valid") == warnings
+            f"{60 * LIMIT_MIN} s; {late} as the run was finishing); the job requeued itself "
+            f"{requeues} time(s) (scontrol: Restarts)")
+    t.check(log.count("on SIGUSR2: the checkpoint is valid") == warnings - late
             and "DUE TO TIME LIMIT" not in log,
-            "every warning ended with a SIGUSR2 checkpoint (exit 3) before the time limit")
+            "every warning during the run ended with a SIGUSR2 checkpoint (exit 3) before the "
+            "time limit")
     t.check(log.count("resuming from out/requeue/checkpoints/ckpt-") == requeues,
             "every rerun resumed from the checkpoint (--restart auto), appending to the same output")
     a, b = series("out/ref/results.h5"), series("out/requeue/results.h5")
