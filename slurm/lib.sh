@@ -63,3 +63,59 @@ sntk_submit_sweep() {
     --output="$logs/%x-%A_%a.out" "${opts[@]}" \
     "$SNTK_JOB_SCRIPT" --sweep "$sweep" --sweep-name "$name" "$@"
 }
+
+# sntk_sweep_max_ntasks FILE: the largest `--ntasks=P` a sweep line sets (0 when none does). Such a
+# word is not a deck override: it runs that line on P ranks (softntk.sbatch, scripts/run_experiment.sh).
+sntk_sweep_max_ntasks() {
+  awk '!/^[[:space:]]*(#|$)/ { for (i = 1; i <= NF; i++) if ($i ~ /^--ntasks=[0-9]+$/) {
+         v = substr($i, 10) + 0; if (v > m) m = v } }
+       END { print m + 0 }' "$1"
+}
+
+# sntk_load_experiment NAME_OR_DIR VARIANT DEFAULT_VARIANT: read experiments/NAME/experiment.conf (or
+# DIR/experiment.conf) over the defaults below. An experiment with variants sets VARIANTS (e.g.
+# "small full") and may use $VARIANT in its assignments (e.g. SWEEP=sweep-$VARIANT.txt): the conf is
+# sourced with VARIANT set to the one asked for, or DEFAULT_VARIANT when none is. An experiment without
+# VARIANTS has one variant, '' (asking for another is an error). Sets EXP_DIR, EXP_NAME, EXP_VARIANT,
+# EXP_BASE (OUTPUT_DIR/NAME, plus /VARIANT for an experiment with variants) and EXP_MAX_NTASKS (largest
+# --ntasks=P of the sweep), and the conf's variables DECK SWEEP ANALYSIS COMMAND NTASKS NODES TIME
+# THROTTLE OUTPUT_DIR VARIANTS (DECK and SWEEP made absolute).
+sntk_load_experiment() {
+  local arg=$1 want=$2 default=$3 dir
+  dir=$arg
+  [ -d "$dir" ] || dir="$SNTK_ROOT/experiments/$arg"
+  [ -f "$dir/experiment.conf" ] || sntk_die "no experiment $arg: $dir/experiment.conf not found"
+  EXP_DIR=$(cd "$dir" && pwd)
+  EXP_NAME=$(basename "$EXP_DIR")
+  _sntk_source_conf "$want"
+  if [ -n "$VARIANTS" ]; then
+    if [ -z "$want" ]; then
+      want=$default
+      _sntk_source_conf "$want"
+    fi
+    case " $VARIANTS " in
+      *" $want "*) ;;
+      *) sntk_die "experiment $EXP_NAME has the variants '$VARIANTS', not '$want'" ;;
+    esac
+  elif [ -n "$want" ]; then
+    sntk_die "experiment $EXP_NAME has no variants (its experiment.conf sets no VARIANTS): drop '$want'"
+  fi
+  EXP_VARIANT=$want
+  [ -n "$ANALYSIS" ] || sntk_die "$EXP_DIR/experiment.conf sets no ANALYSIS script"
+  [ -f "$SNTK_ROOT/$ANALYSIS" ] || sntk_die "analysis script $SNTK_ROOT/$ANALYSIS not found"
+  DECK=$EXP_DIR/$DECK
+  SWEEP=$EXP_DIR/$SWEEP
+  [ -f "$DECK" ] || sntk_die "deck $DECK not found"
+  [ -f "$SWEEP" ] || sntk_die "sweep file $SWEEP not found"
+  EXP_BASE=$OUTPUT_DIR/$EXP_NAME${EXP_VARIANT:+/$EXP_VARIANT}
+  EXP_MAX_NTASKS=$(sntk_sweep_max_ntasks "$SWEEP")
+}
+
+# The defaults of experiment.conf, then the file itself, with VARIANT=$1.
+_sntk_source_conf() {
+  DECK=deck.ini SWEEP=sweep.txt ANALYSIS="" COMMAND=train NTASKS=2 NODES=1 TIME=01:00:00 THROTTLE=4
+  OUTPUT_DIR=runs VARIANTS=""
+  VARIANT=$1
+  # shellcheck source=/dev/null
+  source "$EXP_DIR/experiment.conf"
+}

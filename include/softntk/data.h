@@ -1,8 +1,8 @@
 /* softntk data: the training set (X, Y) every rank holds, from a generator or an HDF5 file.
  *
- * Generated data are a pure function of the seed (rng purposes DATA_X, TEACHER, LABEL), so every
- * rank builds the same set without communication. File data are read by rank 0 and broadcast.
- * Either way the dataset is checked (shapes, finite values) before anything uses it. */
+ * Generated data are a pure function of the seed (rng purposes DATA_X, DATA_NORM, TEACHER, LABEL),
+ * so every rank builds the same set without communication. File data are read by rank 0 and
+ * broadcast. Either way the dataset is checked (shapes, finite values) before anything uses it. */
 #ifndef SOFTNTK_DATA_H
 #define SOFTNTK_DATA_H
 
@@ -16,13 +16,14 @@ enum { SNTK_TARGET_TEACHER = 0, SNTK_TARGET_RANDOM = 1 };
 
 /* [data] section. Global. */
 typedef struct sntk_data_cfg {
-  int source;            /* SNTK_SOURCE_* */
-  int target;            /* SNTK_TARGET_* (generated data only) */
-  int64_t n, d, k;       /* samples, input dimension (all coordinates), output dimension */
-  int constant_coord;    /* last coordinate constant (generated data only) */
-  double noise;          /* standard deviation of label noise added to teacher targets */
-  int64_t teacher_width; /* hidden width of the teacher network */
-  char file[SNTK_STR];   /* HDF5 file for source = file */
+  int source;                /* SNTK_SOURCE_* */
+  int target;                /* SNTK_TARGET_* (generated data only) */
+  int64_t n, d, k;           /* samples, input dimension (all coordinates), output dimension */
+  int constant_coord;        /* last coordinate constant (generated data only) */
+  double norm_min, norm_max; /* generated points scaled to norms uniform in [norm_min, norm_max] */
+  double noise;              /* standard deviation of label noise added to teacher targets */
+  int64_t teacher_width;     /* hidden width of the teacher network */
+  char file[SNTK_STR];       /* HDF5 file for source = file */
   char x_dataset[SNTK_STR];
   char y_dataset[SNTK_STR];
   int store; /* copy X and Y into results.h5 /data */

@@ -27,12 +27,13 @@ enum { SNTK_SPECTRUM_FULL = 0, SNTK_SPECTRUM_VALUES = 1, SNTK_SPECTRUM_EXTREMES 
 
 /* [ntk] section. Global. */
 typedef struct sntk_ntk_cfg {
-  int64_t every;    /* `softntk train`: a snapshot every this many steps (0: off) */
-  int spectrum;     /* SNTK_SPECTRUM_*: all eigenpairs, eigenvalues only, or q at each end */
-  int64_t q;        /* extremes: q smallest and q largest eigenpairs */
-  int limit;        /* also build H* and compare with it */
-  int save_gram;    /* write the Gram matrix /ntk/gram_<step> (collectively) */
-  double ridge;     /* kernel regression solves (H + ridge I) alpha = y - F(0) */
+  int64_t every; /* `softntk train`: a snapshot every this many steps (0: off) */
+  int spectrum;  /* SNTK_SPECTRUM_*: all eigenpairs, eigenvalues only, or q at each end */
+  int64_t q;     /* extremes: q smallest and q largest eigenpairs */
+  int limit;     /* also build H* and compare with it */
+  int save_gram; /* write the Gram matrix /ntk/gram_<step> (collectively) */
+  double ridge;  /* kernel regression solves (H + ridge I) alpha = y - F(0) */
+  int gd;        /* kernel regression also by gradient descent on the kernel (the linearised net) */
   int64_t holdout;  /* `softntk ntk`: held-out points (after the n training points) to predict */
   int64_t panel;    /* neurons per PDSYRK panel (0: as many as memory allows) */
   double threshold; /* scaled residuals above this FAIL (HPL's 16) */
@@ -159,11 +160,13 @@ int sntk_ntk_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
 /* Collective. The analysis behind `softntk ntk` for an NTK context whose model already holds its
  * weights: W, and W0 for ||H - H(0)|| (create the context with SNTK_NTK_KEEP_INIT when W != W0; a
  * checkpoint loader fills both). `train` are the n training points the context was made for, `hold`
- * the held-out points (n = 0: none), `step` the training step of W. Snapshot, kernel regression,
+ * the held-out points (n = 0: none), `step` the training step of W. Snapshot, kernel regression
+ * (with cfg.gd also the kernel gradient-descent predictor after `gd_steps` steps at train.eta),
  * linearised loss curve (spectrum = full), spectrum of H*, Gram matrices; everything into res /ntk.
  * SNTK_ERR_RUNTIME when a check FAILED. */
 int sntk_ntk_analyse(sntk_ntk_t *ntk, const struct sntk_deck *deck, const sntk_dataset_t *train,
-                     const sntk_dataset_t *hold, int64_t step, struct sntk_results *res);
+                     const sntk_dataset_t *hold, int64_t step, int64_t gd_steps,
+                     struct sntk_results *res);
 
 /* The NTK tracker of `softntk train` ([ntk] every = N). */
 typedef struct sntk_ntk_tracker sntk_ntk_tracker_t;

@@ -25,6 +25,11 @@ const sntk_key_t sntk_data_keys[] = {
     {"k", SNTK_T_INT, OFF(k), "1", 1, 1e5, 0, NULL, NULL, "output dimension"},
     {"constant_coord", SNTK_T_BOOL, OFF(constant_coord), "true", 0, 0, 0, NULL, NULL,
      "make the last input coordinate constant (keeps the limiting NTK positive definite)"},
+    {"norm_min", SNTK_T_REAL, OFF(norm_min), "1", 0, 1e6, SNTK_KEY_MIN_OPEN, NULL, NULL,
+     "generated inputs: each point is scaled to a norm drawn uniformly in [norm_min, norm_max] "
+     "(1, 1: the unit sphere)"},
+    {"norm_max", SNTK_T_REAL, OFF(norm_max), "1", 0, 1e6, SNTK_KEY_MIN_OPEN, NULL, NULL,
+     "upper end of the input norms of generated points (>= norm_min)"},
     {"noise", SNTK_T_REAL, OFF(noise), "0", 0, INFINITY, 0, NULL, NULL,
      "standard deviation of Gaussian noise added to teacher targets"},
     {"teacher_width", SNTK_T_INT, OFF(teacher_width), "8", 1, 1e6, 0, NULL, NULL,
@@ -48,6 +53,9 @@ int sntk_data_cfg_check(const sntk_data_cfg_t *cfg) {
                       "data.d = %lld with data.constant_coord = true: d counts the constant "
                       "coordinate and must be >= 2",
                       (long long)cfg->d);
+  if (cfg->norm_max < cfg->norm_min)
+    return sntk_error(SNTK_ERR_INPUT, "data.norm_max = %g is below data.norm_min = %g",
+                      cfg->norm_max, cfg->norm_min);
   return SNTK_OK;
 }
 
@@ -128,10 +136,25 @@ done:
   return err;
 }
 
+/* Scale the unit-norm point i to a norm uniform in [norm_min, norm_max] (its own stream, so the
+ * directions are those of the unit-sphere set with the same seed). */
+static void scale_norm(const sntk_data_cfg_t *cfg, uint64_t seed, int64_t i, int64_t d, double *x) {
+  double r = cfg->norm_min;
+  if (cfg->norm_max > cfg->norm_min) {
+    sntk_rng_t s;
+    sntk_rng_init(&s, seed, SNTK_RNG_DATA_NORM, (uint64_t)i);
+    r += (cfg->norm_max - cfg->norm_min) * sntk_rng_uniform(&s);
+  }
+  if (r != 1.0)
+    for (int64_t j = 0; j < d; j++) x[j] *= r;
+}
+
 static int generate(const sntk_data_cfg_t *cfg, uint64_t seed, sntk_dataset_t *ds) {
   SNTK_CALL(sntk_data_alloc(cfg->n, cfg->d, cfg->k, ds));
-  for (int64_t i = 0; i < ds->n; i++)
+  for (int64_t i = 0; i < ds->n; i++) {
     sntk_sphere_point(seed, i, ds->d, cfg->constant_coord, ds->X + i * ds->d);
+    scale_norm(cfg, seed, i, ds->d, ds->X + i * ds->d);
+  }
   if (cfg->target == SNTK_TARGET_TEACHER) return make_teacher_targets(cfg, seed, ds);
   for (int64_t i = 0; i < ds->n; i++) {
     sntk_rng_t s;

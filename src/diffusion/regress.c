@@ -26,23 +26,39 @@ static double rel_diff(const double *a, const double *b, int64_t len) {
   return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-/* Rank 0: compare the trained network's predictions with the kernel's (read back from the file);
- * out = {kernel score error, trained score error, ||f_net - f_ker|| / ||f_ker||}. */
+/* The kernel predictors of regression.h5 the trained network is compared with: ridge regression
+ * with H(0) (always), kernel gradient descent with H(0) and with H* (ntk.gd, ntk.limit). */
+#define NCMP 3
+static const char *const cmp_sets[NCMP] = {"ntk/regression/predictions",
+                                           "ntk/regression/predictions_gd",
+                                           "ntk/regression/predictions_gd_limit"};
+static const char *const cmp_names[NCMP][2] = {
+    {"score_error_kernel", "rel_diff_trained_kernel"},
+    {"score_error_kernel_gd", "rel_diff_trained_gd"},
+    {"score_error_kernel_gd_limit", "rel_diff_trained_gd_limit"}};
+
+/* Rank 0: compare the trained network's predictions with each kernel predictor (read back from the
+ * file). out[0] = the trained score error; out[1 + 2c], out[2 + 2c] = the score error of predictor
+ * c and ||f_net - f_c|| / ||f_c||, NaN when the file lacks it (not positive definite, not asked).
+ */
 static int compare(const char *path, const sntk_diff_eval_t *ev, const double *Ft, double *out) {
   double *Fk = NULL, *bins = NULL;
   int64_t rows, cols;
   int err = SNTK_OK;
   sntk_diff_errors_t e;
-  out[0] = out[1] = out[2] = NAN;
+  for (int i = 0; i < 1 + 2 * NCMP; i++) out[i] = NAN;
   SNTK_TRY(SNTK_ALLOC(bins, ev->nbins));
   e.bins = bins;
   diff_eval_errors(ev, Ft, &e);
-  out[1] = e.error;
-  if (sntk_h5_read_matrix(path, "ntk/regression/predictions", &rows, &cols, &Fk) != SNTK_OK)
-    goto done; /* H(0) + ridge I was not positive definite: no kernel prediction (logged) */
-  diff_eval_errors(ev, Fk, &e);
   out[0] = e.error;
-  out[2] = rel_diff(Ft, Fk, ev->n * ev->d);
+  for (int c = 0; c < NCMP; c++) {
+    if (sntk_h5_read_matrix(path, cmp_sets[c], &rows, &cols, &Fk) != SNTK_OK) continue;
+    diff_eval_errors(ev, Fk, &e);
+    out[1 + 2 * c] = e.error;
+    out[2 + 2 * c] = rel_diff(Ft, Fk, ev->n * ev->d);
+    free(Fk);
+    Fk = NULL;
+  }
 done:
   free(Fk), free(bins);
   return err;
@@ -50,20 +66,27 @@ done:
 
 static int write_comparison(MPI_Comm comm, sntk_results_t *res, const sntk_diff_eval_t *ev,
                             const double *Ft) {
-  double cmp[3];
+  double cmp[1 + 2 * NCMP];
   int rank, err = SNTK_OK;
   MPI_Comm_rank(comm, &rank);
   SNTK_CALL(sntk_results_matrix(res, "/ntk/regression/trained", ev->n, ev->d, Ft, "1",
                                 "the trained network's x_0 predictions on the held-out points"));
   if (rank == 0) err = compare(sntk_results_path(res), ev, Ft, cmp);
   SNTK_CALL(sntk_agree(comm, err));
-  SNTK_CALL(SNTK_MPI(MPI_Bcast(cmp, 3, MPI_DOUBLE, 0, comm)));
-  SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk/regression", "score_error_kernel", cmp[0]));
-  SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk/regression", "score_error_trained", cmp[1]));
-  SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_diff_trained_kernel", cmp[2]));
+  SNTK_CALL(SNTK_MPI(MPI_Bcast(cmp, 1 + 2 * NCMP, MPI_DOUBLE, 0, comm)));
+  SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk/regression", "score_error_trained", cmp[0]));
+  for (int c = 0; c < NCMP; c++) {
+    SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk/regression", cmp_names[c][0], cmp[1 + 2 * c]));
+    SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk/regression", cmp_names[c][1], cmp[2 + 2 * c]));
+  }
   sntk_log("regression: held-out score error of kernel regression %.6e, of the trained network "
            "%.6e; ||f_net - f_ker|| / ||f_ker|| = %.4e",
-           cmp[0], cmp[1], cmp[2]);
+           cmp[1], cmp[0], cmp[2]);
+  if (!isnan(cmp[4]))
+    sntk_log("regression: kernel gradient descent (the linearised network at the trained step): "
+             "score error %.6e with H(0), %.6e with H*; ||f_net - f_gd|| / ||f_gd|| = %.4e (H(0)), "
+             "%.4e (H*)",
+             cmp[3], cmp[5], cmp[4], cmp[6]);
   return SNTK_OK;
 }
 
@@ -91,7 +114,7 @@ int diff_regression(MPI_Comm comm, const sntk_deck_t *deck, const sntk_dataset_t
   SNTK_TRY(sntk_results_attr_i64(res, "trained_step", step));
   SNTK_TRY(sntk_results_attr_str(
       res, "targets", ev->exact ? "posterior mean f* = E[x_0 | x_t]" : "noisy labels x_0"));
-  SNTK_TRY(sntk_ntk_analyse(ntk, deck, train, &hold, 0, res));
+  SNTK_TRY(sntk_ntk_analyse(ntk, deck, train, &hold, 0, step, res));
   SNTK_TRY(write_comparison(comm, res, ev, Ft));
   SNTK_TRY(sntk_results_close(&res));
 done:

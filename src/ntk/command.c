@@ -71,7 +71,8 @@ static int save_grams(sntk_ntk_t *ntk, int64_t step, sntk_results_t *res) {
 }
 
 int sntk_ntk_analyse(sntk_ntk_t *ntk, const sntk_deck_t *deck, const sntk_dataset_t *train,
-                     const sntk_dataset_t *hold, int64_t step, sntk_results_t *res) {
+                     const sntk_dataset_t *hold, int64_t step, int64_t gd_steps,
+                     sntk_results_t *res) {
   sntk_ntk_snap_t snap;
   ntk_series_t series;
   double t0 = ntk_wtime(ntk->comm);
@@ -80,7 +81,8 @@ int sntk_ntk_analyse(sntk_ntk_t *ntk, const sntk_deck_t *deck, const sntk_datase
   SNTK_CALL(ntk_series_declare(ntk, res, snap.neig, &series));
   SNTK_CALL(ntk_series_append(res, &series, &snap));
   SNTK_CALL(sntk_results_flush(res));
-  if (hold->n > 0) SNTK_CALL(ntk_regression(ntk, train, hold, res));
+  if (hold->n > 0)
+    SNTK_CALL(ntk_regression(ntk, train, hold, deck->train.eta, ntk->cfg.gd ? gd_steps : 0, res));
   if (ntk->cfg.spectrum == SNTK_SPECTRUM_FULL)
     SNTK_CALL(ntk_linearised_write(ntk, train, deck->train.eta, deck->train.steps, res));
   if (ntk->cfg.limit) SNTK_CALL(limit_spectrum(ntk, res));
@@ -235,7 +237,7 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
   SNTK_TRY(write_header(res, deck, ntk, &train, step));
   sntk_perf_reset();
   double t0 = MPI_Wtime();
-  SNTK_TRY(sntk_ntk_analyse(ntk, deck, &train, &hold, step, res));
+  SNTK_TRY(sntk_ntk_analyse(ntk, deck, &train, &hold, step, deck->train.steps, res));
   SNTK_TRY(sntk_perf_report(comm, MPI_Wtime() - t0, res));
   SNTK_TRY(sntk_results_close(&res));
   sntk_log("results: %s", path);

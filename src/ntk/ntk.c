@@ -27,6 +27,10 @@ const sntk_key_t sntk_ntk_keys[] = {
      "write H as /ntk/gram_<step> (collectively, parallel HDF5); nk^2 doubles each"},
     {"ridge", SNTK_T_REAL, OFF(ridge), "0", 0, INFINITY, 0, NULL, NULL,
      "kernel regression solves (H + ridge I) alpha = y - F(x) (H is normalised: O(1) entries)"},
+    {"gd", SNTK_T_BOOL, OFF(gd), "false", 0, 0, 0, NULL, NULL,
+     "kernel regression on held-out points also by gradient descent on the kernel: the linearised "
+     "network's predictions after train.steps steps at train.eta (softntk score: the trained "
+     "step), the infinite-width limit of the trained network"},
     {"holdout", SNTK_T_INT, OFF(holdout), "0", 0, 1e9, 0, NULL, NULL,
      "softntk ntk: held-out points (generated after the n training points, or the file's next "
      "rows) predicted by kernel regression"},

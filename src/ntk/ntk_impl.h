@@ -48,9 +48,15 @@ int ntk_linearised_write(sntk_ntk_t *ntk, const sntk_dataset_t *train, double et
                          sntk_results_t *res);
 
 /* Collective. Kernel regression on the held-out points `ho` with H (and H* when built); results in
- * res /ntk/regression. Uses ntk->work; leaves H, Z and the spectrum in ntk->w intact. */
-int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset_t *ho,
-                   sntk_results_t *res);
+ * res /ntk/regression. With gd_steps > 0 also the kernel gradient-descent predictor: the linearised
+ * network after gd_steps steps at learning rate eta. Uses ntk->work; leaves H, Z and the spectrum
+ * in ntk->w intact. */
+int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset_t *ho, double eta,
+                   int64_t gd_steps, sntk_results_t *res);
+
+/* Collective. y = A x for the symmetric nk x nk block-cyclic A and a vector x every rank holds; y
+ * (nk values) on every rank. */
+int ntk_symv(const sntk_dmat_t *A, const double *x, double *y);
 
 /* Collective. Wall time after a barrier (phase boundaries). */
 double ntk_wtime(MPI_Comm comm);

@@ -1,6 +1,9 @@
 /* Kernel regression with the NTK (DESIGN.md section 2): alpha = (K + ridge I)^{-1} (y - F(X)) by
  * Cholesky (PDPOTRF + PDPOTRS, both checked), predictions F(x) + K(x, X) alpha on held-out points,
- * for the empirical kernel H at the current weights and, when built, the infinite-width H*.
+ * for the empirical kernel H at the current weights and, when built, the infinite-width H*. With
+ * ntk.gd also alpha of gradient descent on the kernel (distributed K r products, one allreduce per
+ * step): the linearised network's predictions after a given number of steps, which the trained
+ * network approaches as m grows (ridge regression is a different spectral filter).
  *
  * The cross kernel of the empirical NTK is never formed: with V_{j,r} = sum_l u_{j,l,r}
  * alpha_{j,l}, K(x_p, X) alpha at output l is nu sum_r u_{p,l,r} sum_j (x_p . x_j) V_{j,r}: two
@@ -76,6 +79,31 @@ static double rel_error(const double *a, const double *b, int64_t len) {
   return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
+/* Kernel gradient descent: the linearised network after `steps` steps at learning rate eta from the
+ * training residual r(0) = -b = F(W, X) - y. With c = gamma^2 / nu (J J^T = c K),
+ * r(s+1) = r(s) - eta c K r(s) and the held-out prediction is F(W, x) + K(x, X) alpha with
+ * alpha = -eta c sum_{s < steps} r(s). *loss = 1/2 ||r(steps)||^2, the linearised training loss. */
+static int gd_alpha(sntk_ntk_t *ntk, const sntk_dmat_t *K, const double *b, double eta,
+                    int64_t steps, double *alpha, double *loss) {
+  const int64_t nk = ntk->nk;
+  const double ec = eta * ntk->model->gamma * ntk->model->gamma / ntk->model->nu;
+  double *r = NULL, *Kr = NULL;
+  int err = SNTK_OK;
+  SNTK_TRY(SNTK_ALLOC(r, nk));
+  SNTK_TRY(SNTK_ALLOC(Kr, nk));
+  for (int64_t i = 0; i < nk; i++) r[i] = -b[i], alpha[i] = 0.0;
+  for (int64_t s = 0; s < steps; s++) {
+    SNTK_TRY(ntk_symv(K, r, Kr));
+    for (int64_t i = 0; i < nk; i++) alpha[i] -= ec * r[i], r[i] -= ec * Kr[i];
+  }
+  double l = 0.0;
+  for (int64_t i = 0; i < nk; i++) l += r[i] * r[i];
+  *loss = 0.5 * l;
+done:
+  free(r), free(Kr);
+  return sntk_agree(ntk->comm, err);
+}
+
 /* Factor K + ridge I, solve for alpha; *ok = 0 when K + ridge I is not positive definite. */
 static int fit(sntk_ntk_t *ntk, const sntk_dmat_t *K, const double *b, double *alpha,
                const char *what, int *ok) {
@@ -90,8 +118,48 @@ static int fit(sntk_ntk_t *ntk, const sntk_dmat_t *K, const double *b, double *a
   return sntk_ntk_solve(ntk, K, ntk->cfg.ridge, b, alpha, "regression solve");
 }
 
-int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset_t *ho,
-                   sntk_results_t *res) {
+/* The kernel gradient-descent predictions for H and, when built, H* (gd_steps > 0). */
+static int regression_gd(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset_t *ho,
+                         const double *b, const double *f0, double eta, int64_t steps,
+                         sntk_results_t *res) {
+  const int64_t hk = ho->n * ntk->k;
+  double *alpha = NULL, *pred = NULL, *plim = NULL;
+  double loss = NAN, loss_lim = NAN, e = NAN, e_lim = NAN;
+  int err = SNTK_OK;
+  SNTK_TRY(SNTK_ALLOC(alpha, ntk->nk));
+  SNTK_TRY(SNTK_ALLOC(pred, hk));
+  SNTK_TRY(SNTK_ALLOC(plim, hk));
+  memcpy(pred, f0, (size_t)hk * sizeof *pred);
+  SNTK_TRY(gd_alpha(ntk, &ntk->H, b, eta, steps, alpha, &loss));
+  SNTK_TRY(cross_empirical(ntk, tr, ho, alpha, pred));
+  e = rel_error(pred, ho->Y, hk);
+  SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions_gd", ho->n, ntk->k, pred, "1",
+                               "F(W, x) + H(x, X) alpha: the linearised network after gd_steps "
+                               "steps of gradient descent at gd_eta"));
+  if (ntk->cfg.limit) {
+    memcpy(plim, f0, (size_t)hk * sizeof *plim);
+    SNTK_TRY(gd_alpha(ntk, &ntk->Hstar, b, eta, steps, alpha, &loss_lim));
+    cross_limit(ntk, tr, ho, alpha, plim);
+    e_lim = rel_error(plim, ho->Y, hk);
+    SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions_gd_limit", ho->n, ntk->k, plim,
+                                 "1", "the same with H*: the infinite-width network's prediction"));
+  }
+  sntk_log("regression: kernel gradient descent, %lld steps at eta %g: relative error with H "
+           "%.4e, with H* %.4e; training loss of the linearised network %.6e (H), %.6e (H*)",
+           (long long)steps, eta, e, e_lim, loss, loss_lim);
+  SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "gd_steps", (double)steps));
+  SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "gd_eta", eta));
+  SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "gd_train_loss", loss));
+  SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "gd_train_loss_limit", loss_lim));
+  SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error_gd", e));
+  SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error_gd_limit", e_lim));
+done:
+  free(alpha), free(pred), free(plim);
+  return err;
+}
+
+int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset_t *ho, double eta,
+                   int64_t gd_steps, sntk_results_t *res) {
   const int64_t nk = ntk->nk, hk = ho->n * ntk->k;
   double *F = NULL, *b = NULL, *alpha = NULL, *f0 = NULL, *pred = NULL, *plim = NULL;
   double e_net = NAN, e_emp = NAN, e_lim = NAN;
@@ -137,6 +205,7 @@ int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error_network", e_net));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error", e_emp));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error_limit", e_lim));
+  if (gd_steps > 0) SNTK_TRY(regression_gd(ntk, tr, ho, b, f0, eta, gd_steps, res));
 done:
   free(F), free(b), free(alpha), free(f0), free(pred), free(plim);
   return err;

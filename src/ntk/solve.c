@@ -18,6 +18,7 @@
 #include "softntk/parallel.h"
 #include "softntk/rng.h"
 
+#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -122,6 +123,25 @@ static int matvec(const sntk_dmat_t *A, double shift, const double *x, double *y
   free(gr);
   SNTK_CALL(sntk_allreduce_sum(y, n, A->grid->comm));
   return sntk_allreduce_sum(rows, n, A->grid->comm);
+}
+
+int ntk_symv(const sntk_dmat_t *A, const double *x, double *y) {
+  const int64_t n = A->m;
+  double *xl = NULL, *yl = NULL;
+  int err = SNTK_OK;
+  SNTK_TRY(SNTK_ALLOC(xl, A->nloc > 0 ? A->nloc : 1));
+  SNTK_TRY(SNTK_ALLOC(yl, A->mloc > 0 ? A->mloc : 1));
+  memset(y, 0, (size_t)n * sizeof *y);
+  if (A->mloc > 0 && A->nloc > 0) {
+    for (int64_t lj = 0; lj < A->nloc; lj++) xl[lj] = x[sntk_dmat_gcol(A, lj)];
+    cblas_dgemv(CblasColMajor, CblasNoTrans, (int)A->mloc, (int)A->nloc, 1.0, A->a, (int)A->lld, xl,
+                1, 0.0, yl, 1);
+    for (int64_t li = 0; li < A->mloc; li++) y[sntk_dmat_grow(A, li)] = yl[li];
+  }
+done:
+  free(xl), free(yl);
+  SNTK_CALL(sntk_agree(A->grid->comm, err));
+  return sntk_allreduce_sum(y, n, A->grid->comm);
 }
 
 static double max_abs(const double *v, int64_t n) {

@@ -147,9 +147,13 @@ int sntk_trainer_record(trainer_t *tr, const double *row) {
 static void describe_data(void *self, const sntk_dataset_t *ds) {
   static const char *src[] = {"sphere", "file"}, *tgt[] = {"teacher", "random labels"};
   const sntk_data_cfg_t *dc = &((const sntk_deck_t *)self)->data;
-  sntk_log("  data : %s, n = %lld, d = %lld, k = %lld%s%s", src[dc->source], (long long)ds->n,
-           (long long)ds->d, (long long)ds->k, dc->source == SNTK_SOURCE_SPHERE ? ", " : "",
-           dc->source == SNTK_SOURCE_SPHERE ? tgt[dc->target] : "");
+  const int sphere = dc->source == SNTK_SOURCE_SPHERE;
+  char norms[96] = "";
+  if (sphere && (dc->norm_min != 1.0 || dc->norm_max != 1.0))
+    snprintf(norms, sizeof norms, ", norms uniform in [%g, %g]", dc->norm_min, dc->norm_max);
+  sntk_log("  data : %s, n = %lld, d = %lld, k = %lld%s%s%s", src[dc->source], (long long)ds->n,
+           (long long)ds->d, (long long)ds->k, sphere ? ", " : "", sphere ? tgt[dc->target] : "",
+           norms);
 }
 
 static void log_banner(const trainer_t *tr) {
