@@ -39,6 +39,7 @@ static int make_data(int64_t k, sntk_dataset_t *ds) {
   c.target = SNTK_TARGET_TEACHER;
   c.n = N, c.d = D, c.k = k;
   c.constant_coord = 1;
+  c.norm_min = c.norm_max = 1; /* points on the unit sphere */
   c.teacher_width = 8;
   return sntk_data_load(MPI_COMM_WORLD, &c, 7, 0, ds);
 }
@@ -227,6 +228,7 @@ static void check_wide(int act, int spike) {
   memset(&dc, 0, sizeof dc);
   dc.source = SNTK_SOURCE_SPHERE, dc.target = SNTK_TARGET_TEACHER;
   dc.n = NT, dc.d = D, dc.k = 1, dc.constant_coord = 1, dc.teacher_width = 8;
+  dc.norm_min = dc.norm_max = 1;
   sntk_dataset_t ds;
   sntk_model_t *md = NULL, *one = NULL;
   sntk_model_cfg_t mc = model_cfg(act, m, SNTK_INIT_RANDOM);

@@ -71,6 +71,7 @@ static int make_data(int64_t n, int64_t d, int64_t k, sntk_dataset_t *ds) {
   c.target = SNTK_TARGET_TEACHER;
   c.n = n, c.d = d, c.k = k;
   c.constant_coord = 1;
+  c.norm_min = c.norm_max = 1; /* points on the unit sphere */
   c.teacher_width = 8;
   return sntk_data_load(MPI_COMM_WORLD, &c, 7, 0, ds);
 }
