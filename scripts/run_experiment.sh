@@ -3,11 +3,12 @@
 # line of its sweep file one after the other through mpirun, then its analysis script. The same
 # experiment directory is what slurm/experiment.sh submits to a cluster (slurm/README.md, section 5).
 #
-# usage: scripts/run_experiment.sh [--clean] [--publish] NAME|all [small|full] [RUNS_ROOT]
+# usage: scripts/run_experiment.sh [--clean] [--publish] NAME|all [tiny|small|full] [RUNS_ROOT]
 #   NAME       experiments/NAME/ (experiment.conf, deck, sweep files); `all`: every experiment that
 #              declares the variant
-#   small|full the variant (default small: the one sized for a workstation, minutes on 2 cores;
-#              an experiment without variants, like experiments/width, takes none)
+#   VARIANT    tiny, small or full (default small: the one sized for a workstation, minutes on 2
+#              cores; tiny: seconds, what tests/test_experiments.py runs; full: for a cluster); an
+#              experiment without variants, like experiments/width, takes none
 #   RUNS_ROOT  where runs go (default: the conf's OUTPUT_DIR, runs): RUNS_ROOT/NAME/VARIANT/NAME-<i>
 #   --clean    delete RUNS_ROOT/NAME/VARIANT first (otherwise lines that finished earlier are skipped,
 #              and an interrupted training continues from its checkpoint)
@@ -18,8 +19,10 @@
 # Environment: SNTK_BIN (default build/softntk), SNTK_PYTHON (/usr/bin/python3), SNTK_MPIRUN
 # (mpirun; add options, e.g. "mpirun --oversubscribe"), OPENBLAS_NUM_THREADS (default 1).
 # Outputs: BASE/NAME-<i>/ per line, BASE/logs/NAME-<i>.out (each run's output), BASE/logs/timing.txt
-# (seconds per line and in all), BASE/NAME.png, .pdf, .json. Exit status 1 when a run or the analysis
-# failed (the analysis still runs on what is there).
+# (seconds per line and in all), BASE/NAME.png, .pdf, .json; then the fitted numbers are compared with
+# the ranges of experiments/NAME/expect.json for the variant (analysis/check_expect.py; a number out of
+# range is reported, not an error). Exit status 1 when a run or the analysis failed (the analysis
+# still runs on what is there).
 set -euo pipefail
 # shellcheck source=slurm/lib.sh
 source "$(dirname "$0")/../slurm/lib.sh"
@@ -87,6 +90,11 @@ run_one() {
   echo "experiment $label: runs took $runs_s s; analysis: $ANALYSIS"
   local fig="$EXP_BASE/$EXP_NAME.png"
   if "$SNTK_PYTHON" "$SNTK_ROOT/$ANALYSIS" "$fig" "$EXP_BASE"; then
+    if [ -f "$EXP_DIR/expect.json" ]; then
+      echo "experiment $label: fitted numbers against the documented ranges ($EXP_DIR/expect.json):"
+      "$SNTK_PYTHON" "$SNTK_ROOT/analysis/check_expect.py" "${fig%.png}.json" "$EXP_DIR/expect.json" \
+        "${EXP_VARIANT:-small}" | sed 's/^/  /' || echo "experiment $label: a fitted number is outside its documented range" >&2
+    fi
     if [ "$publish" = 1 ]; then
       cp "$fig" "${fig%.png}.json" "$EXP_DIR/"
       echo "experiment $label: published $EXP_DIR/$EXP_NAME.png and .json"
@@ -111,7 +119,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ $# -lt 1 ] || [ $# -gt 3 ]; then
-  sntk_die "usage: scripts/run_experiment.sh [--clean] [--publish] NAME|all [small|full] [RUNS_ROOT]"
+  sntk_die "usage: scripts/run_experiment.sh [--clean] [--publish] NAME|all [tiny|small|full] [RUNS_ROOT]"
 fi
 target=$1 variant=${2:-} runs_root=${3:-}
 read -r -a mpirun <<<"$SNTK_MPIRUN"
