@@ -4,8 +4,9 @@
 usage: analysis/check_expect.py RESULT.json EXPECT.json VARIANT
 
 EXPECT.json (experiments/NAME/expect.json) maps a variant (tiny, small, full) to a list of
-[key, low, high, what]: `key` is a dotted path into RESULT.json (the analysis script's output;
-integers index lists, e.g. "fits.softmax.slope" or "rows.0.ratio"), and the check holds when
+[key, low, high, what]: `key` is a path into RESULT.json (the analysis script's output): dotted, with
+integers indexing lists ("fits.softmax.slope", "rows.0.ratio"), or, when it starts with "/", a JSON
+pointer for names that hold dots ("/series/exp, sigma = 0.5/fit_fro/slope"); the check holds when
 low <= value <= high (null for an open end). Prints one `ok`/`FAIL` line per check and exits 0 when
 all hold, 1 when one does not (or a key is missing), 2 for bad arguments. A variant that EXPECT.json
 does not list has nothing to check (exit 0)."""
@@ -15,7 +16,8 @@ import sys
 
 def lookup(doc, key):
     cur = doc
-    for part in key.split("."):
+    parts = key[1:].split("/") if key.startswith("/") else key.split(".")
+    for part in parts:
         if isinstance(cur, list):
             cur = cur[int(part)]
         else:

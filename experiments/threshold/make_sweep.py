@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write experiments/threshold/sweep-small.txt and sweep-full.txt.
+"""Write experiments/threshold/sweep-tiny.txt, sweep-small.txt and sweep-full.txt.
 
 usage: experiments/threshold/make_sweep.py [SOFTNTK]   (default: build/softntk; run from the
 repository root, writes into this directory; needs mpirun)
@@ -18,6 +18,9 @@ import h5py
 HERE = os.path.dirname(os.path.abspath(__file__))
 ACTS = ("softmax", "exp", "relu")
 VARIANTS = {
+    "tiny": {"n": [16, 64], "m": [2 ** k for k in range(1, 8)], "seeds": [1], "extra": "",
+             "head": "n = 16, 64, m = 2..128 (factors of 2), 1 seed, 5000 steps: 42 runs of 1 rank, "
+                     "about 30 s on 2 cores (tests/test_experiments.py)"},
     "small": {"n": [8, 16, 32, 64, 128], "m": [2 ** k for k in range(1, 13)], "seeds": [1, 2],
               "extra": "",
               "head": "n = 8..128, m = 2..4096 (factors of 2), 2 seeds, 5000 steps: 360 runs of "
