@@ -2,14 +2,19 @@
 """Strong and weak parallel scaling of `softntk train` from results.h5 files.
 
 usage: analysis/scaling.py OUT.png [--strong PATH ...] [--weak PATH ...]
+       analysis/scaling.py OUT.png PATH ...
 
-Each PATH is a results.h5 file or a directory whose */results.h5 are used (slurm/scaling.sh writes
-<dir>/strong/r<P> and <dir>/weak/r<P>). From every file it reads mpi_size, the sizes (n, d, k, m) and
-the median seconds per step of /train/wall_time (and /perf when present). With the smallest rank
-count P0 as the base:
+First form (slurm/scaling.sh): the training step. Each PATH is a results.h5 file or a directory
+whose */results.h5 are used (slurm/scaling.sh writes <dir>/strong/r<P> and <dir>/weak/r<P>). From
+every file it reads mpi_size, the sizes (n, d, k, m) and the median seconds per step of
+/train/wall_time (and /perf when present). With the smallest rank count P0 as the base:
   strong (same problem):      speed-up S(P) = T(P0) / T(P),  efficiency E(P) = S(P) P0 / P
   weak (m grows like P):      efficiency E(P) = T(P0) / T(P)
-Writes OUT.png, OUT.pdf (time per step and efficiency against P) and OUT.json (every number)."""
+Writes OUT.png, OUT.pdf (time per step and efficiency against P) and OUT.json (every number).
+
+Second form (experiments/scaling; PATHs without --strong / --weak): the training step AND the NTK
+eigen-solve, timed by the per-phase timers of results.h5 /perf (see experiment_main below).
+"""
 import json
 import os
 import sys
@@ -67,6 +72,9 @@ def parse(argv):
 
 
 def main(argv):
+    if len(argv) >= 3 and not argv[1].startswith("-") and not argv[2].startswith("-"):
+        from scaling_phases import experiment_main
+        return experiment_main(argv[1], argv[2:])
     parsed = parse(argv)
     if parsed is None:
         print(__doc__.strip(), file=sys.stderr)

@@ -23,7 +23,8 @@ names = sys.argv[1:] or sorted(
     os.path.basename(os.path.dirname(c))
     for c in glob.glob(os.path.join(SOURCE, "experiments", "*", "experiment.conf"))
     if "tiny" in open(c).read().split("VARIANTS=", 1)[-1].split("\n", 1)[0])
-t.check(len(names) >= 7, f"{len(names)} experiments with a tiny variant: {' '.join(names)}")
+if not sys.argv[1:]:  # the whole set; names given on the command line are taken as they are
+    t.check(len(names) >= 7, f"{len(names)} experiments with a tiny variant: {' '.join(names)}")
 for name in names:
     p = subprocess.run([os.path.join(SOURCE, "scripts", "run_experiment.sh"), "--clean", name,
                         "tiny", "runs"], capture_output=True, text=True, env=env, timeout=600)
