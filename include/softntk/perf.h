@@ -24,7 +24,7 @@ typedef enum {
   SNTK_EV_NTK_SYRK,      /* PDSYRK U U^T */
   SNTK_EV_NTK_HADAMARD,  /* the elementwise product with X X^T */
   SNTK_EV_NTK_CHOLESKY,  /* PDPOTRF (and PDPOTRS) */
-  SNTK_EV_NTK_EIGEN,     /* PDSYEVD / PDSYEVR */
+  SNTK_EV_NTK_EIGEN,     /* PDSYEV / PDSYEVD / PDSYTRD + PDORMTR */
   SNTK_EV_CHECKPOINT,    /* checkpoint write */
   SNTK_EV_RESULTS_IO,    /* results.h5 writes */
   SNTK_EV_BATCH,         /* diffusion: a minibatch of fresh triples */

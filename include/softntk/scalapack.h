@@ -89,6 +89,13 @@ void pdsyevr_(const char *jobz, const char *range, const char *uplo, const int *
               const int *il, const int *iu, int *m, int *nz, double *w, double *z, const int *iz,
               const int *jz, const int *descz, double *work, const int *lwork, int *iwork,
               const int *liwork, int *info, size_t jobz_len, size_t range_len, size_t uplo_len);
+void pdsytrd_(const char *uplo, const int *n, double *a, const int *ia, const int *ja,
+              const int *desca, double *d, double *e, double *tau, double *work, const int *lwork,
+              int *info, size_t uplo_len);
+void pdormtr_(const char *side, const char *uplo, const char *trans, const int *m, const int *n,
+              const double *a, const int *ia, const int *ja, const int *desca, const double *tau,
+              double *c, const int *ic, const int *jc, const int *descc, double *work,
+              const int *lwork, int *info, size_t side_len, size_t uplo_len, size_t trans_len);
 double pdlange_(const char *norm, const int *m, const int *n, const double *a, const int *ia,
                 const int *ja, const int *desca, double *work, size_t norm_len);
 void pdlaset_(const char *uplo, const int *m, const int *n, const double *alpha, const double *beta,

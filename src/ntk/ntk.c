@@ -18,7 +18,7 @@ const sntk_key_t sntk_ntk_keys[] = {
      "softntk train: an NTK snapshot every this many steps, into results.h5 /ntk (0: off)"},
     {"spectrum", SNTK_T_CHOICE, OFF(spectrum), "values", 0, 0, 0, sntk_spectrum_names, NULL,
      "full: all eigenpairs (PDSYEVD) and the linearised loss curve; values: eigenvalues only "
-     "(PDSYEV); extremes: the q smallest and q largest eigenpairs (PDSYEVR)"},
+     "(PDSYEV); extremes: the q smallest and q largest eigenpairs (PDSYTRD, dstevx, PDORMTR)"},
     {"q", SNTK_T_INT, OFF(q), "8", 1, 1e9, 0, NULL, NULL,
      "spectrum = extremes: eigenpairs taken at each end of the spectrum"},
     {"limit", SNTK_T_BOOL, OFF(limit), "true", 0, 0, 0, NULL, NULL,

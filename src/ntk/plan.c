@@ -31,13 +31,16 @@ static int64_t solver_doubles(const ntk_shape_t *s, int64_t nk) {
     return imax(1 + 6 * nk + 2 * np * nq, 3 * nk + imax(nb * (np + 1), 3 * nb)) + 2 * nk +
            imax(nb * (nb - 1) / 2, (np + nq) * nb) + nb * nb + 4 * nk +
            (7 * nk + 8 * s->npcol + 2) / 2 + 2048;
-  const int64_t neig = 2 * s->q >= nk ? nk : s->q, np0 = sntk_numroc(nn, nb, 0, s->nprow);
-  const int64_t mq0 = sntk_numroc(imax(imax(neig, nb), 2), nb, 0, s->npcol);
+  if (2 * s->q < nk) { /* PDSYTRD, then dstevx on rank 0 and PDORMTR of 2q vectors */
+    const int64_t nq2 = sntk_numroc(2 * s->q, nb, 0, s->npcol);
+    const int64_t ormtr = imax(nb * (nb - 1) / 2, (np + nq2) * nb) + nb * nb;
+    return imax(values, ormtr) + 2 * s->q * nk + 3 * nq + 16 * nk + 2048;
+  }
+  const int64_t np0 = sntk_numroc(nn, nb, 0, s->nprow), mq0 = sntk_numroc(nn, nb, 0, s->npcol);
   const int64_t evr = 2 + 5 * nk + imax(18 * nn, np0 * mq0 + 2 * nb * nb) +
-                      (2 + ceil_div(neig, (int64_t)s->P)) * nn +
+                      (2 + ceil_div(nk, (int64_t)s->P)) * nn +
                       (12 * imax(nk, s->P + 1) + 2 * nk) / 2;
-  const int64_t collect = 2 * s->q < nk ? np * sntk_numroc(2 * s->q, nb, 0, s->npcol) : 0;
-  return imax(evr, values) + collect + 2048;
+  return imax(evr, values) + 2048;
 }
 
 void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {

@@ -19,6 +19,7 @@
 #include "softntk/rng.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -296,29 +297,113 @@ done:
   return sntk_agree(ntk->comm, err);
 }
 
-/* The q smallest and q largest eigenpairs of A: two PDSYEVR solves; the vectors are collected in a
- * nk x 2q matrix and copied back into the first 2q columns of Z. */
-static int solve_extremes(sntk_ntk_t *ntk, const sntk_dmat_t *A, int64_t q) {
-  const int nk = (int)ntk->nk, iq = (int)q, one = 1, j2 = (int)q + 1;
-  sntk_dmat_t Q = {0};
-  double *top = NULL;
+/* The tridiagonal T = Q^T A Q that PDSYTRD left on the diagonal and first subdiagonal of A:
+ * d[0..n) and e[0..n-1) (e[n-1] = 0), global, on every rank. */
+static int tridiagonal_of(const sntk_dmat_t *A, double *d, double *e) {
+  const int64_t n = A->m;
+  memset(d, 0, (size_t)n * sizeof *d);
+  memset(e, 0, (size_t)n * sizeof *e);
+  for (int64_t lj = 0; lj < A->nloc; lj++) {
+    const int64_t gj = sntk_dmat_gcol(A, lj);
+    for (int64_t li = 0; li < A->mloc; li++) {
+      const int64_t gi = sntk_dmat_grow(A, li);
+      if (gi == gj) d[gj] = A->a[lj * A->lld + li];
+      if (gi == gj + 1) e[gj] = A->a[lj * A->lld + li];
+    }
+  }
+  SNTK_CALL(sntk_allreduce_sum(d, n, A->grid->comm));
+  return sntk_allreduce_sum(e, n, A->grid->comm);
+}
+
+/* Not collective. The q smallest and q largest eigenpairs of the tridiagonal (d, e) of order n by
+ * bisection and inverse iteration (LAPACK dstevx, two index ranges; vectors of close eigenvalues
+ * are reorthogonalised, which keeps a cluster near 0 orthogonal): values into w[0..2q), vectors
+ * into the n x 2q column-major V, in the same order. d and e are left unchanged. */
+static int tridiagonal_ends(int64_t n, const double *d, const double *e, int64_t q, double *w,
+                            double *V) {
+  double *dd = NULL, *ee = NULL, *ww = NULL;
+  lapack_int *ifail = NULL, m = 0, info = 0;
   int err = SNTK_OK;
-  SNTK_TRY(sntk_dmat_init(&Q, ntk->grid, ntk->nk, 2 * q, ntk->nb, ntk->nb));
-  SNTK_TRY(sntk_dmat_alloc(&Q));
-  SNTK_TRY(SNTK_ALLOC(top, ntk->nk));
-  SNTK_TRY(solve_range(ntk, 1, iq, ntk->w));
-  pdgemr2d_(&nk, &iq, ntk->Z.a, &one, &one, ntk->Z.desc, Q.a, &one, &one, Q.desc, &ntk->grid->ctxt);
-  sntk_dmat_copy(&ntk->work, A);
-  SNTK_TRY(solve_range(ntk, nk - iq + 1, nk, top));
-  memcpy(ntk->w + q, top, (size_t)q * sizeof *top);
-  pdgemr2d_(&nk, &iq, ntk->Z.a, &one, &one, ntk->Z.desc, Q.a, &one, &j2, Q.desc, &ntk->grid->ctxt);
-  const int two_q = 2 * iq;
-  pdgemr2d_(&nk, &two_q, Q.a, &one, &one, Q.desc, ntk->Z.a, &one, &one, ntk->Z.desc,
-            &ntk->grid->ctxt);
+  const lapack_int ranges[2][2] = {{1, (lapack_int)q}, {(lapack_int)(n - q + 1), (lapack_int)n}};
+  SNTK_TRY(SNTK_ALLOC(dd, n));
+  SNTK_TRY(SNTK_ALLOC(ee, n));
+  SNTK_TRY(SNTK_ALLOC(ww, n)); /* W is n long whatever the range */
+  SNTK_TRY(SNTK_ALLOC(ifail, n));
+  for (int r = 0; r < 2 && err == SNTK_OK; r++) {
+    memcpy(dd, d, (size_t)n * sizeof *dd);
+    memcpy(ee, e, (size_t)n * sizeof *ee);
+    info = LAPACKE_dstevx(LAPACK_COL_MAJOR, 'V', 'I', (lapack_int)n, dd, ee, 0.0, 0.0, ranges[r][0],
+                          ranges[r][1], 2 * DBL_MIN, &m, ww, V + r * q * n, (lapack_int)n, ifail);
+    if (info != 0 || m != q)
+      err = sntk_error(SNTK_ERR_RUNTIME, "dstevx failed (info %d, %d of %lld eigenpairs)",
+                       (int)info, (int)m, (long long)q);
+    memcpy(w + r * q, ww, (size_t)q * sizeof *w);
+  }
 done:
-  sntk_dmat_free(&Q);
-  free(top);
-  return sntk_agree(ntk->comm, err);
+  free(dd), free(ee), free(ww), free(ifail);
+  return err;
+}
+
+/* Z(:, 1:nc) = Q Z(:, 1:nc) with Q the orthogonal factor PDSYTRD left in A and tau (PDORMTR). */
+static int back_transform(sntk_dmat_t *A, const double *tau, sntk_dmat_t *Z, int nc) {
+  const int n = (int)A->m, one = 1, query = -1;
+  double wq = 0.0, *work = NULL;
+  int info = 0, lwork, err = SNTK_OK;
+  pdormtr_("L", "L", "N", &n, &nc, A->a, &one, &one, A->desc, tau, Z->a, &one, &one, Z->desc, &wq,
+           &query, &info, 1, 1, 1);
+  lwork = (int)wq + 1024;
+  SNTK_TRY(SNTK_ALLOC(work, lwork));
+  pdormtr_("L", "L", "N", &n, &nc, A->a, &one, &one, A->desc, tau, Z->a, &one, &one, Z->desc, work,
+           &lwork, &info, 1, 1, 1);
+  if (info != 0) err = sntk_error(SNTK_ERR_RUNTIME, "PDORMTR failed (info %d)", info);
+done:
+  free(work);
+  return sntk_agree(A->grid->comm, err);
+}
+
+/* The q smallest and q largest eigenpairs of ntk->work (destroyed) into w[0..2q) and the first 2q
+ * columns of Z: one reduction to tridiagonal form (PDSYTRD), the tridiagonal's eigenpairs at both
+ * ends (rank 0, broadcast: O(nk q)), one back-transformation of the 2q vectors (PDORMTR).
+ * Not PDSYEVR: with RANGE = 'I' it hands PDORMTR a workspace sized from the number of vectors
+ * wanted, not from the caller's LWORK; when nb is large against it PDORMTR rejects its LWORK and
+ * PDSYEVR still returns info = 0 with the vectors of T, not of A. And two PDSYEVR calls reduce A
+ * twice. */
+static int solve_extremes(sntk_ntk_t *ntk, int64_t q) {
+  const int nk = (int)ntk->nk, one = 1, query = -1;
+  const int64_t n = ntk->nk, nloc = ntk->work.nloc > 0 ? ntk->work.nloc : 1;
+  sntk_dmat_t *A = &ntk->work, *Z = &ntk->Z;
+  double *dl = NULL, *el = NULL, *tau = NULL, *work = NULL, *d = NULL, *e = NULL, *V = NULL, wq = 0;
+  int info = 0, lwork, err = SNTK_OK;
+  SNTK_TRY(SNTK_ALLOC(dl, nloc));
+  SNTK_TRY(SNTK_ALLOC(el, nloc));
+  SNTK_TRY(SNTK_ALLOC(tau, nloc));
+  SNTK_TRY(SNTK_ALLOC(d, n));
+  SNTK_TRY(SNTK_ALLOC(e, n));
+  SNTK_TRY(SNTK_ALLOC(V, 2 * q * n));
+  pdsytrd_("L", &nk, A->a, &one, &one, A->desc, dl, el, tau, &wq, &query, &info, 1);
+  lwork = (int)wq + 1024;
+  SNTK_TRY(SNTK_ALLOC(work, lwork));
+  pdsytrd_("L", &nk, A->a, &one, &one, A->desc, dl, el, tau, work, &lwork, &info, 1);
+  if (info != 0) SNTK_TRY(sntk_error(SNTK_ERR_RUNTIME, "PDSYTRD failed (info %d)", info));
+  SNTK_TRY(tridiagonal_of(A, d, e));
+  if (ntk->rank == 0) err = tridiagonal_ends(n, d, e, q, ntk->w, V);
+done:
+  free(work), free(dl), free(el), free(d), free(e);
+  work = dl = el = d = e = NULL;
+  err = sntk_agree(ntk->comm, err);
+  if (err == SNTK_OK) err = SNTK_MPI(MPI_Bcast(ntk->w, (int)(2 * q), MPI_DOUBLE, 0, ntk->comm));
+  if (err == SNTK_OK) err = SNTK_MPI(MPI_Bcast(V, (int)(2 * q * n), MPI_DOUBLE, 0, ntk->comm));
+  if (err == SNTK_OK) {
+    for (int64_t lj = 0; lj < Z->nloc; lj++) {
+      const int64_t c = sntk_dmat_gcol(Z, lj);
+      if (c >= 2 * q) break;
+      for (int64_t li = 0; li < Z->mloc; li++)
+        Z->a[lj * Z->lld + li] = V[c * n + sntk_dmat_grow(Z, li)];
+    }
+    err = back_transform(A, tau, Z, (int)(2 * q));
+  }
+  free(tau), free(V);
+  return err;
 }
 
 /* The eigen-solve proper of sntk_ntk_eigen (timed as one event). */
@@ -336,7 +421,7 @@ static int eigen_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t 
     return kind == SNTK_SPECTRUM_FULL ? solve_full(ntk) : solve_range(ntk, 1, (int)ntk->nk, ntk->w);
   }
   *neig = 2 * q;
-  return solve_extremes(ntk, A, q);
+  return solve_extremes(ntk, q);
 }
 
 int sntk_ntk_eigen(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,
