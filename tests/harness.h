@@ -5,6 +5,7 @@
 #ifndef SOFTNTK_TEST_HARNESS_H
 #define SOFTNTK_TEST_HARNESS_H
 
+#include "softntk/data.h"
 #include "softntk/error.h"
 
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int th_rank = 0, th_size = 1, th_checks = 0, th_failures = 0;
 
@@ -65,6 +67,21 @@ static inline double th_rel(double a, double b) {
 }
 
 /* Combine failures over all ranks, print the summary, finalize MPI; returns the exit status. */
+/* Generated test data, the same on every rank: n points on the unit sphere in d dimensions (the
+ * last coordinate constant) with targets from a width-8 tanh teacher. */
+static inline int th_sphere_data(int64_t n, int64_t d, int64_t k, uint64_t seed,
+                                 sntk_dataset_t *ds) {
+  sntk_data_cfg_t c;
+  memset(&c, 0, sizeof c);
+  c.source = SNTK_SOURCE_SPHERE;
+  c.target = SNTK_TARGET_TEACHER;
+  c.n = n, c.d = d, c.k = k;
+  c.constant_coord = 1;
+  c.norm_min = c.norm_max = 1;
+  c.teacher_width = 8;
+  return sntk_data_load(MPI_COMM_WORLD, &c, seed, 0, ds);
+}
+
 static inline int th_finish(void) {
   int all = 0, checks = 0;
   MPI_Allreduce(&th_failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);

@@ -33,15 +33,7 @@ static sntk_model_cfg_t model_cfg(int act, int64_t m, int init) {
 }
 
 static int make_data(int64_t k, sntk_dataset_t *ds) {
-  sntk_data_cfg_t c;
-  memset(&c, 0, sizeof c);
-  c.source = SNTK_SOURCE_SPHERE;
-  c.target = SNTK_TARGET_TEACHER;
-  c.n = N, c.d = D, c.k = k;
-  c.constant_coord = 1;
-  c.norm_min = c.norm_max = 1; /* points on the unit sphere */
-  c.teacher_width = 8;
-  return sntk_data_load(MPI_COMM_WORLD, &c, 7, 0, ds);
+  return th_sphere_data(N, D, k, 7, ds);
 }
 
 /* Rows of width w in the model's storage order, copied into the neurons' global order. */
@@ -224,15 +216,10 @@ static void check_wide(int act, int spike) {
   enum { NT = 1100, CT = 1024 };
   const int64_t m = 1201;
   const char *an = sntk_activation_names[act];
-  sntk_data_cfg_t dc;
-  memset(&dc, 0, sizeof dc);
-  dc.source = SNTK_SOURCE_SPHERE, dc.target = SNTK_TARGET_TEACHER;
-  dc.n = NT, dc.d = D, dc.k = 1, dc.constant_coord = 1, dc.teacher_width = 8;
-  dc.norm_min = dc.norm_max = 1;
   sntk_dataset_t ds;
   sntk_model_t *md = NULL, *one = NULL;
   sntk_model_cfg_t mc = model_cfg(act, m, SNTK_INIT_RANDOM);
-  if (sntk_data_load(MPI_COMM_WORLD, &dc, 3, 0, &ds) ||
+  if (th_sphere_data(NT, D, 1, 3, &ds) ||
       sntk_model_create(MPI_COMM_WORLD, &mc, D, 1, CT, NT, &md)) {
     TH_OK(0, "wide setup failed: %s", sntk_error_message());
     return;

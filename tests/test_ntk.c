@@ -68,15 +68,7 @@ static sntk_parallel_cfg_t par_cfg(const char *grid, int64_t nb) {
 }
 
 static int make_data(int64_t n, int64_t d, int64_t k, sntk_dataset_t *ds) {
-  sntk_data_cfg_t c;
-  memset(&c, 0, sizeof c);
-  c.source = SNTK_SOURCE_SPHERE;
-  c.target = SNTK_TARGET_TEACHER;
-  c.n = n, c.d = d, c.k = k;
-  c.constant_coord = 1;
-  c.norm_min = c.norm_max = 1; /* points on the unit sphere */
-  c.teacher_width = 8;
-  return sntk_data_load(MPI_COMM_WORLD, &c, 7, 0, ds);
+  return th_sphere_data(n, d, k, 7, ds);
 }
 
 /* H_ref = nu / gamma^2 J J^T from the explicit Jacobian of the single-rank model (rank 0 only). */
