@@ -55,6 +55,12 @@ int sntk_h5_series_append(hid_t loc, const char *name, int64_t rows, const doubl
 /* Shrink an extendible dataset to its first `length` rows (first dimension). */
 int sntk_h5_series_truncate(hid_t loc, const char *name, int64_t length);
 
+/* Rows per chunk for a dataset of `rows` rows of `row_bytes` bytes: chunks of at most about
+ * `target` bytes, all the same size, so that the last chunk is full to within one row per chunk
+ * (a fixed chunk size would leave the last chunk almost empty: 8194 rows in chunks of 8192 waste
+ * half the file). At least 1. */
+int64_t sntk_h5_chunk_rows(int64_t rows, int64_t row_bytes, int64_t target);
+
 /* Create the group (and missing parents) if absent; returns an open group id or negative. */
 hid_t sntk_h5_group(hid_t loc, const char *path);
 

@@ -177,6 +177,8 @@ int sntk_ntk_tracker_create(const struct sntk_deck *deck, sntk_model_t *model,
 /* Collective. At step t (a no-op unless t % every == 0): snapshot, rows appended to res /ntk, and
  * at t = 0 with spectrum = full the linearised loss prediction /ntk/linearised. */
 int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, struct sntk_results *res, int64_t t);
+/* Collective. Declare the /ntk series in a new or resumed results file (safe on NULL). */
+int sntk_ntk_tracker_open(sntk_ntk_tracker_t *trk, struct sntk_results *res);
 /* Collective. Summary line; SNTK_ERR_RUNTIME when any check FAILED during training. Safe on NULL.
  */
 int sntk_ntk_tracker_finish(sntk_ntk_tracker_t *trk);

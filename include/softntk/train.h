@@ -15,6 +15,8 @@ typedef struct sntk_run_cfg {
   char output_dir[SNTK_STR]; /* parent of run directories */
   int64_t seed;              /* master seed of every random stream */
   int overwrite;             /* replace an existing run directory's results */
+  int lock;                  /* how the run directory is locked (sntk_lock_mode_t, runlock.h) */
+  double lock_wait;          /* seconds to wait for leftover processes of a killed run */
 } sntk_run_cfg_t;
 
 /* [train] section. Global. */

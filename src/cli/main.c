@@ -11,6 +11,8 @@
 #include "softntk/log.h"
 #include "softntk/ntk.h"
 #include "softntk/parallel.h"
+#include "softntk/rundir.h"
+#include "softntk/runlock.h"
 #include "softntk/signals.h"
 #include "softntk/train.h"
 #include "softntk/version.h"
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct command {
   const char *name;
@@ -27,6 +31,7 @@ typedef struct command {
   int (*run)(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts);
   int (*run_file)(const sntk_ctx_t *ctx, const char *path); /* commands on a file, not a deck */
   int uses_deck;
+  int writes_rundir; /* holds the run directory's lock for its whole life */
 } command_t;
 
 static int inspect_main(const sntk_ctx_t *ctx, const char *path) {
@@ -55,7 +60,7 @@ static const command_t commands[] = {
      "is needed to replace an earlier run's files).\n"
      "Exit status: 0 done, 1 runtime error (including divergence), 2 bad input, 3 stopped early\n"
      "with a valid checkpoint (run the same command again to continue).",
-     sntk_train_main, NULL, 1},
+     sntk_train_main, NULL, 1, 1},
     {"ntk", "the Neural Tangent Kernel of the network at initialisation, distributed",
      "softntk ntk [deck.ini] [--section.key=value ...] [--restart auto|PATH]",
      "Assembles the normalised NTK H = nu J J^T / gamma^2 (nk x nk) of the network the deck\n"
@@ -71,7 +76,7 @@ static const command_t commands[] = {
      "Writes ntk.h5 and log.txt to <run.output_dir>/<run.name>/. A problem that does not fit in\n"
      "memory is refused before anything large is allocated.\n"
      "Exit status: 0 done, 1 runtime error or a FAILED check, 2 bad input (or too large).",
-     sntk_ntk_main, NULL, 1},
+     sntk_ntk_main, NULL, 1, 1},
     {"score", "learn a diffusion model's score function with the network (train and evaluate)",
      "softntk score [deck.ini] [--section.key=value ...] [--restart auto|none|PATH]",
      "Trains the network the deck's [model] section describes (inputs d + 2, outputs d) to\n"
@@ -87,7 +92,7 @@ static const command_t commands[] = {
      "mode coverage) in /samples; with diffusion.regression = true it also fits NTK kernel\n"
      "regression of x_0 (regression.h5).\n"
      "Exit status as softntk train: 0 done, 1 runtime error, 2 bad input, 3 stopped early.",
-     sntk_score_main, NULL, 1},
+     sntk_score_main, NULL, 1, 1},
     {"sample", "generate samples from a trained score network and evaluate them",
      "softntk sample [deck.ini] [--section.key=value ...] [--restart auto|PATH]",
      "Loads the network of a score run's checkpoint (--restart auto, the default: the newest\n"
@@ -97,7 +102,7 @@ static const command_t commands[] = {
      "MMD and mode coverage against fresh target samples, and the metrics' noise floor to\n"
      "<run.output_dir>/<run.name>/samples.h5 (replaced only with run.overwrite = true).\n"
      "Exit status: 0 done, 1 runtime error, 2 bad input or no usable checkpoint.",
-     sntk_sample_main, NULL, 1},
+     sntk_sample_main, NULL, 1, 1},
     {"bench", "time the training step, NTK Gram and eigen-solve against DGEMM and DSYRK",
      "softntk bench [deck.ini] [--bench.key=value ...]",
      "Times the training step ([bench] n, d, k, m, activation), the NTK Gram assembly (gram_n,\n"
@@ -107,13 +112,13 @@ static const command_t commands[] = {
      "and OPENBLAS_* settings in use, and the peak memory per rank against the prediction.\n"
      "Writes <run.output_dir>/<run.name>/bench.h5 (replaced on every run). The defaults are the\n"
      "shapes the README quotes; run on 1 and 2 ranks to measure the parallel speed-up.",
-     sntk_bench_main, NULL, 1},
+     sntk_bench_main, NULL, 1, 1},
     {"inspect", "print and verify a checkpoint or results file", "softntk inspect FILE",
      "Prints the metadata of a softntk checkpoint or results file and reads every dataset whole,\n"
      "verifying its Fletcher32 checksum and the file's metadata checksums.\n"
      "Exit status: 0 valid, 1 invalid (damaged, truncated), 2 missing or not a softntk file.",
-     NULL, inspect_main, 0},
-    {NULL, NULL, NULL, NULL, NULL, NULL, 0}};
+     NULL, inspect_main, 0, 0},
+    {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}};
 
 static const command_t *find_command(const char *name) {
   for (const command_t *c = commands; c->name; c++)
@@ -196,6 +201,26 @@ static int parse_args(const command_t *c, int argc, char **argv, const char **de
   return SNTK_OK;
 }
 
+/* A command that writes a run directory holds the directory's lock for its whole life, taken before
+ * anything else runs (runlock.h). A run directory created here and left empty (the command failed
+ * before writing anything) is removed again. */
+static int run_locked(const sntk_ctx_t *ctx, const command_t *c, const sntk_deck_t *deck,
+                      const sntk_run_opts_t *opts) {
+  const sntk_run_cfg_t *rc = &deck->run;
+  const sntk_runlock_opts_t lo = {c->name, deck->hash, rc->lock, rc->lock_wait};
+  sntk_runlock_t *lock = NULL;
+  char dir[4096];
+  struct stat st;
+  snprintf(dir, sizeof dir, "%s/%s", rc->output_dir[0] ? rc->output_dir : ".", rc->name);
+  const int existed = stat(dir, &st) == 0;
+  int err = sntk_rundir_prepare(ctx->comm, rc->output_dir, rc->name, dir, sizeof dir);
+  if (!err) err = sntk_runlock_acquire(ctx->comm, dir, &lo, &lock);
+  if (!err) err = c->run(ctx, deck, opts);
+  sntk_runlock_release(&lock);
+  if (ctx->rank == 0 && !existed) rmdir(dir); /* fails, as it should, unless empty */
+  return err;
+}
+
 static int run_command(const sntk_ctx_t *ctx, const command_t *c, int argc, char **argv) {
   const char *path;
   int nover, err;
@@ -209,7 +234,7 @@ static int run_command(const sntk_ctx_t *ctx, const command_t *c, int argc, char
   } else if (!err) {
     sntk_deck_t deck;
     err = sntk_deck_load(ctx->comm, path, nover, over, &deck);
-    if (!err) err = c->run(ctx, &deck, &opts);
+    if (!err) err = c->writes_rundir ? run_locked(ctx, c, &deck, &opts) : c->run(ctx, &deck, &opts);
     sntk_deck_free(&deck);
   }
   free(over);

@@ -5,6 +5,7 @@
 #include "softntk/checkpoint.h"
 
 #include "softntk/error.h"
+#include "softntk/filesum.h"
 #include "softntk/h5util.h"
 #include "softntk/log.h"
 #include "softntk/rundir.h"
@@ -69,16 +70,14 @@ static void note(writer_t *w, int err) {
 
 /* Create dataset `name` [rows, cols] (cols = 0: 1-D) with Fletcher32 and write this rank's rows
  * [r0, r0 + nr) from `local` (nr x cols, row-major) collectively. */
-static void write_rows(writer_t *w, const char *name, int64_t rows, int64_t cols, int64_t r0,
-                       int64_t nr, const double *local) {
+static hid_t write_rows(writer_t *w, const char *name, int64_t rows, int64_t cols, int64_t r0,
+                        int64_t nr, const double *local, int keep_open) {
   const int rank = cols > 0 ? 2 : 1;
   const int64_t c = cols > 0 ? cols : 1;
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)c};
   hsize_t maxd[2] = {H5S_UNLIMITED, (hsize_t)c};
-  int64_t crow = ((int64_t)1 << 17) / c; /* chunks of about 1 MiB */
-  if (crow < 1) crow = 1;
-  if (crow > rows && rows > 0) crow = rows;
-  hsize_t chunk[2] = {(hsize_t)crow, (hsize_t)c};
+  /* chunks of at most about 1 MiB, all full to within a row: the file is its data plus metadata */
+  hsize_t chunk[2] = {(hsize_t)sntk_h5_chunk_rows(rows, 8 * c, (int64_t)1 << 20), (hsize_t)c};
   hid_t sp = H5Screate_simple(rank, dims, maxd), pl = H5Pcreate(H5P_DATASET_CREATE), ds = -1;
   H5Pset_chunk(pl, rank, chunk);
   H5Pset_fill_time(pl, H5D_FILL_TIME_NEVER); /* every element is written: no fill pass */
@@ -98,10 +97,11 @@ static void write_rows(writer_t *w, const char *name, int64_t rows, int64_t cols
     note(w, SNTK_H5(H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, fs, w->dxpl, local)));
     H5Sclose(ms);
     H5Sclose(fs);
-    note(w, SNTK_H5(H5Dclose(ds)));
+    if (!keep_open) note(w, SNTK_H5(H5Dclose(ds)));
   }
   H5Pclose(pl);
   H5Sclose(sp);
+  return keep_open ? ds : -1;
 }
 
 static void write_attrs(writer_t *w, int64_t step, const sntk_model_t *md,
@@ -120,7 +120,8 @@ static void write_attrs(writer_t *w, int64_t step, const sntk_model_t *md,
   note(w, sntk_h5_attr_str(w->file, "created", created));
   note(w, sntk_h5_attr_str(w->file, "description",
                            "softntk checkpoint: W(step) [m, d] and signs a [m, k] (neuron-major), "
-                           "history rows [0, step); every dataset has a Fletcher32 checksum"));
+                           "the results series before step in /history; every dataset has a "
+                           "Fletcher32 checksum, the whole file a CRC32C in <file>.sum"));
 }
 
 /* Open a file access property list for MPI-IO with the 1.10 format (checksummed metadata). */
@@ -133,13 +134,17 @@ static hid_t mpio_fapl(MPI_Comm comm) {
   return fapl;
 }
 
-/* An upper bound of the checkpoint's size: the raw data, 2 % for chunk indexes and checksums, and
- * 64 KiB plus the config text for the metadata (seen: 9 KiB over the raw data for a 150 KiB file).
- */
+/* An upper bound of the checkpoint's size: the raw data, 2 % for chunk indexes, checksums and the
+ * edge chunks (each full to within a row), and 64 KiB plus the config text and the series'
+ * descriptions for the metadata. */
 static int64_t size_bound(const sntk_model_t *md, const sntk_ckpt_info_t *info,
-                          const sntk_history_t *hist) {
-  int64_t raw = 8 * (md->m * md->d + md->m * md->k + hist->rows * hist->ncols);
-  return raw + raw / 50 + 65536 + 2 * (int64_t)strlen(info->config);
+                          const sntk_series_set_t *hist) {
+  int64_t raw = 8 * (md->m * md->d + md->m * md->k), meta = 65536 + 2 * (int64_t)strlen(info->config);
+  for (int i = 0; hist && i < hist->ncols; i++) {
+    raw += 8 * hist->cols[i].rows * (hist->cols[i].width > 0 ? hist->cols[i].width : 1);
+    meta += 1024;
+  }
+  return raw + raw / 50 + meta;
 }
 
 /* Every rank: will a file of `bytes` fit the directory's free space and this process's file-size
@@ -167,8 +172,34 @@ static int check_room(const char *dir, int64_t bytes) {
 }
 
 /* All ranks: write the .partial file. Returns the agreed status. */
+/* Every series column as /history/<group>/<name> (rank 0's rows; the others select none), with
+ * its units, description and integer flag. */
+static void write_history(writer_t *w, const sntk_series_set_t *hist, int rank) {
+  hid_t g = H5Gcreate2(w->file, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  note(w, SNTK_H5(g));
+  for (int i = 0; g >= 0 && hist && i < hist->ncols; i++) {
+    const sntk_series_col_t *c = &hist->cols[i];
+    char group[300], name[400];
+    snprintf(group, sizeof group, "history/%s", c->group[0] == '/' ? c->group + 1 : c->group);
+    snprintf(name, sizeof name, "%s/%s", group, c->name);
+    if (!sntk_h5_exists(w->file, group)) {
+      hid_t sub = sntk_h5_group(w->file, group);
+      note(w, SNTK_H5(sub));
+      if (sub >= 0) H5Gclose(sub);
+    }
+    hid_t ds = write_rows(w, name, c->rows, c->width, 0, rank == 0 ? c->rows : 0,
+                          rank == 0 ? c->data : NULL, 1);
+    if (ds < 0) continue;
+    note(w, sntk_h5_attr_str(ds, "units", c->units));
+    note(w, sntk_h5_attr_str(ds, "description", c->description));
+    note(w, sntk_h5_attr_i64(ds, "integer", c->is_int));
+    note(w, SNTK_H5(H5Dclose(ds)));
+  }
+  if (g >= 0) H5Gclose(g);
+}
+
 static int write_partial(MPI_Comm comm, const char *partial, int64_t step, const sntk_model_t *md,
-                         const sntk_ckpt_info_t *info, const sntk_history_t *hist) {
+                         const sntk_ckpt_info_t *info, const sntk_series_set_t *hist) {
   writer_t w = {comm, -1, -1, SNTK_OK};
   int rank;
   MPI_Comm_rank(comm, &rank);
@@ -204,25 +235,12 @@ static int write_partial(MPI_Comm comm, const char *partial, int64_t step, const
   if (At)
     for (int64_t r = 0; r < md->m_loc; r++)
       for (int64_t l = 0; l < md->k; l++) At[md->perm[r] * md->k + l] = md->A[l * md->m_loc + r];
-  write_rows(&w, "W", md->m, md->d, md->r0, Wg ? md->m_loc : 0, Wg);
-  write_rows(&w, "a", md->m, md->k, md->r0, At ? md->m_loc : 0, At);
+  write_rows(&w, "W", md->m, md->d, md->r0, Wg ? md->m_loc : 0, Wg, 0);
+  write_rows(&w, "a", md->m, md->k, md->r0, At ? md->m_loc : 0, At, 0);
   free(Wg);
   free(At);
   sntk_fault_point("ckpt-write", (long long)step);
-  hid_t g = H5Gcreate2(w.file, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  note(&w, SNTK_H5(g));
-  double *col = NULL;
-  if (rank == 0) col = malloc(sizeof(double) * (size_t)(hist->rows + 1));
-  if (rank == 0) note(&w, sntk_check_alloc(col, 1, "history", __FILE__, __LINE__));
-  for (int c = 0; c < hist->ncols && g >= 0; c++) {
-    char name[256];
-    snprintf(name, sizeof name, "history/%s", hist->names[c]);
-    if (col)
-      for (int64_t r = 0; r < hist->rows; r++) col[r] = hist->data[r * hist->ncols + c];
-    write_rows(&w, name, hist->rows, 0, 0, rank == 0 && col ? hist->rows : 0, col);
-  }
-  free(col);
-  if (g >= 0) H5Gclose(g);
+  write_history(&w, hist, rank);
   H5Pclose(w.dxpl);
   note(&w, SNTK_H5(H5Fflush(w.file, H5F_SCOPE_GLOBAL)));
   note(&w, SNTK_H5(H5Fclose(w.file)));
@@ -249,12 +267,33 @@ static void prune(const char *dir, int64_t keep) {
     char p[4200];
     sntk_ckpt_path(dir, steps[i], p, sizeof p);
     unlink(p);
+    char sum[4300];
+    sntk_filesum_sidecar(p, sum, sizeof sum);
+    unlink(sum);
   }
   free(steps);
 }
 
+/* All ranks: the CRC32C of the closed .partial file; rank 0 fsyncs it and writes the sidecar of the
+ * final name. */
+static int seal(MPI_Comm comm, const char *partial, const char *path, int64_t *bytes) {
+  uint32_t crc;
+  int64_t size;
+  int rank, err = SNTK_OK;
+  MPI_Comm_rank(comm, &rank);
+  SNTK_CALL(sntk_filesum_compute_par(comm, partial, &crc, &size));
+  if (rank == 0) {
+    char sum[4400];
+    sntk_filesum_sidecar(path, sum, sizeof sum);
+    err = fsync_path(partial, 0);
+    if (!err) err = sntk_filesum_write(sum, path, crc, size);
+    if (bytes) *bytes = size;
+  }
+  return sntk_agree(comm, err);
+}
+
 int sntk_ckpt_write(MPI_Comm comm, const char *dir, int64_t step, const sntk_model_t *md,
-                    const sntk_ckpt_info_t *info, const sntk_history_t *hist, int64_t keep,
+                    const sntk_ckpt_info_t *info, const sntk_series_set_t *hist, int64_t keep,
                     double timeout, double *seconds, int64_t *bytes) {
   char path[4200], partial[4300];
   int rank, err = SNTK_OK;
@@ -268,22 +307,23 @@ int sntk_ckpt_write(MPI_Comm comm, const char *dir, int64_t step, const sntk_mod
   SNTK_CALL(sntk_agree(comm, err));
   sntk_watchdog_arm(timeout, "checkpoint write", rank == 0);
   err = write_partial(comm, partial, step, md, info, hist);
+  if (!err) err = seal(comm, partial, path, bytes);
   sntk_watchdog_disarm();
   if (!err && rank == 0) {
-    err = fsync_path(partial, 0);
-    if (!err) {
-      struct stat st;
-      if (bytes) *bytes = stat(partial, &st) == 0 ? (int64_t)st.st_size : -1;
-      sntk_fault_point("ckpt-rename", (long long)step);
-      if (rename(partial, path) != 0)
-        err = sntk_error(SNTK_ERR_RUNTIME, "cannot rename %s into place: %s", partial,
-                         strerror(errno));
-    }
+    sntk_fault_point("ckpt-rename", (long long)step);
+    if (rename(partial, path) != 0)
+      err = sntk_error(SNTK_ERR_RUNTIME, "cannot rename %s into place: %s", partial,
+                       strerror(errno));
     if (!err) err = fsync_path(dir, 1);
     if (!err) prune(dir, keep);
   }
   err = sntk_agree(comm, err);
-  if (err && rank == 0) unlink(partial);
+  if (err && rank == 0) {
+    char sum[4400];
+    sntk_filesum_sidecar(path, sum, sizeof sum);
+    unlink(partial);
+    if (access(path, F_OK) != 0) unlink(sum);
+  }
   if (seconds) *seconds = MPI_Wtime() - t0;
   return err;
 }
@@ -303,8 +343,8 @@ static int read_meta(hid_t f, sntk_ckpt_meta_t *meta) {
   free(s);
   if (!ok) return sntk_error(SNTK_ERR_INPUT, "not a softntk checkpoint (format attribute differs)");
   SNTK_CALL(sntk_h5_attr_read_i64(f, "format_version", &meta->format_version));
-  if (meta->format_version != SNTK_CKPT_VERSION)
-    return sntk_error(SNTK_ERR_INPUT, "checkpoint format version %lld, this softntk reads %d",
+  if (meta->format_version < 1 || meta->format_version > SNTK_CKPT_VERSION)
+    return sntk_error(SNTK_ERR_INPUT, "checkpoint format version %lld, this softntk reads 1 to %d",
                       (long long)meta->format_version, SNTK_CKPT_VERSION);
   SNTK_CALL(sntk_h5_attr_read_i64(f, "step", &meta->step));
   SNTK_CALL(sntk_h5_attr_read_i64(f, "m", &meta->m));
@@ -357,9 +397,8 @@ done:
   return err;
 }
 
-/* This rank's rows of W and a, and on rank 0 the history. */
-static int read_data(hid_t f, sntk_model_t *md, const sntk_ckpt_meta_t *meta, sntk_history_t *hist,
-                     int rank) {
+/* This rank's rows of W and a. */
+static int read_data(hid_t f, sntk_model_t *md, const sntk_ckpt_meta_t *meta) {
   if (meta->m != md->m || meta->d != md->d || meta->k != md->k)
     return sntk_error(SNTK_ERR_INPUT,
                       "checkpoint holds m = %lld, d = %lld, k = %lld but the run has m = %lld, d = "
@@ -384,19 +423,124 @@ static int read_data(hid_t f, sntk_model_t *md, const sntk_ckpt_meta_t *meta, sn
   free(Wg);
   free(At);
   SNTK_CALL(err);
-  hist->rows = meta->step;
-  if (rank != 0 || hist->ncols == 0) return SNTK_OK;
-  SNTK_CALL(SNTK_ALLOC(hist->data, hist->rows * hist->ncols + 1));
-  double *col = NULL;
-  SNTK_CALL(SNTK_ALLOC(col, hist->rows + 1));
-  for (int c = 0; c < hist->ncols && !err; c++) {
-    char name[256];
-    snprintf(name, sizeof name, "history/%s", hist->names[c]);
-    err = read_rows(f, name, 0, 0, hist->rows, col);
-    for (int64_t r = 0; !err && r < hist->rows; r++) hist->data[r * hist->ncols + c] = col[r];
+  return SNTK_OK;
+}
+
+/* The dataset paths below /history, in name order (the same on every rank). */
+typedef struct names {
+  int n, cap;
+  char (*v)[320];
+} names_t;
+
+static herr_t collect(hid_t g, const char *name, const H5O_info_t *info, void *data) {
+  names_t *ns = data;
+  (void)g;
+  if (info->type != H5O_TYPE_DATASET) return 0;
+  if (ns->n == ns->cap) {
+    int cap = ns->cap ? 2 * ns->cap : 32;
+    void *grown = realloc(ns->v, sizeof *ns->v * (size_t)cap);
+    if (!grown) return -1;
+    ns->v = grown, ns->cap = cap;
   }
-  free(col);
+  snprintf(ns->v[ns->n++], sizeof ns->v[0], "%s", name);
+  return 0;
+}
+
+/* One history dataset into column c: shape and attributes everywhere, values where `reader`. */
+static int read_column(hid_t f, const char *rel, int64_t version, hid_t dxpl, int reader,
+                       sntk_series_col_t *c) {
+  char path[400], *txt = NULL;
+  hid_t ds = -1, fs = -1, ms = -1;
+  int err = SNTK_OK;
+  const char *slash = strrchr(rel, '/');
+  snprintf(path, sizeof path, "history/%s", rel);
+  if (version < 2 || !slash) {
+    snprintf(c->group, sizeof c->group, "/train");
+    snprintf(c->name, sizeof c->name, "%.63s", rel);
+  } else {
+    snprintf(c->group, sizeof c->group, "/%.*s", (int)(slash - rel), rel);
+    snprintf(c->name, sizeof c->name, "%.63s", slash + 1);
+  }
+  SNTK_TRY(SNTK_H5(ds = H5Dopen2(f, path, H5P_DEFAULT)));
+  SNTK_TRY(SNTK_H5(fs = H5Dget_space(ds)));
+  hsize_t dims[2] = {0, 1};
+  int nd = H5Sget_simple_extent_ndims(fs);
+  if (nd < 1 || nd > 2) {
+    err = sntk_error(SNTK_ERR_INPUT, "dataset '%s' has %d dimensions", path, nd);
+    goto done;
+  }
+  H5Sget_simple_extent_dims(fs, dims, NULL);
+  c->rows = (int64_t)dims[0];
+  c->width = nd == 2 ? (int64_t)dims[1] : 0;
+  c->is_int = strcmp(c->name, "step") == 0;
+  if (H5Aexists(ds, "integer") > 0) {
+    int64_t flag = 0;
+    SNTK_TRY(sntk_h5_attr_read_i64(ds, "integer", &flag));
+    c->is_int = flag != 0;
+  }
+  if (H5Aexists(ds, "units") > 0 && sntk_h5_attr_read_str(ds, "units", &txt) == SNTK_OK)
+    snprintf(c->units, sizeof c->units, "%s", txt);
+  free(txt), txt = NULL;
+  if (H5Aexists(ds, "description") > 0 && sntk_h5_attr_read_str(ds, "description", &txt) == 0)
+    snprintf(c->description, sizeof c->description, "%s", txt);
+  free(txt);
+  const int64_t n = c->rows * (int64_t)dims[1];
+  if (reader) SNTK_TRY(SNTK_ALLOC(c->data, n + 1));
+  hsize_t mdims[1] = {(hsize_t)(n > 0 ? n : 1)};
+  SNTK_TRY(SNTK_H5(ms = H5Screate_simple(1, mdims, NULL)));
+  if (!reader || n == 0) {
+    H5Sselect_none(ms);
+    H5Sselect_none(fs);
+  }
+  double dummy = 0.0;
+  SNTK_TRY(SNTK_H5(H5Dread(ds, H5T_NATIVE_DOUBLE, ms, fs, dxpl, c->data ? c->data : &dummy)));
+done:
+  if (ms >= 0) H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
+  if (ds >= 0) H5Dclose(ds);
   return err;
+}
+
+/* Every series of /history (see checkpoint.h); values where `reader`. */
+static int read_history(hid_t f, int64_t version, hid_t dxpl, int reader, sntk_series_set_t *set) {
+  names_t ns = {0, 0, NULL};
+  int err = SNTK_OK;
+  memset(set, 0, sizeof *set);
+  set->owned = 1;
+  if (!sntk_h5_exists(f, "history")) return sntk_error(SNTK_ERR_INPUT, "group /history is missing");
+  hid_t g = H5Gopen2(f, "history", H5P_DEFAULT);
+  if (g < 0 || H5Ovisit(g, H5_INDEX_NAME, H5_ITER_INC, collect, &ns) < 0)
+    err = sntk_error(SNTK_ERR_INPUT, "group /history cannot be read");
+  if (g >= 0) H5Gclose(g);
+  if (!err) err = SNTK_ALLOC(set->cols, ns.n + 1);
+  for (int i = 0; !err && i < ns.n; i++) {
+    err = read_column(f, ns.v[i], version, dxpl, reader, &set->cols[i]);
+    set->ncols = i + 1;
+  }
+  free(ns.v);
+  if (err) sntk_series_set_free(set);
+  return err;
+}
+
+/* All ranks: the whole file's CRC32C against its sidecar, if it has one. */
+static int check_sidecar(MPI_Comm comm, const char *path) {
+  char sum[4400];
+  uint32_t want = 0, got = 0;
+  int64_t want_size = 0, size = 0;
+  int rank, present = 0, err = SNTK_OK;
+  MPI_Comm_rank(comm, &rank);
+  sntk_filesum_sidecar(path, sum, sizeof sum);
+  if (rank == 0) err = sntk_filesum_read(sum, &present, &want, &want_size);
+  SNTK_CALL(sntk_agree(comm, err));
+  SNTK_CALL(SNTK_MPI(MPI_Bcast(&present, 1, MPI_INT, 0, comm)));
+  if (!present) return SNTK_OK;
+  SNTK_CALL(sntk_filesum_compute_par(comm, path, &got, &size));
+  if (rank == 0 && (got != want || size != want_size))
+    err = sntk_error(SNTK_ERR_INPUT,
+                     "checkpoint %s is damaged: its CRC32C is %08x over %lld bytes but %s records "
+                     "%08x over %lld bytes (the file changed after it was written)",
+                     path, got, (long long)size, sum, want, (long long)want_size);
+  return sntk_agree(comm, err);
 }
 
 /* Agree on a local read status; a failure becomes "checkpoint <path> is damaged: <why>". */
@@ -411,11 +555,12 @@ static int agree_damage(MPI_Comm comm, const char *path, int err) {
 }
 
 int sntk_ckpt_read(MPI_Comm comm, const char *path, sntk_ckpt_accept_fn accept, void *ctx,
-                   sntk_model_t *md, sntk_ckpt_meta_t *meta, sntk_history_t *hist, int *damaged) {
+                   sntk_model_t *md, sntk_ckpt_meta_t *meta, sntk_series_set_t *hist,
+                   int *damaged) {
   int rank, err = SNTK_OK;
   MPI_Comm_rank(comm, &rank);
   memset(meta, 0, sizeof *meta);
-  hist->data = NULL;
+  if (hist) memset(hist, 0, sizeof *hist);
   *damaged = 1;
   if (rank == 0) {
     struct stat st;
@@ -426,6 +571,7 @@ int sntk_ckpt_read(MPI_Comm comm, const char *path, sntk_ckpt_accept_fn accept, 
     H5Eclear2(H5E_DEFAULT);
   }
   SNTK_CALL(sntk_agree(comm, err));
+  SNTK_CALL(check_sidecar(comm, path));
   hid_t fapl = mpio_fapl(comm);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
@@ -439,14 +585,37 @@ int sntk_ckpt_read(MPI_Comm comm, const char *path, sntk_ckpt_accept_fn accept, 
     err = sntk_agree(comm, accept(path, meta, ctx));
     if (err) *damaged = 0;
   }
-  if (!err) err = agree_damage(comm, path, read_data(f, md, meta, hist, rank));
+  if (!err) err = agree_damage(comm, path, read_data(f, md, meta));
+  if (!err && hist) {
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    err = agree_damage(comm, path, read_history(f, meta->format_version, dxpl, rank == 0, hist));
+    H5Pclose(dxpl);
+  }
   H5Fclose(f);
   H5Eclear2(H5E_DEFAULT);
   if (err) {
     sntk_ckpt_meta_free(meta);
-    free(hist->data);
-    hist->data = NULL;
+    if (hist) sntk_series_set_free(hist);
   }
+  return err;
+}
+
+int sntk_ckpt_history(const char *path, int64_t *step, sntk_series_set_t *hist) {
+  sntk_ckpt_meta_t meta;
+  memset(&meta, 0, sizeof meta);
+  memset(hist, 0, sizeof *hist);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return sntk_error(SNTK_ERR_INPUT, "checkpoint %s cannot be opened", path);
+  }
+  int err = read_meta(f, &meta);
+  if (!err) err = read_history(f, meta.format_version, H5P_DEFAULT, 1, hist);
+  *step = meta.step;
+  sntk_ckpt_meta_free(&meta);
+  H5Fclose(f);
+  H5Eclear2(H5E_DEFAULT);
   return err;
 }
 
@@ -467,11 +636,10 @@ static int list_all(MPI_Comm comm, const char *dir, int64_t **steps, int *n) {
 int sntk_ckpt_load(MPI_Comm comm, const char *dir, const char *which, sntk_ckpt_accept_fn accept,
                    void *ctx, sntk_model_t *md, int64_t *step, char *used, size_t len) {
   sntk_ckpt_meta_t meta;
-  sntk_history_t hist = {0, NULL, 0, NULL};
   int64_t *steps = NULL;
   int n = 0, damaged = 0, err = SNTK_OK;
   if (strcmp(which, "auto") != 0) {
-    SNTK_CALL(sntk_ckpt_read(comm, which, accept, ctx, md, &meta, &hist, &damaged));
+    SNTK_CALL(sntk_ckpt_read(comm, which, accept, ctx, md, &meta, NULL, &damaged));
     snprintf(used, len, "%s", which);
     *step = meta.step;
     sntk_ckpt_meta_free(&meta);
@@ -480,7 +648,7 @@ int sntk_ckpt_load(MPI_Comm comm, const char *dir, const char *which, sntk_ckpt_
   err = list_all(comm, dir, &steps, &n);
   for (int i = 0; !err && i < n; i++) {
     sntk_ckpt_path(dir, steps[i], used, len);
-    err = sntk_ckpt_read(comm, used, accept, ctx, md, &meta, &hist, &damaged);
+    err = sntk_ckpt_read(comm, used, accept, ctx, md, &meta, NULL, &damaged);
     if (err == SNTK_ERR_INPUT && damaged) {
       sntk_warn("%s; trying an older checkpoint", sntk_error_message());
       err = SNTK_OK;
@@ -539,21 +707,32 @@ int sntk_ckpt_list(const char *dir, int64_t **steps, int *count) {
   return SNTK_OK;
 }
 
+/* Is `name` ckpt-<digits>.h5 followed by exactly `suffix`? */
+static int ckpt_name(const char *name, const char *suffix) {
+  size_t len = strlen(name), sl = strlen(suffix);
+  if (strncmp(name, "ckpt-", 5) != 0 || len < 5 + 1 + 3 + sl) return 0;
+  if (strcmp(name + len - sl, suffix) != 0 || strncmp(name + len - sl - 3, ".h5", 3) != 0) return 0;
+  for (size_t i = 5; i < len - sl - 3; i++)
+    if (name[i] < '0' || name[i] > '9') return 0;
+  return 1;
+}
+
 int sntk_ckpt_clean(const char *dir, int all) {
   DIR *d = opendir(dir);
   int removed = 0;
   if (!d) return 0;
   struct dirent *e;
   while ((e = readdir(d))) {
-    size_t len = strlen(e->d_name);
-    int partial = strncmp(e->d_name, "ckpt-", 5) == 0 && len > 11 &&
-                  strcmp(e->d_name + len - 11, ".h5.partial") == 0;
-    int complete =
-        strncmp(e->d_name, "ckpt-", 5) == 0 && len > 3 && strcmp(e->d_name + len - 3, ".h5") == 0;
-    if (partial || (all && complete)) {
-      char p[4400];
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (ckpt_name(e->d_name, ".partial") || (all && ckpt_name(e->d_name, ""))) {
       if (unlink(p) == 0) removed++;
+    } else if (ckpt_name(e->d_name, ".sum")) {
+      p[strlen(p) - 4] = '\0'; /* the checkpoint it belongs to */
+      if (all || access(p, F_OK) != 0) {
+        p[strlen(p)] = '.';
+        unlink(p);
+      }
     }
   }
   closedir(d);

@@ -245,14 +245,22 @@ static int describe(hid_t obj, const char *units, const char *description) {
   return SNTK_OK;
 }
 
+int64_t sntk_h5_chunk_rows(int64_t rows, int64_t row_bytes, int64_t target) {
+  if (rows < 1 || row_bytes < 1) return 1;
+  int64_t per = target / row_bytes; /* rows that fit the target */
+  if (per < 1) return 1;
+  int64_t nchunks = (rows + per - 1) / per;
+  return (rows + nchunks - 1) / nchunks;
+}
+
 /* Chunked layout with Fletcher32 (last in the pipeline) for a dataset whose first dimension is
  * `rows` (0 for an extendible dataset still empty) and rows of `cols` values. */
 static hid_t checksummed_dcpl(int rank, int64_t rows, int64_t cols, int extendible) {
   int64_t c = cols > 0 ? cols : 1;
-  int64_t crow = ((int64_t)1 << 17) / c; /* about 1 MiB per chunk */
+  /* fixed data: chunks of about 1 MiB; series grow a few rows at a time: 8 KiB (1-D) or 64 KiB */
+  int64_t crow = extendible ? ((int64_t)(cols == 0 ? 1 << 13 : 1 << 16) / (8 * c))
+                            : sntk_h5_chunk_rows(rows, 8 * c, (int64_t)1 << 20);
   if (crow < 1) crow = 1;
-  if (extendible && crow > 1024 && cols == 0) crow = 1024;
-  if (!extendible && crow > rows) crow = rows > 0 ? rows : 1;
   hsize_t chunk[2] = {(hsize_t)crow, (hsize_t)c};
   hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(pl, rank, chunk);

@@ -1,39 +1,67 @@
-/* results.h5 writer: root attributes, matrices and buffered time series (see results.h). */
-#include "softntk/results.h"
+/* results.h5 writer: root attributes, matrices and time series kept in memory and appended to the
+ * file by flushes (see results.h). The restart repair is in results_repair.c. */
+#include "results_impl.h"
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
+#include "softntk/parallel.h"
 #include "softntk/perf.h"
+#include "softntk/signals.h"
 #include "softntk/version.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#define MAX_SERIES 16
-#define MAX_COLS   16
+#define MAX_SERIES  24
+#define MAX_COLS    16 /* columns of one series */
+#define MAX_COLUMNS 64
 
+/* One extendible dataset /<group>/<name>. Counts are global; values live on rank 0. */
+typedef struct column {
+  sntk_series_col_t meta; /* group, name, type, width, units, description (rows, data unused) */
+  double *rows;           /* rank 0: every row so far, max(width, 1) values each */
+  int64_t nrows, cap;     /* rows held, rows allocated */
+  int64_t flushed;        /* rows already in the file */
+} column_t;
+
+/* A declaration: the columns one append fills, in order (a matrix series is one 2-D column). */
 typedef struct series {
-  char group[256];
-  int ncols;  /* values per row */
-  int matrix; /* one 2-D dataset names[0] with ncols columns, instead of ncols 1-D datasets */
-  char names[MAX_COLS][64];
-  double *rows; /* buffered rows, ncols values each */
-  int64_t nrows, cap;
+  int ncols;
+  int col[MAX_COLS];
 } series_t;
 
 struct sntk_results {
   MPI_Comm comm;
   int rank;
   char path[4096];
-  int nseries;
+  int ncolumns, nseries;
+  column_t columns[MAX_COLUMNS];
   series_t series[MAX_SERIES];
 };
 
 const char *sntk_results_path(const sntk_results_t *res) {
   return res->path;
+}
+
+void sntk_series_set_free(sntk_series_set_t *set) {
+  if (set->owned)
+    for (int i = 0; i < set->ncols; i++) free(set->cols[i].data);
+  free(set->cols);
+  memset(set, 0, sizeof *set);
+}
+
+const sntk_series_col_t *sntk_series_set_find(const sntk_series_set_t *set, const char *group,
+                                              const char *name) {
+  const char *g = group[0] == '/' ? group + 1 : group;
+  for (int i = 0; set && i < set->ncols; i++) {
+    const char *h = set->cols[i].group[0] == '/' ? set->cols[i].group + 1 : set->cols[i].group;
+    if (strcmp(h, g) == 0 && strcmp(set->cols[i].name, name) == 0) return &set->cols[i];
+  }
+  return NULL;
 }
 
 /* Rank 0: open the file read-write. */
@@ -53,12 +81,12 @@ static void iso_now(char *out, size_t len) {
   strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int create_file(sntk_results_t *res, const char *command, const char *text, const char *hash,
-                       int size) {
-  hid_t f = H5Fcreate(res->path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+int results_create_file(const char *path, const char *command, const char *text, const char *hash,
+                        int size) {
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (f < 0) {
     H5Eclear2(H5E_DEFAULT);
-    return sntk_error(SNTK_ERR_RUNTIME, "cannot create results file %s", res->path);
+    return sntk_error(SNTK_ERR_RUNTIME, "cannot create results file %s", path);
   }
   char now[64];
   iso_now(now, sizeof now);
@@ -76,148 +104,278 @@ done:
   return err;
 }
 
+static int new_results(MPI_Comm comm, const char *path, sntk_results_t **out) {
+  sntk_results_t *res = NULL;
+  *out = NULL;
+  SNTK_CALL(SNTK_ALLOC(res, 1));
+  res->comm = comm;
+  MPI_Comm_rank(comm, &res->rank);
+  snprintf(res->path, sizeof res->path, "%s", path);
+  *out = res;
+  return SNTK_OK;
+}
+
 int sntk_results_create(MPI_Comm comm, const char *path, const char *command,
                         const char *config_text, const char *config_hash, sntk_results_t **out) {
   sntk_results_t *res = NULL;
-  int err = SNTK_ALLOC(res, 1), size;
+  int size, err = new_results(comm, path, &res);
   MPI_Comm_size(comm, &size);
-  if (!err) {
-    res->comm = comm;
-    MPI_Comm_rank(comm, &res->rank);
-    snprintf(res->path, sizeof res->path, "%s", path);
-    if (res->rank == 0) err = create_file(res, command, config_text, config_hash, size);
-  }
+  if (!err && res->rank == 0)
+    err = results_create_file(path, command, config_text, config_hash, size);
   err = sntk_agree(comm, err);
-  if (err) {
-    free(res);
-    res = NULL;
-  }
+  if (err) sntk_results_free(&res);
   *out = res;
   return err;
 }
 
-/* Rank 0: number of leading rows of the group's `step` dataset with step < limit. */
-static int rows_before(hid_t g, int64_t limit, int64_t *rows, int64_t *kept) {
-  hid_t ds = -1, sp = -1;
-  int64_t *v = NULL;
+/* ---- columns in memory -------------------------------------------------------------------- */
+
+static int64_t row_width(const column_t *c) {
+  return c->meta.width > 0 ? c->meta.width : 1;
+}
+
+static int find_column(const sntk_results_t *res, const char *group, const char *name) {
+  const char *g = group[0] == '/' ? group + 1 : group;
+  for (int i = 0; i < res->ncolumns; i++) {
+    const sntk_series_col_t *m = &res->columns[i].meta;
+    if (strcmp(m->group[0] == '/' ? m->group + 1 : m->group, g) == 0 && !strcmp(m->name, name))
+      return i;
+  }
+  return -1;
+}
+
+/* Collective (every rank calls it at the same row counts): room for `more` further rows. */
+static int reserve(sntk_results_t *res, column_t *c, int64_t more) {
+  if (c->nrows + more <= c->cap) return SNTK_OK;
+  int64_t cap = c->cap ? 2 * c->cap : c->meta.width > 256 ? 4 : 256; /* wide rows: spectra */
+  while (cap < c->nrows + more) cap *= 2;
   int err = SNTK_OK;
-  SNTK_TRY(SNTK_H5(ds = H5Dopen2(g, "step", H5P_DEFAULT)));
-  SNTK_TRY(SNTK_H5(sp = H5Dget_space(ds)));
-  hsize_t n = 0;
-  H5Sget_simple_extent_dims(sp, &n, NULL);
-  *rows = (int64_t)n;
-  SNTK_TRY(SNTK_ALLOC(v, n));
-  if (n > 0) SNTK_TRY(SNTK_H5(H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v)));
-  *kept = 0;
-  while (*kept < (int64_t)n && v[*kept] < limit) (*kept)++;
+  if (res->rank == 0) {
+    double *grown = realloc(c->rows, (size_t)(cap * row_width(c)) * sizeof *grown);
+    if (grown)
+      c->rows = grown;
+    else
+      err = sntk_error(SNTK_ERR_RUNTIME, "out of memory holding the results series");
+  }
+  SNTK_CALL(sntk_agree(res->comm, err));
+  c->cap = cap;
+  return SNTK_OK;
+}
+
+/* Collective: add a column (no rows) described by meta. */
+static int add_column(sntk_results_t *res, const sntk_series_col_t *meta, int *index) {
+  if (res->ncolumns >= MAX_COLUMNS)
+    return sntk_error(SNTK_ERR_RUNTIME, "too many series columns in a results file");
+  column_t *c = &res->columns[res->ncolumns];
+  memset(c, 0, sizeof *c);
+  c->meta = *meta;
+  c->meta.rows = 0;
+  c->meta.data = NULL;
+  *index = res->ncolumns++;
+  return SNTK_OK;
+}
+
+/* Collective: rows of the columns of one group (the longest, 0 when it has none yet). */
+static int64_t group_rows(const sntk_results_t *res, const char *group) {
+  int64_t n = 0;
+  for (int i = 0; i < res->ncolumns; i++)
+    if (!strcmp(res->columns[i].meta.group, group) && res->columns[i].nrows > n)
+      n = res->columns[i].nrows;
+  return n;
+}
+
+/* Rank 0: make sure the dataset of column c exists in the open file. */
+static int ensure_dataset(hid_t file, const column_t *c) {
+  hid_t g = -1;
+  int err = SNTK_OK;
+  SNTK_TRY(SNTK_H5(g = sntk_h5_group(file, c->meta.group)));
+  if (!sntk_h5_exists(g, c->meta.name))
+    SNTK_TRY(sntk_h5_series_create(g, c->meta.name, c->meta.is_int, c->meta.width,
+                                   c->meta.units[0] ? c->meta.units : NULL,
+                                   c->meta.description[0] ? c->meta.description : NULL));
 done:
-  free(v);
-  if (sp >= 0) H5Sclose(sp);
-  if (ds >= 0) H5Dclose(ds);
+  if (g >= 0) H5Gclose(g);
   return err;
 }
 
-typedef struct trunc_ctx {
-  int64_t limit;
-  int err;
-} trunc_ctx_t;
-
-/* Truncate one series group: datasets whose first dimension equals the step count are cut to the
- * kept rows; snapshots <name>_<t> with t >= limit are unlinked. */
-static herr_t truncate_group(hid_t file, const char *name, const H5L_info_t *info, void *data) {
-  trunc_ctx_t *ctx = data;
-  (void)info;
-  hid_t g = H5Oopen(file, name, H5P_DEFAULT);
-  if (g < 0 || H5Iget_type(g) != H5I_GROUP || !sntk_h5_exists(g, "step")) {
-    if (g >= 0) H5Oclose(g);
-    H5Eclear2(H5E_DEFAULT);
-    return 0;
-  }
-  int64_t rows, kept;
-  int err = rows_before(g, ctx->limit, &rows, &kept);
-  H5G_info_t gi;
-  H5Gget_info(g, &gi);
-  char member[256];
-  for (hsize_t i = gi.nlinks; !err && i-- > 0;) {
-    if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, member, sizeof member,
-                           H5P_DEFAULT) < 0)
-      continue;
-    const char *us = strrchr(member, '_');
-    char *end;
-    long long t = us ? strtoll(us + 1, &end, 10) : -1;
-    if (us && us[1] && !*end && t >= ctx->limit) {
-      err = SNTK_H5(H5Ldelete(g, member, H5P_DEFAULT));
-      continue;
+/* Collective: declare a series of columns (matrix: one column of `width` values per row). Columns
+ * already held (a resumed file) are reused; new columns of a group that already holds rows start
+ * with as many rows of NaN, so the group's rows stay aligned. */
+static int declare(sntk_results_t *res, const char *group, int ncols, const sntk_series_col_t *metas,
+                   int *id) {
+  if (res->nseries >= MAX_SERIES || ncols > MAX_COLS || ncols < 1)
+    return sntk_error(SNTK_ERR_RUNTIME, "too many series or columns in results file");
+  series_t *s = &res->series[res->nseries];
+  const int64_t existing = group_rows(res, group);
+  int err = SNTK_OK;
+  s->ncols = ncols;
+  for (int k = 0; k < ncols; k++) {
+    int i = find_column(res, group, metas[k].name);
+    if (i >= 0) {
+      column_t *c = &res->columns[i];
+      if (c->meta.width != metas[k].width)
+        return sntk_error(SNTK_ERR_INPUT,
+                          "%s/%s in %s holds rows of %lld values but this run writes %lld",
+                          group, metas[k].name, res->path, (long long)row_width(c),
+                          (long long)(metas[k].width > 0 ? metas[k].width : 1));
+      if (!c->meta.description[0]) { /* carried by an old checkpoint without attributes */
+        snprintf(c->meta.units, sizeof c->meta.units, "%s", metas[k].units);
+        snprintf(c->meta.description, sizeof c->meta.description, "%s", metas[k].description);
+      }
+      c->meta.is_int = metas[k].is_int;
+    } else {
+      SNTK_CALL(add_column(res, &metas[k], &i));
+      column_t *c = &res->columns[i];
+      SNTK_CALL(reserve(res, c, existing));
+      if (res->rank == 0)
+        for (int64_t v = 0; v < existing * row_width(c); v++) c->rows[v] = NAN;
+      c->nrows = existing;
     }
-    hid_t ds = H5Dopen2(g, member, H5P_DEFAULT);
-    if (ds < 0) {
-      H5Eclear2(H5E_DEFAULT);
-      continue;
-    }
-    hid_t sp = H5Dget_space(ds);
-    hsize_t dims[2] = {0, 0};
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
-    H5Dclose(ds);
-    if ((int64_t)dims[0] == rows && rows > kept) err = sntk_h5_series_truncate(g, member, kept);
+    s->col[k] = i;
   }
-  H5Oclose(g);
-  if (err && !ctx->err) ctx->err = err;
-  return 0;
+  if (res->rank == 0) {
+    hid_t file = -1;
+    SNTK_TRY(open_rw(res, &file));
+    for (int k = 0; k < ncols && !err; k++) err = ensure_dataset(file, &res->columns[s->col[k]]);
+  done:
+    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
+  }
+  SNTK_CALL(sntk_agree(res->comm, err));
+  *id = res->nseries++;
+  return SNTK_OK;
 }
 
-static int resume_file(sntk_results_t *res, int64_t step, int64_t *kept) {
-  struct stat st;
-  if (stat(res->path, &st) != 0 || H5Fis_hdf5(res->path) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return sntk_error(SNTK_ERR_INPUT, "%s is missing or not an HDF5 file", res->path);
+static void fill_meta(sntk_series_col_t *m, const char *group, const char *name, int is_int,
+                      int64_t width, const char *units, const char *description) {
+  memset(m, 0, sizeof *m);
+  snprintf(m->group, sizeof m->group, "%s", group);
+  snprintf(m->name, sizeof m->name, "%s", name);
+  m->is_int = is_int;
+  m->width = width;
+  snprintf(m->units, sizeof m->units, "%s", units ? units : "");
+  snprintf(m->description, sizeof m->description, "%s", description ? description : "");
+}
+
+int sntk_results_series(sntk_results_t *res, const char *group, int ncols,
+                        const sntk_column_t *cols, int *id) {
+  sntk_series_col_t metas[MAX_COLS];
+  if (ncols > MAX_COLS) return sntk_error(SNTK_ERR_RUNTIME, "too many columns in a series");
+  for (int k = 0; k < ncols; k++)
+    fill_meta(&metas[k], group, cols[k].name, cols[k].is_int, 0, cols[k].units,
+              cols[k].description);
+  return declare(res, group, ncols, metas, id);
+}
+
+int sntk_results_rows(sntk_results_t *res, const char *group, const char *name, int64_t width,
+                      const char *units, const char *description, int *id) {
+  sntk_series_col_t meta;
+  if (width < 1 || width > (1 << 30))
+    return sntk_error(SNTK_ERR_RUNTIME, "a row width of %lld", (long long)width);
+  fill_meta(&meta, group, name, 0, width, units, description);
+  return declare(res, group, 1, &meta, id);
+}
+
+int sntk_results_append(sntk_results_t *res, int id, const double *row) {
+  const series_t *s = &res->series[id];
+  int64_t off = 0;
+  for (int k = 0; k < s->ncols; k++) {
+    column_t *c = &res->columns[s->col[k]];
+    const int64_t w = row_width(c);
+    SNTK_CALL(reserve(res, c, 1));
+    if (res->rank == 0) memcpy(c->rows + c->nrows * w, row + off, (size_t)w * sizeof *row);
+    c->nrows++;
+    off += w;
   }
-  hid_t f = H5Fopen(res->path, H5F_ACC_RDWR, H5P_DEFAULT);
-  if (f < 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return sntk_error(SNTK_ERR_INPUT, "%s cannot be opened (damaged by a crash?)", res->path);
+  return SNTK_OK;
+}
+
+int sntk_results_history(sntk_results_t *res, int64_t step, sntk_series_set_t *set) {
+  int64_t *keep = NULL;
+  int err = SNTK_ALLOC(keep, res->ncolumns + 1);
+  memset(set, 0, sizeof *set);
+  if (!err) err = SNTK_ALLOC(set->cols, res->ncolumns + 1);
+  SNTK_CALL(sntk_agree(res->comm, err));
+  if (res->rank == 0)
+    for (int i = 0; i < res->ncolumns; i++) { /* the rows before the group's first step >= step */
+      const column_t *c = &res->columns[i];
+      int st = find_column(res, c->meta.group, "step");
+      const column_t *sc = st >= 0 && res->columns[st].meta.width == 0 ? &res->columns[st] : NULL;
+      int64_t k = 0;
+      while (k < c->nrows && (!sc || (k < sc->nrows && sc->rows[k] < (double)step))) k++;
+      keep[i] = k;
+    }
+  err = SNTK_MPI(MPI_Bcast(keep, res->ncolumns, MPI_INT64_T, 0, res->comm));
+  for (int i = 0; !err && i < res->ncolumns; i++) {
+    set->cols[i] = res->columns[i].meta;
+    set->cols[i].rows = keep[i];
+    set->cols[i].data = res->rank == 0 ? res->columns[i].rows : NULL;
   }
-  char *format = NULL;
-  int err = sntk_h5_attr_read_str(f, "format", &format);
-  if (!err && strcmp(format, SNTK_RESULTS_FORMAT) != 0)
-    err = sntk_error(SNTK_ERR_INPUT, "%s is not a softntk results file", res->path);
-  free(format);
-  trunc_ctx_t ctx = {step, SNTK_OK};
-  if (!err) H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, truncate_group, &ctx);
-  if (!err) err = ctx.err;
-  *kept = 0;
-  if (!err && sntk_h5_exists(f, "train/step")) {
-    hid_t g = H5Gopen2(f, "train", H5P_DEFAULT);
-    int64_t rows;
-    err = rows_before(g, step, &rows, kept);
-    H5Gclose(g);
-  }
-  if (H5Fclose(f) < 0 && !err) err = sntk_error(SNTK_ERR_INPUT, "%s: closing failed", res->path);
-  H5Eclear2(H5E_DEFAULT);
-  if (err && err != SNTK_ERR_INPUT) {
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s", sntk_error_message());
-    err = sntk_error(SNTK_ERR_INPUT, "%s cannot be truncated: %s", res->path, msg);
-  }
+  set->ncols = res->ncolumns;
+  free(keep);
+  if (err) sntk_series_set_free(set);
   return err;
 }
 
-int sntk_results_resume(MPI_Comm comm, const char *path, int64_t step, int64_t *kept,
-                        sntk_results_t **out) {
+/* Collective: hold the columns of `set` (rows already in the file when in_file). */
+static int hold_set(sntk_results_t *res, const sntk_series_set_t *set, int in_file) {
+  for (int i = 0; i < set->ncols; i++) {
+    const sntk_series_col_t *m = &set->cols[i];
+    int k = find_column(res, m->group, m->name);
+    if (k < 0) SNTK_CALL(add_column(res, m, &k));
+    column_t *c = &res->columns[k];
+    SNTK_CALL(reserve(res, c, m->rows));
+    if (res->rank == 0 && m->rows > 0)
+      memcpy(c->rows, m->data, (size_t)(m->rows * row_width(c)) * sizeof(double));
+    c->nrows = m->rows;
+    c->flushed = in_file ? m->rows : 0;
+  }
+  return SNTK_OK;
+}
+
+/* Collective: the metadata of a set, from rank 0 to every rank (data stay on rank 0). */
+static int share_meta(MPI_Comm comm, sntk_series_set_t *set) {
+  int rank, n = set->ncols, err = SNTK_OK;
+  MPI_Comm_rank(comm, &rank);
+  SNTK_CALL(SNTK_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, comm)));
+  if (rank != 0) {
+    set->ncols = n;
+    set->owned = 1;
+    err = SNTK_ALLOC(set->cols, n + 1);
+  }
+  SNTK_CALL(sntk_agree(comm, err));
+  for (int i = 0; i < n; i++) {
+    double *keep = set->cols[i].data;
+    SNTK_CALL(sntk_bcast_bytes(&set->cols[i], (int64_t)sizeof set->cols[i], 0, comm));
+    set->cols[i].data = rank == 0 ? keep : NULL;
+  }
+  return SNTK_OK;
+}
+
+int sntk_results_resume(MPI_Comm comm, const char *path, const char *command,
+                        const char *config_text, const char *config_hash, int64_t step,
+                        const sntk_series_set_t *hist, int *rebuilt, sntk_results_t **out) {
   sntk_results_t *res = NULL;
-  int err = SNTK_ALLOC(res, 1);
-  if (!err) {
-    res->comm = comm;
-    MPI_Comm_rank(comm, &res->rank);
-    snprintf(res->path, sizeof res->path, "%s", path);
-    if (res->rank == 0) err = resume_file(res, step, kept);
+  sntk_series_set_t extra = {0};
+  int size, flag = 0, err = new_results(comm, path, &res);
+  MPI_Comm_size(comm, &size);
+  if (!err && res->rank == 0)
+    err = results_repair(path, command, config_text, config_hash, size, step, hist, &flag);
+  if (!err && res->rank == 0) err = results_extra_columns(path, hist, &extra);
+  err = sntk_agree(comm, err);
+  if (!err) err = SNTK_MPI(MPI_Bcast(&flag, 1, MPI_INT, 0, comm));
+  if (!err) err = share_meta(comm, &extra);
+  if (!err) err = hold_set(res, hist, !flag);
+  if (!err) err = hold_set(res, &extra, 1);
+  sntk_series_set_free(&extra);
+  if (!err && flag && res->rank == 0) { /* a rebuilt file: the carried series are written anew */
+    hid_t file = -1;
+    err = open_rw(res, &file);
+    for (int i = 0; !err && i < res->ncolumns; i++) err = ensure_dataset(file, &res->columns[i]);
+    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
   }
   err = sntk_agree(comm, err);
-  if (!err) err = SNTK_MPI(MPI_Bcast(kept, 1, MPI_INT64_T, 0, comm));
-  if (err) {
-    free(res);
-    res = NULL;
-  }
+  if (err) sntk_results_free(&res);
+  *rebuilt = flag;
   *out = res;
   return err;
 }
@@ -317,6 +475,7 @@ int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n,
   return write_at(res, path, &p);
 }
 
+
 int sntk_results_remove(sntk_results_t *res, const char *path) {
   int err = SNTK_OK;
   if (res->rank == 0) {
@@ -329,126 +488,101 @@ int sntk_results_remove(sntk_results_t *res, const char *path) {
   return sntk_agree(res->comm, err);
 }
 
-int sntk_results_series(sntk_results_t *res, const char *group, int ncols,
-                        const sntk_column_t *cols, int *id) {
-  int err = SNTK_OK;
-  if (res->nseries >= MAX_SERIES || ncols > MAX_COLS)
-    return sntk_error(SNTK_ERR_RUNTIME, "too many series or columns in results file");
-  series_t *s = &res->series[res->nseries];
-  memset(s, 0, sizeof *s);
-  snprintf(s->group, sizeof s->group, "%s", group);
-  s->ncols = ncols;
-  for (int c = 0; c < ncols; c++) snprintf(s->names[c], sizeof s->names[c], "%s", cols[c].name);
-  if (res->rank == 0) {
-    hid_t file = -1, g = -1;
-    SNTK_TRY(open_rw(res, &file));
-    SNTK_TRY(SNTK_H5(g = sntk_h5_group(file, group)));
-    for (int c = 0; c < ncols; c++)
-      if (!sntk_h5_exists(g, cols[c].name))
-        SNTK_TRY(sntk_h5_series_create(g, cols[c].name, cols[c].is_int, 0, cols[c].units,
-                                       cols[c].description));
-  done:
-    if (g >= 0) H5Gclose(g);
-    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
-  }
-  err = sntk_agree(res->comm, err);
-  if (!err) *id = res->nseries++;
-  return err;
+/* ---- flushing ----------------------------------------------------------------------------- */
+
+int results_is_column(hid_t ds) {
+  hid_t sp = H5Dget_space(ds);
+  hsize_t dims[2] = {0, 0}, maxd[2] = {0, 0};
+  int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) >= 1 &&
+           H5Sget_simple_extent_dims(sp, dims, maxd) >= 1 && maxd[0] == H5S_UNLIMITED;
+  if (sp >= 0) H5Sclose(sp);
+  return ok;
 }
 
-int sntk_results_rows(sntk_results_t *res, const char *group, const char *name, int64_t width,
-                      const char *units, const char *description, int *id) {
+int results_append_rows(hid_t loc, const char *name, int64_t rows, int64_t width,
+                        const double *values, long long fault_step) {
+  hid_t ds = -1, fs = -1, ms = -1, ty = -1;
+  int64_t *iv = NULL;
   int err = SNTK_OK;
-  if (res->nseries >= MAX_SERIES || width < 1 || width > (1 << 30))
-    return sntk_error(SNTK_ERR_RUNTIME, "too many series, or a row width of %lld",
-                      (long long)width);
-  series_t *s = &res->series[res->nseries];
-  memset(s, 0, sizeof *s);
-  snprintf(s->group, sizeof s->group, "%s", group);
-  snprintf(s->names[0], sizeof s->names[0], "%s", name);
-  s->ncols = (int)width;
-  s->matrix = 1;
-  if (res->rank == 0) {
-    hid_t file = -1, g = -1;
-    SNTK_TRY(open_rw(res, &file));
-    SNTK_TRY(SNTK_H5(g = sntk_h5_group(file, group)));
-    if (!sntk_h5_exists(g, name))
-      SNTK_TRY(sntk_h5_series_create(g, name, 0, width, units, description));
-  done:
-    if (g >= 0) H5Gclose(g);
-    if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
-  }
-  err = sntk_agree(res->comm, err);
-  if (!err) *id = res->nseries++;
-  return err;
-}
-
-int sntk_results_append(sntk_results_t *res, int id, const double *row) {
-  series_t *s = &res->series[id];
-  if (s->nrows == s->cap) {
-    /* Every rank tracks the row count, so all reach this growth point together and agree. */
-    int64_t cap = s->cap ? 2 * s->cap : s->ncols > 256 ? 4 : 256; /* wide rows: spectra */
-    int err = SNTK_OK;
-    if (res->rank == 0) {
-      double *grown = realloc(s->rows, (size_t)(cap * s->ncols) * sizeof *grown);
-      if (grown)
-        s->rows = grown;
-      else
-        err = sntk_error(SNTK_ERR_RUNTIME, "out of memory buffering results");
-    }
-    SNTK_CALL(sntk_agree(res->comm, err));
-    s->cap = cap;
-  }
-  if (res->rank == 0) memcpy(s->rows + s->nrows * s->ncols, row, (size_t)s->ncols * sizeof *row);
-  s->nrows++;
-  return SNTK_OK;
-}
-
-/* Rank 0: write one series' buffered rows column by column. */
-static int flush_series(hid_t file, series_t *s) {
-  hid_t g = -1;
-  double *col = NULL;
-  int err = SNTK_OK;
-  if (s->nrows == 0) return SNTK_OK;
-  SNTK_TRY(SNTK_H5(g = H5Gopen2(file, s->group, H5P_DEFAULT)));
-  if (s->matrix) {
-    SNTK_TRY(sntk_h5_series_append(g, s->names[0], s->nrows, s->rows));
-    s->nrows = 0;
-    goto done;
-  }
-  SNTK_TRY(SNTK_ALLOC(col, s->nrows));
-  for (int c = 0; c < s->ncols; c++) {
-    for (int64_t r = 0; r < s->nrows; r++) col[r] = s->rows[r * s->ncols + c];
-    SNTK_TRY(sntk_h5_series_append(g, s->names[c], s->nrows, col));
+  const int rank = width > 0 ? 2 : 1;
+  const int64_t w = width > 0 ? width : 1;
+  if (rows <= 0) return SNTK_OK;
+  SNTK_TRY(SNTK_H5(ds = H5Dopen2(loc, name, H5P_DEFAULT)));
+  SNTK_TRY(SNTK_H5(fs = H5Dget_space(ds)));
+  hsize_t dims[2] = {0, (hsize_t)w};
+  H5Sget_simple_extent_dims(fs, dims, NULL);
+  H5Sclose(fs);
+  fs = -1;
+  hsize_t start[2] = {dims[0], 0}, count[2] = {(hsize_t)rows, (hsize_t)w};
+  hsize_t grown[2] = {dims[0] + (hsize_t)rows, (hsize_t)w};
+  SNTK_TRY(SNTK_H5(H5Dset_extent(ds, grown)));
+  sntk_fault_point("results-extend", fault_step);
+  SNTK_TRY(SNTK_H5(fs = H5Dget_space(ds)));
+  SNTK_TRY(SNTK_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL)));
+  SNTK_TRY(SNTK_H5(ms = H5Screate_simple(rank, count, NULL)));
+  SNTK_TRY(SNTK_H5(ty = H5Dget_type(ds)));
+  if (H5Tget_class(ty) == H5T_INTEGER) {
+    SNTK_TRY(SNTK_ALLOC(iv, rows * w));
+    for (int64_t i = 0; i < rows * w; i++) iv[i] = (int64_t)values[i];
+    SNTK_TRY(SNTK_H5(H5Dwrite(ds, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, iv)));
+  } else {
+    SNTK_TRY(SNTK_H5(H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, values)));
   }
 done:
-  free(col);
+  free(iv);
+  if (ty >= 0) H5Tclose(ty);
+  if (ms >= 0) H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
+  if (ds >= 0) H5Dclose(ds);
+  return err;
+}
+
+/* Rank 0: the step of the newest row waiting to be written (the fault points' step). */
+static long long pending_step(const sntk_results_t *res) {
+  long long step = -1;
+  for (int i = 0; i < res->ncolumns; i++) {
+    const column_t *c = &res->columns[i];
+    if (!strcmp(c->meta.name, "step") && c->nrows > c->flushed && c->rows[c->nrows - 1] > step)
+      step = (long long)c->rows[c->nrows - 1];
+  }
+  return step;
+}
+
+/* Rank 0: write every column's rows that are not in the file yet. */
+static int flush_rank0(sntk_results_t *res) {
+  hid_t file = -1, g = -1;
+  int err = SNTK_OK, written = 0;
+  const long long step = pending_step(res);
+  for (int i = 0; i < res->ncolumns; i++) {
+    column_t *c = &res->columns[i];
+    if (c->nrows == c->flushed) continue;
+    if (file < 0) SNTK_TRY(open_rw(res, &file));
+    if (written++ == 1) sntk_fault_point("results-flush", step); /* some columns written */
+    SNTK_TRY(SNTK_H5(g = H5Gopen2(file, c->meta.group, H5P_DEFAULT)));
+    SNTK_TRY(results_append_rows(g, c->meta.name, c->nrows - c->flushed, c->meta.width,
+                                 c->rows + c->flushed * row_width(c), step));
+    H5Gclose(g);
+    g = -1;
+    c->flushed = c->nrows;
+  }
+done:
   if (g >= 0) H5Gclose(g);
+  if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
   return err;
 }
 
 int sntk_results_flush(sntk_results_t *res) {
   int err = SNTK_OK;
   sntk_perf_start(SNTK_EV_RESULTS_IO);
-  if (res->rank == 0) {
-    int pending = 0;
-    for (int i = 0; i < res->nseries; i++) pending |= res->series[i].nrows > 0;
-    if (pending) {
-      hid_t file = -1;
-      SNTK_TRY(open_rw(res, &file));
-      for (int i = 0; i < res->nseries; i++) SNTK_TRY(flush_series(file, &res->series[i]));
-    done:
-      if (file >= 0 && H5Fclose(file) < 0 && !err) err = SNTK_H5(-1);
-    }
-  }
-  for (int i = 0; i < res->nseries; i++) res->series[i].nrows = 0;
+  if (res->rank == 0) err = flush_rank0(res);
+  for (int i = 0; i < res->ncolumns; i++) res->columns[i].flushed = res->columns[i].nrows;
   sntk_perf_stop(SNTK_EV_RESULTS_IO, 0.0);
   return sntk_agree(res->comm, err);
 }
 
 void sntk_results_free(sntk_results_t **res) {
   if (!*res) return;
-  for (int i = 0; i < (*res)->nseries; i++) free((*res)->series[i].rows);
+  for (int i = 0; i < (*res)->ncolumns; i++) free((*res)->columns[i].rows);
   free(*res);
   *res = NULL;
 }

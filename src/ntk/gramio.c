@@ -7,10 +7,14 @@
  * block-cyclic: a regular hyperslab of full blocks plus possibly one partial last block per
  * dimension, so the file selection is at most four regular hyperslabs, and HDF5 walks it in the
  * same row-major order as the memory selection. Transfers are collective (H5FD_MPIO_COLLECTIVE); a
- * rank without data selects nothing but still takes part. */
+ * rank without data selects nothing but still takes part. The dataset carries no filter (parallel
+ * HDF5 writes it by hyperslabs), so it gets the attribute `entry_sum`, the sum over its entries of
+ * sntk_entry_hash (each rank adds its own), written after the data: a restart keeps a Gram matrix
+ * of an interrupted run only when it still matches. */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
+#include "softntk/filesum.h"
 #include "softntk/h5util.h"
 
 #include <hdf5.h>
@@ -84,12 +88,27 @@ done:
   return err;
 }
 
+/* Collective: the entry_sum of H as stored (entry (gcol, grow) of the [n, m] dataset), hex. */
+static int entry_sum(const sntk_dmat_t *H, char out[32]) {
+  uint64_t sum = 0;
+  for (int64_t lj = 0; lj < H->nloc; lj++)
+    for (int64_t li = 0; li < H->mloc; li++) {
+      const uint64_t index = (uint64_t)(sntk_dmat_gcol(H, lj) * H->n + sntk_dmat_grow(H, li));
+      sum += sntk_entry_hash(index, H->a[lj * H->lld + li]);
+    }
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, H->grid->comm)));
+  snprintf(out, 32, "%016llx", (unsigned long long)sum);
+  return SNTK_OK;
+}
+
 int ntk_write_gram(const sntk_dmat_t *H, const char *path, const char *group, const char *name,
                    const char *description) {
   MPI_Comm comm = H->grid->comm;
   hsize_t dims[2] = {(hsize_t)H->m, (hsize_t)H->n};
   hid_t fa = -1, f = -1, g = -1, sp = -1, ds = -1;
+  char sum[32];
   int err = SNTK_OK;
+  SNTK_CALL(entry_sum(H, sum));
   SNTK_TRY(SNTK_H5(fa = H5Pcreate(H5P_FILE_ACCESS)));
   SNTK_TRY(SNTK_H5(H5Pset_fapl_mpio(fa, comm, MPI_INFO_NULL)));
   f = H5Fopen(path, H5F_ACC_RDWR, fa);
@@ -103,6 +122,7 @@ int ntk_write_gram(const sntk_dmat_t *H, const char *path, const char *group, co
   SNTK_TRY(
       SNTK_H5(ds = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
   SNTK_TRY(write_local(H, ds));
+  SNTK_TRY(sntk_h5_attr_str(ds, "entry_sum", sum));
   SNTK_TRY(sntk_h5_attr_str(ds, "units", "1"));
   SNTK_TRY(sntk_h5_attr_str(ds, "description", description));
 done:

@@ -16,6 +16,7 @@ struct sntk_ntk_tracker {
   const sntk_dataset_t *ds;
   ntk_series_t series;
   int declared;
+  int64_t neig; /* eigenvalues per snapshot */
   int64_t snapshots;
 };
 
@@ -36,11 +37,21 @@ done:
   return err;
 }
 
+int sntk_ntk_tracker_open(sntk_ntk_tracker_t *trk, sntk_results_t *res) {
+  if (!trk) return SNTK_OK;
+  const sntk_ntk_t *ntk = trk->ntk;
+  const int64_t q = ntk->cfg.q;
+  trk->neig = ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && 2 * q < ntk->nk ? 2 * q : ntk->nk;
+  SNTK_CALL(ntk_series_declare(trk->ntk, res, trk->neig, &trk->series));
+  trk->declared = 1;
+  return SNTK_OK;
+}
+
 int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t t) {
   sntk_ntk_snap_t snap;
   if (!trk || t % trk->deck->ntk.every != 0) return SNTK_OK;
   sntk_ntk_t *ntk = trk->ntk;
-  if (!trk->declared)
+  if (!trk->snapshots)
     sntk_log("ntk: every %lld steps, spectrum %s, limit %s; grid %dx%d, nb %lld, %.2f GiB planned "
              "per rank",
              (long long)trk->deck->ntk.every, sntk_spectrum_names[ntk->cfg.spectrum],
@@ -48,8 +59,10 @@ int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t 
              ntk->mem_need / 1073741824.0);
   SNTK_CALL(sntk_ntk_snapshot(ntk, t, &snap));
   ntk_log_snapshot(ntk, &snap);
-  if (!trk->declared) SNTK_CALL(ntk_series_declare(ntk, res, snap.neig, &trk->series));
-  trk->declared = 1;
+  if (!trk->declared) SNTK_CALL(sntk_ntk_tracker_open(trk, res));
+  if (snap.neig != trk->neig)
+    return sntk_error(SNTK_ERR_RUNTIME, "NTK snapshot of step %lld has %lld eigenvalues, %lld expected",
+                      (long long)t, (long long)snap.neig, (long long)trk->neig);
   SNTK_CALL(ntk_series_append(res, &trk->series, &snap));
   SNTK_CALL(sntk_results_flush(res));
   if (t == 0 && ntk->cfg.spectrum == SNTK_SPECTRUM_FULL)

@@ -1,12 +1,14 @@
 /* Fresh start or restart of `softntk train`: choose the checkpoint (--restart auto|PATH|none),
- * refuse one from an incompatible deck, restore the model and history, and bring results.h5 back to
- * the checkpoint's step. */
+ * refuse one from an incompatible deck, restore the model, and bring results.h5 back to the
+ * checkpoint's step, checked and if need be repaired against the series the checkpoint carries. */
 #include "softntk/error.h"
+#include "softntk/filesum.h"
 #include "softntk/h5util.h"
 #include "softntk/log.h"
 #include "softntk/rundir.h"
 #include "trainer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +53,9 @@ static int new_results(trainer_t *tr) {
   return sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series);
 }
 
-/* Collective: the problem's own series, in a new or resumed file. */
+/* Collective: the NTK tracker's and the problem's own series, in a new or resumed file. */
 static int open_problem(trainer_t *tr, int64_t start_step) {
+  SNTK_CALL(sntk_ntk_tracker_open(tr->trk, tr->res));
   return tr->pb->open ? tr->pb->open(tr->pb->self, tr->res, start_step) : SNTK_OK;
 }
 
@@ -99,22 +102,15 @@ static int begin_fresh(trainer_t *tr, int n_ckpt) {
   return open_problem(tr, 0);
 }
 
-/* Collective: results.h5 truncated to the checkpoint's step, or rebuilt from its history. */
-static int restore_results(trainer_t *tr, int64_t step) {
-  int64_t kept = 0;
-  int err = sntk_results_resume(tr->ctx->comm, tr->results_path, step, &kept, &tr->res);
-  if (err == SNTK_ERR_INPUT) {
-    sntk_warn("%s; rebuilding it from the checkpoint's history", sntk_error_message());
-    kept = 0;
-    SNTK_CALL(new_results(tr));
-  } else {
-    SNTK_CALL(err);
-    SNTK_CALL(sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series));
-  }
-  double none[NCOLS] = {0};
-  for (int64_t r = kept; r < step; r++) /* collective: every rank appends, rank 0's values count */
-    SNTK_CALL(sntk_results_append(tr->res, tr->series,
-                                  tr->ctx->rank == 0 ? tr->hist.data + r * NCOLS : none));
+/* Collective: results.h5 brought back to the checkpoint's step (repaired or rebuilt from the
+ * checkpoint's series when it disagrees with them). */
+static int restore_results(trainer_t *tr, int64_t step, const sntk_series_set_t *hist) {
+  int rebuilt = 0;
+  SNTK_CALL(sntk_results_resume(tr->ctx->comm, tr->results_path, tr->pb->command, tr->deck->text,
+                                tr->deck->hash, step, hist, &rebuilt, &tr->res));
+  if (rebuilt) SNTK_CALL(sntk_trainer_results_header(tr));
+  SNTK_CALL(sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series));
+  SNTK_CALL(sntk_results_flush(tr->res)); /* a rebuilt file receives the series here */
   SNTK_CALL(sntk_results_attr_str(tr->res, "config", tr->deck->text));
   SNTK_CALL(sntk_results_attr_str(tr->res, "config_hash", tr->deck->hash));
   SNTK_CALL(sntk_results_attr_i64(tr->res, "mpi_size", tr->ctx->size));
@@ -123,10 +119,17 @@ static int restore_results(trainer_t *tr, int64_t step) {
   return sntk_results_flush(tr->res);
 }
 
+/* Rank 0: value `row` of /train/<name> in the checkpoint's series (row < 0: the last), or NaN. */
+static double train_value(const sntk_series_set_t *h, const char *name, int64_t row) {
+  const sntk_series_col_t *c = sntk_series_set_find(h, "/train", name);
+  if (!c || c->width != 0 || c->rows == 0 || !c->data) return NAN;
+  return c->data[row < 0 ? c->rows - 1 : row];
+}
+
 /* Collective: try one checkpoint. *usable = 0 when the file is damaged (message set). */
 static int try_checkpoint(trainer_t *tr, const char *path, int *usable) {
   sntk_ckpt_meta_t meta;
-  sntk_history_t h = {NCOLS, sntk_train_col_names, 0, NULL};
+  sntk_series_set_t h;
   int damaged;
   *usable = 0;
   int err = sntk_ckpt_read(tr->ctx->comm, path, check_compatible, tr, tr->md, &meta, &h, &damaged);
@@ -134,18 +137,18 @@ static int try_checkpoint(trainer_t *tr, const char *path, int *usable) {
   SNTK_CALL(err);
   *usable = 1;
   tr->start_step = meta.step;
-  free(tr->hist.data);
-  tr->hist.data = h.data;
-  tr->hist.rows = meta.step;
-  tr->hist_cap = meta.step;
-  double wall = 0.0;
-  if (tr->ctx->rank == 0 && meta.step > 0) wall = h.data[(meta.step - 1) * NCOLS + COL_TIME];
-  SNTK_CALL(SNTK_MPI(MPI_Bcast(&wall, 1, MPI_DOUBLE, 0, tr->ctx->comm)));
-  tr->wall_offset = wall;
-  sntk_log("resuming from %s: step %lld, written by softntk %s on %lld rank(s)", path,
-           (long long)meta.step, meta.version, (long long)meta.mpi_size);
+  double known[2] = {train_value(&h, "loss", 0), meta.step > 0 ? train_value(&h, "wall_time", -1)
+                                                               : 0.0};
+  err = SNTK_MPI(MPI_Bcast(known, 2, MPI_DOUBLE, 0, tr->ctx->comm));
+  tr->loss0 = known[0];
+  tr->wall_offset = isfinite(known[1]) ? known[1] : 0.0;
+  if (!err)
+    sntk_log("resuming from %s: step %lld, written by softntk %s on %lld rank(s)", path,
+             (long long)meta.step, meta.version, (long long)meta.mpi_size);
   sntk_ckpt_meta_free(&meta);
-  return restore_results(tr, tr->start_step);
+  if (!err) err = restore_results(tr, tr->start_step, &h);
+  sntk_series_set_free(&h);
+  return err;
 }
 
 /* Collective: the newest valid checkpoint, falling back to older ones. */
@@ -158,8 +161,11 @@ static int begin_auto(trainer_t *tr, const int64_t *steps, int n) {
     if (usable) return SNTK_OK;
     snprintf(why, sizeof why, "%s", sntk_error_message());
     /* Keep the damaged file for inspection, out of the way of later restarts. */
-    char aside[4500];
+    char aside[4500], sum[4600], sum_aside[4700];
     snprintf(aside, sizeof aside, "%s.invalid", path);
+    sntk_filesum_sidecar(path, sum, sizeof sum);
+    sntk_filesum_sidecar(aside, sum_aside, sizeof sum_aside);
+    if (tr->ctx->rank == 0) rename(sum, sum_aside); /* its sidecar goes along, if any */
     if (tr->ctx->rank == 0 && rename(path, aside) == 0)
       sntk_warn("%s; kept as %s; %s", why, aside,
                 i + 1 < n ? "trying the previous checkpoint" : "no older checkpoint");

@@ -53,11 +53,19 @@ void sntk_fault_point(const char *point, long long step) {
   const char *spec = getenv("SOFTNTK_FAULT");
   char want[128];
   if (!spec) return;
-  snprintf(want, sizeof want, "%s@%lld", point, step);
-  if (strcmp(spec, want) == 0) {
+  size_t n = (size_t)snprintf(want, sizeof want, "%s@%lld", point, step);
+  if (strncmp(spec, want, n) != 0) return;
+  if (spec[n] == '\0') {
     fprintf(stderr, "softntk: fault injected at %s\n", want);
     fflush(stderr);
     kill(getpid(), SIGKILL);
+  } else if (strcmp(spec + n, ":launcher") == 0) {
+    static int done = 0; /* once: the ranks live on without their launcher */
+    if (done++) return;
+    fprintf(stderr, "softntk: fault injected at %s: launcher (pid %ld) killed\n", want,
+            (long)getppid());
+    fflush(stderr);
+    kill(getppid(), SIGKILL);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "softntk/ntk.h"
 #include "softntk/parallel.h"
 #include "softntk/perf.h"
+#include "softntk/runlock.h"
 #include "softntk/signals.h"
 #include "softntk/version.h"
 #include "trainer.h"
@@ -27,6 +28,13 @@ const sntk_key_t sntk_run_keys[] = {
      "master seed of every random stream (data, weights, signs)"},
     {"overwrite", SNTK_T_BOOL, OFF(overwrite), "false", 0, 0, 0, NULL, NULL,
      "replace results.h5 and checkpoints of an earlier run with the same name"},
+    {"lock", SNTK_T_CHOICE, OFF(lock), "auto", 0, 0, 0, sntk_lock_mode_names, NULL,
+     "how a command holds its run directory (one writer at a time): flock, file (an exclusive "
+     "lock file with a heartbeat, for file systems without a reliable flock), auto (file on NFS, "
+     "Lustre, CIFS, BeeGFS and FUSE, else flock)"},
+    {"lock_wait", SNTK_T_REAL, OFF(lock_wait), "30", 0, 3600, 0, NULL, NULL,
+     "seconds to wait for leftover processes of a killed run of the same deck still holding the "
+     "run directory (mpirun killed: its ranks live on briefly)"},
     {NULL}};
 #undef OFF
 
@@ -43,9 +51,6 @@ const sntk_key_t sntk_train_keys[] = {
      "samples per chunk; 0 sizes chunks so the chunk buffers take about 64 MiB per rank"},
     {NULL}};
 #undef OFF
-
-const char *const sntk_train_col_names[NCOLS] = {"step", "loss", "grad_norm", "max_drift",
-                                                 "wall_time"};
 
 const sntk_column_t sntk_train_cols[NCOLS] = {
     {"step", 1, "1", "gradient-descent step t; the row holds values at W(t), before update t"},
@@ -123,23 +128,6 @@ int sntk_trainer_results_header(trainer_t *tr) {
 }
 
 int sntk_trainer_record(trainer_t *tr, const double *row) {
-  sntk_history_t *h = &tr->hist;
-  if (h->rows == tr->hist_cap) {
-    /* Every rank tracks the row count, so all reach this growth point together and agree. */
-    int64_t cap = tr->hist_cap ? 2 * tr->hist_cap : 1024;
-    int err = SNTK_OK;
-    if (tr->ctx->rank == 0) {
-      double *grown = realloc(h->data, sizeof(double) * (size_t)(cap * NCOLS));
-      if (grown)
-        h->data = grown;
-      else
-        err = sntk_error(SNTK_ERR_RUNTIME, "out of memory recording the history");
-    }
-    SNTK_CALL(sntk_agree(tr->ctx->comm, err));
-    tr->hist_cap = cap;
-  }
-  if (tr->ctx->rank == 0) memcpy(h->data + h->rows * NCOLS, row, sizeof(double) * NCOLS);
-  h->rows++;
   return sntk_results_append(tr->res, tr->series, row);
 }
 
@@ -235,19 +223,21 @@ static int measures(const trainer_t *tr, const loop_clock_t *clk, double *gnorm,
   return SNTK_OK;
 }
 
-/* Collective: flush results, then write the checkpoint of `step` holding history rows [0, step). */
+/* Collective: flush results, then write the checkpoint of `step` holding the series rows before it.
+ */
 static int checkpoint(trainer_t *tr, int64_t step, loop_clock_t *clk, const char *why) {
   sntk_ckpt_info_t info = {tr->deck->text, tr->deck->hash, tr->data_hash};
-  sntk_history_t h = tr->hist;
+  sntk_series_set_t h;
   double secs;
   int64_t bytes = 0;
   char path[4400];
-  h.rows = step;
   SNTK_CALL(sntk_results_flush(tr->res));
+  SNTK_CALL(sntk_results_history(tr->res, step, &h)); /* every series, rows before step */
   sntk_perf_start(SNTK_EV_CHECKPOINT);
   int err = sntk_ckpt_write(tr->md->comm, tr->ckpt_dir, step, tr->md, &info, &h,
                             tr->deck->ckpt.keep, tr->deck->ckpt.timeout, &secs, &bytes);
   sntk_perf_stop(SNTK_EV_CHECKPOINT, 0.0);
+  sntk_series_set_free(&h);
   if (err) {
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", sntk_error_message());
@@ -279,10 +269,8 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
   const sntk_train_cfg_t *tc = &deck->train;
   const sntk_ckpt_cfg_t *cc = &deck->ckpt;
   sntk_model_t *md = tr->md;
-  double t_mark = MPI_Wtime(), t_prev = t_mark, loss0 = NAN, loss = NAN;
+  double t_mark = MPI_Wtime(), t_prev = t_mark, loss0 = tr->loss0, loss = NAN;
   int64_t s_mark = tr->start_step, t;
-  if (tr->ctx->rank == 0 && tr->hist.rows > 0) loss0 = tr->hist.data[COL_LOSS];
-  SNTK_CALL(SNTK_MPI(MPI_Bcast(&loss0, 1, MPI_DOUBLE, 0, md->comm)));
   for (t = tr->start_step;; t++) {
     const sntk_dataset_t *batch = NULL;
     double gnorm, drift;
@@ -366,8 +354,7 @@ int sntk_train_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_ru
   tr.ctx = ctx;
   tr.deck = deck;
   tr.pb = problem;
-  tr.hist.ncols = NCOLS;
-  tr.hist.names = sntk_train_col_names;
+  tr.loss0 = NAN;
   clk.job_start = MPI_Wtime();
   clk.last_step = -1;
   const uint64_t seed = (uint64_t)deck->run.seed;
@@ -398,7 +385,6 @@ done:
   sntk_results_free(&tr.res);
   sntk_log_open_file(NULL);
   sntk_ntk_tracker_destroy(&tr.trk);
-  free(tr.hist.data);
   free(tr.grad);
   sntk_model_destroy(&tr.md);
   sntk_data_free(&tr.ds);

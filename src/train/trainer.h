@@ -27,20 +27,18 @@ typedef struct trainer {
   char ckpt_dir[5200];     /* checkpoint directory */
   char results_path[4200];
   char data_hash[17];  /* hash of X and Y */
-  sntk_history_t hist; /* every /train row so far (values on rank 0; rows on every rank) */
-  int64_t hist_cap;
+  double loss0;        /* loss at step 0 (NaN until known; from the checkpoint when resumed) */
   int64_t start_step; /* first step of this invocation (0, or the checkpoint's step) */
   double wall_offset; /* wall_time already spent before this invocation (resumed runs) */
 } trainer_t;
 
-extern const char *const sntk_train_col_names[NCOLS];
 extern const sntk_column_t sntk_train_cols[NCOLS];
 
 /* Collective. Decide fresh start or restart per opts->restart and prepare the run directory, model
  * state, history and results file accordingly. */
 int sntk_trainer_begin(trainer_t *tr, const char *restart);
 
-/* Not collective. Append one row to the history (rank 0 keeps the values). */
+/* Collective (as sntk_results_append). Append one /train row (rank 0's values count). */
 int sntk_trainer_record(trainer_t *tr, const double *row);
 
 /* Collective. Write results.h5's header (attributes, /data, the problem's header) into a new
