@@ -53,6 +53,10 @@ unsigned sntk_deck_data_mask(const sntk_deck_t *deck);
  * one of the texts lacks entirely (written before the section existed) is not compared. */
 int sntk_deck_same_trajectory(const char *a, const char *b, char *diff, size_t len);
 
+/* Not collective. A hash (16 hex digits) of the trajectory-defining values of a resolved config:
+ * equal for two configs that sntk_deck_same_trajectory accepts (all sections present). */
+void sntk_deck_trajectory_hash(const char *text, char out[17]);
+
 /* Not collective. The value of section.key in a resolved config text; 0 when absent. */
 int sntk_deck_value(const char *text, const char *section, const char *key, char *out, size_t len);
 

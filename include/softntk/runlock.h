@@ -12,8 +12,9 @@
  *    a lock manager, Lustre without -o flock, CIFS, FUSE), chosen automatically from the file-system
  *    type or when flock fails.
  * A second writer is refused at once (SNTK_ERR_INPUT, naming the holder). A holder whose launcher is
- * gone (mpirun killed: its ranks live on for a second or so) and that runs the same command and deck
- * on this host is a leftover of a killed run: the lock waits up to `wait` seconds for it, and for
+ * gone (mpirun killed: its ranks live on for a second or so) and that runs the same command and
+ * trajectory (the keys that define the run, as a checkpoint checks them) on this host is a leftover
+ * of a killed run: the lock waits up to `wait` seconds for it, and for
  * any other rank of that run still alive on this host, to exit, then proceeds, or refuses with
  * advice. A lock whose holder is gone (a crash left the file behind) is taken over with a message;
  * on another host (file mode) the holder counts as gone when its heartbeat has not moved for
@@ -29,7 +30,8 @@ extern const char *const sntk_lock_mode_names[]; /* "auto", "flock", "file", NUL
 
 typedef struct sntk_runlock_opts {
   const char *command;     /* the command holding the lock ("train", ...) */
-  const char *config_hash; /* identity of the deck */
+  const char *config_hash; /* the deck's config hash (shown in messages) */
+  const char *trajectory;  /* identity of the run (a hash of the trajectory-defining keys) */
   int mode;                /* sntk_lock_mode_t */
   double wait;             /* seconds to wait for leftover processes of a killed run */
 } sntk_runlock_opts_t;

@@ -57,7 +57,11 @@ static const command_t commands[] = {
      "--restart auto (default) continues from the newest checkpoint that validates (an older one\n"
      "if the newest is damaged) on any number of ranks, and starts fresh when there is none;\n"
      "--restart PATH continues from that file; --restart none starts over (run.overwrite = true\n"
-     "is needed to replace an earlier run's files).\n"
+     "is needed to replace an earlier run's files). A restart checks results.h5 against the\n"
+     "series the checkpoint carries and rebuilds it when they disagree.\n"
+     "The run directory is locked (softntk.lock) while the command runs: a second command there\n"
+     "is refused, naming the first; leftover ranks of a killed launcher are waited for\n"
+     "(run.lock_wait seconds).\n"
      "Exit status: 0 done, 1 runtime error (including divergence), 2 bad input, 3 stopped early\n"
      "with a valid checkpoint (run the same command again to continue).",
      sntk_train_main, NULL, 1, 1},
@@ -115,8 +119,12 @@ static const command_t commands[] = {
      sntk_bench_main, NULL, 1, 1},
     {"inspect", "print and verify a checkpoint or results file", "softntk inspect FILE",
      "Prints the metadata of a softntk checkpoint or results file and reads every dataset whole,\n"
-     "verifying its Fletcher32 checksum and the file's metadata checksums.\n"
-     "Exit status: 0 valid, 1 invalid (damaged, truncated), 2 missing or not a softntk file.",
+     "verifying its Fletcher32 checksum and the file's metadata checksums, and the whole file's\n"
+     "CRC32C against its sidecar FILE.sum (checkpoints), which covers every byte. For a results\n"
+     "file it checks that each series' steps increase strictly and that the series agree with\n"
+     "the newest checkpoint of the run directory (a restart repairs a file that does not).\n"
+     "Exit status: 0 valid, 1 invalid (damaged, truncated, inconsistent), 2 missing or not a\n"
+     "softntk file.",
      NULL, inspect_main, 0, 0},
     {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0}};
 
@@ -207,7 +215,9 @@ static int parse_args(const command_t *c, int argc, char **argv, const char **de
 static int run_locked(const sntk_ctx_t *ctx, const command_t *c, const sntk_deck_t *deck,
                       const sntk_run_opts_t *opts) {
   const sntk_run_cfg_t *rc = &deck->run;
-  const sntk_runlock_opts_t lo = {c->name, deck->hash, rc->lock, rc->lock_wait};
+  char trajectory[17];
+  sntk_deck_trajectory_hash(deck->text, trajectory);
+  const sntk_runlock_opts_t lo = {c->name, deck->hash, trajectory, rc->lock, rc->lock_wait};
   sntk_runlock_t *lock = NULL;
   char dir[4096];
   struct stat st;

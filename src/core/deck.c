@@ -190,6 +190,18 @@ int sntk_deck_same_trajectory(const char *a, const char *b, char *diff, size_t l
   return used == 0;
 }
 
+void sntk_deck_trajectory_hash(const char *text, char out[17]) {
+  char buf[16384], v[SNTK_STR];
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; critical[i][0] && used < sizeof buf; i++) {
+    config_value(text, critical[i][0], critical[i][1], v, sizeof v);
+    used += (size_t)snprintf(buf + used, sizeof buf - used, "%s.%s=%s\n", critical[i][0],
+                             critical[i][1], v);
+  }
+  sntk_hash_hex(buf, out);
+}
+
 int sntk_deck_value(const char *text, const char *section, const char *key, char *out, size_t len) {
   config_value(text, section, key, out, len);
   return out[0] != '\0';

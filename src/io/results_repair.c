@@ -91,24 +91,57 @@ static int read_doubles(hid_t ds, double **v, int64_t *rows, int64_t *width) {
   return SNTK_OK;
 }
 
-/* Any dataset: does it read back whole (checksums verified), and match its entry_sum if any? */
-static int validates(hid_t ds) {
-  hid_t ty = H5Dget_type(ds), sp = H5Dget_space(ds);
-  hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-  size_t size = ty >= 0 ? H5Tget_size(ty) : 0;
-  int ok = n >= 0 && size > 0 && (ty < 0 || H5Tis_variable_str(ty) <= 0);
-  void *buf = ok ? malloc((size_t)(n > 0 ? n : 1) * size) : NULL;
-  ok = buf && (n == 0 || H5Dread(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-  if (ok && H5Aexists(ds, "entry_sum") > 0 && H5Tget_class(ty) == H5T_FLOAT && size == 8) {
+/* Rows [r0, r0 + n) of a 1-D or 2-D dataset as doubles. */
+static int read_block(hid_t ds, hid_t fs, int nd, hsize_t r0, hsize_t n, hsize_t cols, double *v) {
+  hsize_t start[2] = {r0, 0}, count[2] = {n, cols};
+  hid_t ms = H5Screate_simple(nd, count, NULL);
+  int ok = ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+           H5Dread(ds, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, v) >= 0;
+  if (ms >= 0) H5Sclose(ms);
+  return ok;
+}
+
+/* A numeric 1-D or 2-D dataset read in blocks of about 64 MiB (a Gram matrix may not fit in
+ * memory twice), with its entry_sum checked when it has one. */
+static int validates_numeric(hid_t ds, hid_t fs, int nd) {
+  hsize_t dims[2] = {0, 1};
+  H5Sget_simple_extent_dims(fs, dims, NULL);
+  const hsize_t cols = nd == 2 ? dims[1] : 1;
+  hsize_t block = cols ? ((hsize_t)1 << 23) / cols : 1;
+  if (block < 1) block = 1;
+  double *v = malloc(sizeof(double) * (size_t)(block * cols + 1));
+  uint64_t sum = 0;
+  int ok = v != NULL;
+  for (hsize_t r0 = 0; ok && r0 < dims[0] && cols > 0; r0 += block) {
+    const hsize_t n = dims[0] - r0 < block ? dims[0] - r0 : block;
+    ok = read_block(ds, fs, nd, r0, n, cols, v);
+    for (hsize_t i = 0; ok && i < n * cols; i++) sum += sntk_entry_hash(r0 * cols + i, v[i]);
+  }
+  free(v);
+  if (ok && H5Aexists(ds, "entry_sum") > 0) {
     char *want = NULL, got[32];
-    double *v = buf;
-    uint64_t sum = 0;
-    for (hssize_t i = 0; i < n; i++) sum += sntk_entry_hash((uint64_t)i, v[i]);
     snprintf(got, sizeof got, "%016llx", (unsigned long long)sum);
     ok = sntk_h5_attr_read_str(ds, "entry_sum", &want) == SNTK_OK && strcmp(want, got) == 0;
     free(want);
   }
-  free(buf);
+  return ok;
+}
+
+/* Any dataset: does it read back whole (checksums verified), and match its entry_sum if any? */
+static int validates(hid_t ds) {
+  hid_t ty = H5Dget_type(ds), sp = H5Dget_space(ds);
+  hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+  int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+  size_t size = ty >= 0 ? H5Tget_size(ty) : 0;
+  H5T_class_t cls = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
+  int ok = 0;
+  if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && (nd == 1 || nd == 2)) {
+    ok = validates_numeric(ds, sp, nd);
+  } else if (n >= 0 && size > 0 && H5Tis_variable_str(ty) <= 0 && cls != H5T_VLEN) {
+    void *buf = malloc((size_t)(n > 0 ? n : 1) * size);
+    ok = buf && (n == 0 || H5Dread(ds, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    free(buf);
+  }
   if (ty >= 0) H5Tclose(ty);
   if (sp >= 0) H5Sclose(sp);
   H5Eclear2(H5E_DEFAULT);

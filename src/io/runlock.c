@@ -44,7 +44,7 @@ struct sntk_runlock {
 /* What a lock file says about its holder. */
 typedef struct holder {
   int complete; /* the file ended with its "end" line */
-  char command[64], host[HOST_LEN], started[64], hash[40], mode[16];
+  char command[64], host[HOST_LEN], started[64], hash[40], trajectory[40], mode[16];
   long pid, ppid;
   unsigned long long pid_start, ppid_start;
   long long beat;
@@ -138,9 +138,9 @@ static char *lock_text(const sntk_runlock_t *lk, const sntk_runlock_opts_t *o, c
   size_t n = (size_t)snprintf(t, cap,
                               "softntk-lock 1\nbeat %020lld\ncommand %s\nhost %s\npid %ld\n"
                               "pid_start %llu\nppid %ld\nppid_start %llu\nstarted %s\n"
-                              "config_hash %s\nmode %s\nranks",
+                              "config_hash %s\ntrajectory %s\nmode %s\nranks",
                               0LL, o->command, lk->host, lk->pid, start_of(lk->pid), ppid,
-                              start_of(ppid), started, o->config_hash, mode);
+                              start_of(ppid), started, o->config_hash, o->trajectory, mode);
   for (int p = 0; p < P && n < cap; p++)
     n += (size_t)snprintf(t + n, cap - n, " %s", ranks + (size_t)p * RANK_REC);
   if (n < cap) snprintf(t + n, cap - n, "\nend\n");
@@ -173,6 +173,7 @@ static void parse_holder(const char *text, holder_t *h) {
     sscanf(buf, "ppid_start %llu", &h->ppid_start);
     sscanf(buf, "started %63s", h->started);
     sscanf(buf, "config_hash %39s", h->hash);
+    sscanf(buf, "trajectory %39s", h->trajectory);
     sscanf(buf, "mode %15s", h->mode);
     if (strcmp(buf, "end") == 0) h->complete = h->pid > 0 && h->host[0];
     line = end ? end + 1 : NULL;
@@ -243,7 +244,7 @@ static verdict_t judge(const sntk_runlock_t *lk, const sntk_runlock_opts_t *o, c
   if (strcmp(h->host, lk->host) == 0) {
     if (!alive(h->pid, h->pid_start)) return flock_held ? UNSURE : GONE;
     if (launcher_gone(h) && strcmp(h->command, o->command) == 0 &&
-        strcmp(h->hash, o->config_hash) == 0)
+        strcmp(h->trajectory, o->trajectory) == 0)
       return LEFTOVER;
     return ALIVE;
   }
