@@ -10,8 +10,8 @@ up to 0.3 s after its progress line reaches that step, so kills land wherever th
 run's pace) or a fault point at a random step inside the results flush (`results-flush`, between the columns of a flush;
 `results-extend`, a dataset extended but its rows not written), the checkpoint write, the rename,
 or a step; in launcher mode the fault point kills the launcher (`:launcher`) and the ranks carry on.
-After every kill the same command is started again at once, until a run ends by itself. In about a
-third of the stepped kills the restart is begun before the kill (as a scheduler's requeue may: the
+After every kill the same command is started again at once, until a run ends by itself. In 40 % of
+the stepped kills the restart is begun before the kill (as a scheduler's requeue may: the
 old run is killed 0.3 to 1.5 s after the restart logs that it resumes, or after at most 2 s), so the
 killed run certainly writes while the restart is under way; on a loaded machine a restart started
 after the kill is often slower than the ranks' second of afterlife, and the race would rarely show.
@@ -45,17 +45,17 @@ KILLS = int(os.environ.get("SOFTNTK_CRASH_KILLS", "26"))
 rng = random.Random(SEED)
 print(f"seed {SEED}, at least {KILLS} kill moments per command and mode", flush=True)
 
-COMMON = ["--run.output_dir=out", "--checkpoint.every_steps=30", "--checkpoint.keep=3",
+COMMON = ["--run.output_dir=out", "--checkpoint.every_steps=60", "--checkpoint.keep=3",
           "--ntk.every=40", "--ntk.save_gram=true"]
 DECKS = {
     "train": ["train", "--data.n=32", "--data.d=8", "--model.width=1024", "--model.init=random",
-              "--train.eta=4e-5", "--train.steps=240", "--train.log_every=7"] + COMMON,
-    "score": ["score", "--model.width=64", "--train.steps=240", "--train.eta=5e-5",
+              "--train.eta=4e-5", "--train.steps=300", "--train.log_every=7"] + COMMON,
+    "score": ["score", "--model.width=64", "--train.steps=300", "--train.eta=5e-5",
               "--train.log_every=7", "--diffusion.samples=0", "--diffusion.samples_train=32",
               "--diffusion.eval_every=10", "--diffusion.eval_points=256", "--diffusion.t0=0.01",
               "--diffusion.T=2"] + COMMON,
 }
-STEPS = {"train": 240, "score": 240}
+STEPS = {"train": 300, "score": 300}
 POINTS = ["results-flush", "results-extend", "ckpt-write", "ckpt-rename", "step"]
 
 
@@ -83,6 +83,12 @@ def alive(pid):
 
 
 LEFTOVERS = []  # rank pids that outlived their killed launcher
+
+
+def said(stderr):
+    """softntk's own error and warning lines of a run (the launcher's banner left out)."""
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("softntk:")]
+    return " | ".join(lines)[-400:] if lines else stderr[-200:]
 
 
 def launch(cmd, name, fault=None):
@@ -145,7 +151,7 @@ def kill_moment(cmd, name, mode, running):
     fault = None
     if running is None and rng.random() < 0.3:
         point, start = rng.choice(POINTS), newest_checkpoint(name)
-        grid = 30 if point.startswith("ckpt") else 7 if point.startswith("results") else 1
+        grid = 60 if point.startswith("ckpt") else 7 if point.startswith("results") else 1
         steps = [s for s in range(start, STEPS[cmd]) if s % grid == 0 and s > 0]
         if steps:
             fault = f"{point}@{rng.choice(steps[:8])}" + (":launcher" if mode == "launcher" else "")
@@ -161,10 +167,12 @@ def kill_moment(cmd, name, mode, running):
         killed = "fault injected" in err or p.returncode == -signal.SIGKILL
         if killed and mode == "launcher":
             LEFTOVERS.extend(ranks)
-        return killed, p.returncode, fault if killed else err[-400:], None
+        return killed, p.returncode, fault if killed else said(err), None
     log = f"out/{name}/log.txt"
     size = os.path.getsize(log) if os.path.exists(log) else 0
-    target = rng.randrange(min(newest_checkpoint(name), STEPS[cmd] - 1), STEPS[cmd])
+    start = newest_checkpoint(name)
+    # past the final checkpoint only the last row is left: the run is let finish
+    target = rng.randrange(start, STEPS[cmd]) if start < STEPS[cmd] else STEPS[cmd] + 1
     p = running or launch(cmd, name)
     ranks, seen, extra = [], -1, rng.uniform(0.0, 0.3)
     t_end = time.time() + 120
@@ -174,10 +182,10 @@ def kill_moment(cmd, name, mode, running):
         time.sleep(0.01)
     time.sleep(extra)
     if p.poll() is not None:
-        return False, p.returncode, p.stderr.read()[-400:], None
+        return False, p.returncode, said(p.stderr.read()), None
     ranks = children(p.pid) or ranks
     where = f"SIGKILL at step {seen}+{extra:.2f} s"
-    if rng.random() < 0.35:  # the restart begins before the kill, as a scheduler's requeue may
+    if rng.random() < 0.4:  # the restart begins before the kill, as a scheduler's requeue may
         size = os.path.getsize(log) if os.path.exists(log) else 0
         q = launch(cmd, name)
         if until_resuming(q, log, size, rng.uniform(0.5, 2.0)):
