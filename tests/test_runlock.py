@@ -1,8 +1,8 @@
 """One writer per run directory (softntk.lock, see include/softntk/runlock.h):
-- a second `softntk train` in the directory of a running one exits 2 within 5 s, before writing
-  anything, with one message naming the holder (command, pid, host, start time, config hash);
-  ntk, score, sample and bench are refused the same way; the first run ends bit-identical to an
-  uninterrupted run;
+- a second `softntk train` in the directory of a running one exits 2 within 5 s (mpirun's start
+  included), before writing anything, with one message naming the holder (command, pid, host,
+  start time, config hash); ntk, score, sample and bench are refused the same way; the first run
+  carries on undisturbed;
 - two identical runs started 0.3 s apart (an array job without the task id in its name): one
   refuses, the other ends bit-identical to an uninterrupted run;
 - the same with the lock-file mode (run.lock = file), whose heartbeat advances while the run lives;
@@ -80,34 +80,37 @@ r = run(2, ["train", "--run.name=ref"] + LONG)
 t.check(r.code == 0, f"uninterrupted reference run {r.stderr[-200:]}")
 
 # --- a second writer is refused at once, for every command that writes a run directory ----------
+BUSY = DECK + ["--train.steps=400000"]  # stopped with SIGUSR2 once the checks are done
 for mode in ("flock", "file"):
     name = f"busy-{mode}"
-    first = start(["train", f"--run.name={name}", f"--run.lock={mode}"] + LONG)
+    first = start(["train", f"--run.name={name}", f"--run.lock={mode}"] + BUSY)
     holder = wait_lock(name)
     t.check(holder.get("mode") == mode and holder.get("command") == "train",
             f"{mode}: the lock file names its holder: pid {holder.get('pid')} on "
             f"{holder.get('host')}, started {holder.get('started')}")
+    if mode == "file":
+        b0 = int(holder.get("beat", "0"))
+        time.sleep(2.5)
+        b1 = int(wait_lock(name).get("beat", "0"))
+        t.check(b1 > b0, f"file: the holder's heartbeat advances ({b0} -> {b1} in 2.5 s)")
     for cmd in ("train", "ntk", "score", "sample", "bench"):
         t0 = time.time()
-        r = run(2, [cmd, f"--run.name={name}", f"--run.lock={mode}"] + LONG)
+        r = run(2, [cmd, f"--run.name={name}", f"--run.lock={mode}"] + BUSY)
         took = time.time() - t0
         lines = error_lines(r.stderr)
         names = lines and all(holder.get(k, "?") in lines[0]
                               for k in ("pid", "host", "started", "config_hash"))
         t.check(r.code == 2 and len(lines) == 1 and names and "softntk train" in lines[0]
                 and took < 5,
-                f"{mode}: a second `{cmd}` exits {r.code} after {took:.2f} s (< 5) naming the "
-                f"holder: {lines[0][:150] if lines else r.stderr[-200:]}")
-    if mode == "file":
-        b0 = int(wait_lock(name).get("beat", "0"))
-        time.sleep(2.5)
-        b1 = int(wait_lock(name).get("beat", "0"))
-        t.check(b1 > b0, f"file: the holder's heartbeat advances ({b0} -> {b1} in 2.5 s)")
+                f"{mode}: a second `{cmd}` exits {r.code} after {took:.2f} s (< 5, mpirun "
+                f"included) naming the holder: {lines[0][:150] if lines else r.stderr[-200:]}")
+    first.send_signal(signal.SIGUSR2)
     out, err = first.communicate(timeout=300)
-    t.check(first.returncode == 0 and same_as("ref", name, 4000)
-            and not os.path.exists(f"out/{name}/softntk.lock"),
-            f"{mode}: the first run ends (exit {first.returncode}) bit-identical to the "
-            f"uninterrupted run and removes its lock file")
+    code = subprocess.run([SOFTNTK, "inspect", f"out/{name}/results.h5"],
+                          capture_output=True, text=True).returncode
+    t.check(first.returncode == 3 and code == 0 and not os.path.exists(f"out/{name}/softntk.lock"),
+            f"{mode}: the first run, undisturbed, stops on SIGUSR2 (exit {first.returncode}) with "
+            f"results that inspect accepts (exit {code}) and removes its lock file")
 
 # --- two identical runs 0.3 s apart -------------------------------------------------------------
 a = start(["train", "--run.name=twin"] + LONG)
@@ -139,28 +142,36 @@ for mode in ("flock", "file"):
             f"{[ln for ln in r.stderr.splitlines() if 'took over' in ln][:1]}")
 
 # --- a leftover of a killed run (its launcher gone) is waited for --------------------------------
-LEFT = DECK + ["--train.steps=10000", "--checkpoint.every_steps=500"]
 for wait, kill_after in ((30, 2.0), (2, None)):
     name = f"leftover-{wait}"
-    # a singleton run whose parent shell exits at once: the run lives on without its launcher
-    sh = subprocess.run(["sh", "-c", f"'{SOFTNTK}' train --run.name={name} " + " ".join(LEFT)
-                         + " >/dev/null 2>&1 & echo $!"], capture_output=True, text=True)
-    orphan = int(sh.stdout.strip())
+    LEFT = DECK + ["--checkpoint.every_steps=500", "--train.steps=10000000"]  # killed by the test
+    # a singleton run whose parent shell exits once the run holds the lock: it lives on without
+    # its launcher
+    sh = subprocess.Popen(["sh", "-c", f"'{SOFTNTK}' train --run.name={name} " + " ".join(LEFT)
+                           + " >/dev/null 2>&1 & echo $!; read x"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+    orphan = int(sh.stdout.readline())
+    wait_lock(name)
+    sh.communicate("go\n", timeout=30)  # the shell exits: its child's launcher is gone
     holder = wait_lock(name)
     killer = None
+    while kill_after and not os.path.exists(f"out/{name}/checkpoints/ckpt-500.h5"):
+        time.sleep(0.05)
     if kill_after:
         killer = threading.Timer(kill_after, lambda: os.kill(orphan, signal.SIGKILL))
         killer.start()
     t0 = time.time()
-    r = run(2, ["train", f"--run.name={name}", f"--run.lock_wait={wait}"] + LEFT, timeout=300)
+    # the same trajectory; a restart that ends at the checkpoint it resumes from (train.steps = 1)
+    r = run(2, ["train", f"--run.name={name}", f"--run.lock_wait={wait}"] + LEFT
+            + (["--train.steps=1"] if kill_after else []), timeout=300)
     took = time.time() - t0
     if killer:
         killer.join()
         t.check(holder.get("pid") == str(orphan) and r.code == 0 and "waiting up to 30 s" in r.stdout
-                and f"pid {orphan}" in r.stdout and took >= kill_after,
+                and f"pid {orphan}" in r.stdout and took >= kill_after and "resuming from" in r.stdout,
                 f"the restart waits for a leftover of the same deck whose launcher is gone "
-                f"(pid {orphan}), and once it is killed {kill_after:.0f} s later continues the run "
-                f"(exit {r.code})")
+                f"(pid {orphan}), and once it is killed {kill_after:.0f} s later resumes from its "
+                f"checkpoint (exit {r.code}, {took:.1f} s)")
     else:
         lines = error_lines(r.stderr)
         t.check(r.code == 2 and lines and f"kill -9 {orphan}" in lines[0] and took < 2 + 5,

@@ -334,28 +334,42 @@ static int check_results(hid_t f, const char *path, FILE *out) {
   return r.problems ? SNTK_ERR_RUNTIME : SNTK_OK;
 }
 
+/* A file that cannot be read as a softntk file: damaged (exit 1) when its checksum says so, else
+ * `code` with the message given. */
+static int unreadable(int sum_err, const char *sum_msg, FILE *out, int code, const char *msg) {
+  if (sum_err) {
+    sntk_error(SNTK_ERR_RUNTIME, "%s; %s", sum_msg, msg);
+    fprintf(out, "INVALID: %s\n", sntk_error_message());
+    return SNTK_ERR_RUNTIME;
+  }
+  return sntk_error(code, "%s", msg);
+}
+
 int sntk_inspect_file(const char *path, FILE *out) {
   struct stat st;
+  char msg[4400];
   if (stat(path, &st) != 0) return sntk_error(SNTK_ERR_INPUT, "%s: %s", path, strerror(errno));
-  int sum_err = SNTK_OK;
   char sum_msg[2048] = "";
+  int sum_err = check_filesum(path, out); /* first: it needs nothing of HDF5 */
+  if (sum_err) snprintf(sum_msg, sizeof sum_msg, "%s", sntk_error_message());
   if (H5Fis_hdf5(path) <= 0) {
     H5Eclear2(H5E_DEFAULT);
-    check_filesum(path, out);
-    return sntk_error(SNTK_ERR_RUNTIME, "%s is not a valid HDF5 file (truncated or corrupt?)",
-                      path);
+    snprintf(msg, sizeof msg, "%s is not a valid HDF5 file (truncated or corrupt?)", path);
+    return unreadable(sum_err, sum_msg, out, SNTK_ERR_RUNTIME, msg);
   }
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) {
     H5Eclear2(H5E_DEFAULT);
-    check_filesum(path, out);
-    return sntk_error(SNTK_ERR_RUNTIME, "%s cannot be opened (truncated or corrupt)", path);
+    snprintf(msg, sizeof msg, "%s cannot be opened (truncated or corrupt)", path);
+    return unreadable(sum_err, sum_msg, out, SNTK_ERR_RUNTIME, msg);
   }
   char *format = NULL;
   int err = sntk_h5_attr_read_str(f, "format", &format);
   if (err) {
     H5Fclose(f);
-    return sntk_error(SNTK_ERR_INPUT, "%s is not a softntk file (no format attribute)", path);
+    H5Eclear2(H5E_DEFAULT);
+    snprintf(msg, sizeof msg, "%s is not a softntk file (no format attribute)", path);
+    return unreadable(sum_err, sum_msg, out, SNTK_ERR_INPUT, msg);
   }
   fprintf(out, "%s: %s, %lld bytes\n", path, format, (long long)st.st_size);
   static const char *attrs[] = {"format_version",
@@ -380,8 +394,6 @@ int sntk_inspect_file(const char *path, FILE *out) {
                                 "config",
                                 NULL};
   for (int i = 0; attrs[i]; i++) print_attr(f, attrs[i], out);
-  sum_err = check_filesum(path, out);
-  if (sum_err) snprintf(sum_msg, sizeof sum_msg, "%s", sntk_error_message());
   walk_t w = {out, SNTK_OK, "", 0, 0};
   H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, &w);
   H5Eclear2(H5E_DEFAULT);

@@ -61,11 +61,29 @@ static int open_problem(trainer_t *tr, int64_t start_step) {
 
 /* Collective: start from step 0 in a directory that holds no earlier run (or may be overwritten).
  */
+/* Rank 0: a results file torn while it was being created: empty, or an HDF5 signature that HDF5
+ * cannot open (nothing in it can be recovered). */
+static int torn_at_creation(const char *path) {
+  static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  unsigned char head[8] = {0};
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return 0;
+  size_t n = fread(head, 1, sizeof head, fp);
+  fclose(fp);
+  if (n == 0) return 1;
+  if (n < sizeof head || memcmp(head, sig, sizeof sig) != 0) return 0;
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f >= 0) H5Fclose(f);
+  H5Eclear2(H5E_DEFAULT);
+  return f < 0;
+}
+
 /* Rank 0: is the results file one that an earlier attempt of this very run (same resolved config,
- * not finished) wrote before it was killed, ahead of its first checkpoint? Starting over loses
- * nothing. */
+ * not finished) wrote before it was killed, ahead of its first checkpoint, or one torn while it was
+ * created? Starting over loses nothing. */
 static int same_run_without_checkpoint(const trainer_t *tr) {
   int same = 0;
+  if (torn_at_creation(tr->results_path)) return 1;
   hid_t f = H5Fopen(tr->results_path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f >= 0) {
     char *hash = NULL;
@@ -83,8 +101,8 @@ static int begin_fresh(trainer_t *tr, int n_ckpt) {
   if (tr->ctx->rank == 0) {
     int has_results = exists(tr->results_path);
     if (has_results && !n_ckpt && !tr->deck->run.overwrite && same_run_without_checkpoint(tr)) {
-      sntk_log("%s was written by an earlier attempt of this run that stopped before its first "
-               "checkpoint: starting over",
+      sntk_log("%s was written (or torn) by an earlier attempt of this run that stopped before its "
+               "first checkpoint: starting over",
                tr->results_path);
     } else if ((has_results || n_ckpt) && !tr->deck->run.overwrite)
       err =
