@@ -5,11 +5,13 @@ For `softntk train` and `softntk score`, both with NTK snapshots and saved Gram 
   restart must wait for them: one writer per run directory);
 - all: SIGKILL to mpirun and every rank at the same moment (results.h5 may be torn mid-flush: the
   restart must repair it from the checkpoint's series).
-A kill moment is a random step (uniform between the newest checkpoint and the end: the run is killed
-up to 0.3 s after its progress line reaches that step, so kills land wherever the load puts the
-run's pace) or a fault point at a random step inside the results flush (`results-flush`, between the columns of a flush;
-`results-extend`, a dataset extended but its rows not written), the checkpoint write, the rename,
-or a step; in launcher mode the fault point kills the launcher (`:launcher`) and the ranks carry on.
+A kill moment is a random step (uniform between the newest checkpoint and the end: the run is
+killed up to 0.3 s after its progress line reaches that step, so kills land wherever the load puts
+the run's pace) or a fault point at a random step: inside the results flush (`results-flush`,
+between the columns of a flush, those written so far on disk; `results-extend`, a dataset's new
+extent on disk but not its rows: the torn files a kill inside H5Fclose leaves), the checkpoint
+write, the rename, or a step; in launcher mode the fault point kills the launcher (`:launcher`)
+and the ranks carry on.
 After every kill the same command is started again at once, until a run ends by itself. In 40 % of
 the stepped kills the restart is begun before the kill (as a scheduler's requeue may: the
 old run is killed 0.3 to 1.5 s after the restart logs that it resumes, or after at most 2 s), so the
@@ -251,7 +253,7 @@ for cmd in ("train", "score"):
                                 f"{r.stderr[-300:]}"):
         continue
     for mode in ("launcher", "all"):
-        kills, sequences, bad_sequences, grams_dropped, refusals = 0, 0, 0, 0, 0
+        kills, sequences, bad_sequences, grams_dropped, refusals, repairs = 0, 0, 0, 0, 0, 0
         while kills < KILLS:
             name = f"{cmd}-{mode}-{sequences}"
             sequences += 1
@@ -284,6 +286,12 @@ for cmd in ("train", "score"):
                 problems.append(f"inspect exits {insp.code}: "
                                 f"{[ln for ln in insp.stdout.splitlines() if 'FAIL' in ln][:3]}")
             grams_dropped += missing
+            try:
+                with open(f"out/{name}/log.txt") as f:
+                    text = f.read()
+                repairs += text.count("does not match the checkpoint") + text.count("cannot be used")
+            except OSError:
+                pass
             if problems:
                 bad_sequences += 1
                 print(f"  {name}: {len(what)} kills ({'; '.join(what)})\n    " +
@@ -291,7 +299,8 @@ for cmd in ("train", "score"):
         total[(cmd, mode)] = kills
         t.check(bad_sequences == 0 and kills >= KILLS,
                 f"{cmd}, {mode}: {kills} kill moments in {sequences} sequences, each resumed at "
-                f"once ({refusals} restarts begun while the killed run was alive refused): "
+                f"once ({refusals} restarts begun while the killed run was alive refused, "
+                f"{repairs} results files repaired): "
                 f"{sequences - bad_sequences} of {sequences} end with every series, the best step, "
                 f"the Gram matrices kept ({grams_dropped} dropped as torn) and W equal to the "
                 f"uninterrupted run")

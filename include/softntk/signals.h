@@ -35,4 +35,8 @@ void sntk_watchdog_disarm(void);
  * yet written); the step of the results points is that of the newest row being written. */
 void sntk_fault_point(const char *point, long long step);
 
+/* Testing aid: will sntk_fault_point(point, step) kill this process? (A caller may first leave the
+ * file it writes in the state a crash at that moment can leave.) */
+int sntk_fault_armed(const char *point, long long step);
+
 #endif

@@ -132,8 +132,23 @@ static int restore_best(score_problem_t *sp, sntk_results_t *res) {
   return sntk_results_attr_at_f64(res, "/score", "best_error", sp->best_error);
 }
 
+/* Collective: a resumed run's /score rows must hold as many bins as this run writes. */
+static int check_bins(score_problem_t *sp, sntk_results_t *res) {
+  int64_t bs, width = 0;
+  double be;
+  int err = SNTK_OK;
+  if (sp->rank == 0 && read_best(sntk_results_path(res), &bs, &be, &width) == SNTK_OK &&
+      width != sp->ev->nbins)
+    err = sntk_error(SNTK_ERR_INPUT,
+                     "diffusion.t_bins = %lld but the run's /score rows hold %lld bins: resume "
+                     "with the t_bins the run started with",
+                     (long long)sp->ev->nbins, (long long)width);
+  return sntk_agree(sp->comm, err);
+}
+
 static int sp_open(void *self, sntk_results_t *res, int64_t start_step) {
   score_problem_t *sp = self;
+  if (start_step > 0) SNTK_CALL(check_bins(sp, res));
   SNTK_CALL(sntk_results_series(res, "/score", SC_NCOLS, score_cols, &sp->series));
   SNTK_CALL(sntk_results_rows(res, "/score", "bin_error", sp->ev->nbins, "1",
                               "held-out error within each time bin (edges: /diffusion/bin_edges)",

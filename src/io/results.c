@@ -516,6 +516,9 @@ int results_append_rows(hid_t loc, const char *name, int64_t rows, int64_t width
   hsize_t start[2] = {dims[0], 0}, count[2] = {(hsize_t)rows, (hsize_t)w};
   hsize_t grown[2] = {dims[0] + (hsize_t)rows, (hsize_t)w};
   SNTK_TRY(SNTK_H5(H5Dset_extent(ds, grown)));
+  /* A kill inside H5Fclose can leave the new extent on disk without the rows: write the metadata
+   * out before the fault kills the process, as such a crash would. */
+  if (sntk_fault_armed("results-extend", fault_step)) H5Fflush(ds, H5F_SCOPE_LOCAL);
   sntk_fault_point("results-extend", fault_step);
   SNTK_TRY(SNTK_H5(fs = H5Dget_space(ds)));
   SNTK_TRY(SNTK_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL)));
@@ -557,7 +560,10 @@ static int flush_rank0(sntk_results_t *res) {
     column_t *c = &res->columns[i];
     if (c->nrows == c->flushed) continue;
     if (file < 0) SNTK_TRY(open_rw(res, &file));
-    if (written++ == 1) sntk_fault_point("results-flush", step); /* some columns written */
+    if (written++ == 1) { /* some columns written, on disk as a kill inside H5Fclose can leave */
+      if (sntk_fault_armed("results-flush", step)) H5Fflush(file, H5F_SCOPE_LOCAL);
+      sntk_fault_point("results-flush", step);
+    }
     SNTK_TRY(SNTK_H5(g = H5Gopen2(file, c->meta.group, H5P_DEFAULT)));
     SNTK_TRY(results_append_rows(g, c->meta.name, c->nrows - c->flushed, c->meta.width,
                                  c->rows + c->flushed * row_width(c), step));

@@ -49,6 +49,14 @@ const char *sntk_signals_stop_name(void) {
   }
 }
 
+int sntk_fault_armed(const char *point, long long step) {
+  const char *spec = getenv("SOFTNTK_FAULT");
+  char want[128];
+  if (!spec) return 0;
+  snprintf(want, sizeof want, "%s@%lld", point, step);
+  return strcmp(spec, want) == 0;
+}
+
 void sntk_fault_point(const char *point, long long step) {
   const char *spec = getenv("SOFTNTK_FAULT");
   char want[128];
