@@ -123,7 +123,12 @@ with h5py.File(path, "r") as f:
             and f["perf/flops"][ev.index("forward_gemm")] > 0,
             f"/perf: 6 steps, 5 updates, phases inside the step time ({parts:.2e} <= "
             f"{tavg['step']:.2e} s), flops counted")
-r2 = run(1, ["--version"])
+# the BLAS that ran, as the loaded library reports it (the same line as softntk --version)
+ver = dict(ln.split(": ", 1) for ln in run(1, ["--version"]).stdout.splitlines() if ": " in ln)
+blas = a.get("blas", "")
+t.check(blas and blas == ver.get("BLAS") and " from /" in blas
+        and blas.split()[0] in ("OpenBLAS", "BLIS", "reference", "unknown"),
+        f"results.h5 records the BLAS that ran, as --version reports it: {blas}")
 t.check(os.system(f"h5dump -H {path} > /dev/null") == 0, "h5dump reads results.h5")
 
 # an existing run: the same command continues it (here: already complete), another deck is refused,

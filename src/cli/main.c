@@ -3,6 +3,7 @@
  * status is the agreed status: 0 done, 1 runtime error, 2 usage or input error, 3 stopped early
  * with a valid checkpoint. */
 #include "softntk/bench.h"
+#include "softntk/blasinfo.h"
 #include "softntk/deck.h"
 #include "softntk/diffusion.h"
 #include "softntk/error.h"
@@ -224,7 +225,7 @@ static int dispatch(const sntk_ctx_t *ctx, int argc, char **argv) {
     return SNTK_OK;
   }
   if (strcmp(argv[1], "--version") == 0) {
-    if (root) printf("softntk %s\n", sntk_version());
+    if (root) printf("softntk %s\nBLAS: %s\n", sntk_version(), sntk_blas_summary());
     return SNTK_OK;
   }
   if (strcmp(argv[1], "help") == 0) {

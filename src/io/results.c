@@ -1,6 +1,7 @@
 /* results.h5 writer: root attributes, matrices and buffered time series (see results.h). */
 #include "softntk/results.h"
 
+#include "softntk/blasinfo.h"
 #include "softntk/error.h"
 #include "softntk/h5util.h"
 #include "softntk/perf.h"
@@ -66,6 +67,7 @@ static int create_file(sntk_results_t *res, const char *command, const char *tex
   SNTK_TRY(sntk_h5_attr_str(f, "format", SNTK_RESULTS_FORMAT));
   SNTK_TRY(sntk_h5_attr_i64(f, "format_version", SNTK_RESULTS_VERSION));
   SNTK_TRY(sntk_h5_attr_str(f, "softntk_version", sntk_version()));
+  SNTK_TRY(sntk_h5_attr_str(f, "blas", sntk_blas_summary()));
   SNTK_TRY(sntk_h5_attr_str(f, "command", command));
   SNTK_TRY(sntk_h5_attr_str(f, "config", text));
   SNTK_TRY(sntk_h5_attr_str(f, "config_hash", hash));

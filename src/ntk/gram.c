@@ -22,9 +22,9 @@ enum { KX_HADAMARD, KX_LIMIT };
 enum { KX_PANEL = 256 }; /* local columns per x_i . x_j GEMM */
 
 /* The angle between x and y (squared norms nx2, ny2 > 0) as 2 atan2(|u - v|, |u + v|) of the unit
- * vectors u, v: accurate to a few eps in absolute terms for every pair, where acos(x . y / (|x| |y|))
- * loses half the digits as the pair becomes parallel (a rounding of eps in the cosine moves the angle
- * by about sqrt(2 eps) there). Identical inputs give exactly 0. */
+ * vectors u, v: accurate to a few eps in absolute terms for every pair, where acos(x . y / (|x|
+ * |y|)) loses half the digits as the pair becomes parallel (a rounding of eps in the cosine moves
+ * the angle by about sqrt(2 eps) there). Identical inputs give exactly 0. */
 static double unit_angle(const double *x, const double *y, int64_t d, double nx2, double ny2) {
   const double nx = sqrt(nx2), ny = sqrt(ny2);
   double dm = 0.0, dp = 0.0;
@@ -97,8 +97,8 @@ static int kx_apply(sntk_ntk_t *ntk, sntk_dmat_t *H, int mode) {
       else
         for (int64_t li = 0; li < mloc; li++)
           col[li] = s.lr[li] == l2 ? ntk_limit_entry(act, sigma, s.Xr + li * d, s.Xc + c * d, d,
-                                                        kc[li], s.nr[li], s.nc[c])
-                                     : 0.0;
+                                                     kc[li], s.nr[li], s.nc[c])
+                                   : 0.0;
     }
   }
 done:
