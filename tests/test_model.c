@@ -17,6 +17,8 @@
 #include "softntk/model.h"
 #include "softntk/parallel.h"
 
+#include <float.h>
+#include <lapacke.h>
 #include <string.h>
 
 enum { N = 50, D = 5, CHUNK = 16 };
@@ -270,8 +272,92 @@ static void check_wide(int act, int spike) {
   sntk_data_free(&ds);
 }
 
+/* J^T v, J u and lambda_max(J J^T) against the explicit Jacobian of the plain-loop reference.
+ * Bounds: an entry of J^T v is a sum of n k products J_ij v_i and the library forms each J_ij from
+ * sums over m neurons (softmax normaliser) and d coordinates, so it is within
+ * g = (m + n k + 2 d + 16) eps of the reference, relative to sum_i |J_ij| |v_i|; J u likewise with
+ * sum_j |J_ij| |u_j|. The power iteration's ||J J^T v|| never exceeds lambda_max (up to g) and,
+ * iterated to rtol 1e-12, reaches it within 1e-8 (the iteration's error is squared in the value). */
+static void check_jacobian_products(int act, int64_t k, int init, int64_t m) {
+  const char *an = sntk_activation_names[act];
+  const int64_t nk = N * k, md_ = m * D;
+  sntk_dataset_t ds;
+  sntk_model_t *md = NULL;
+  sntk_model_cfg_t mc = model_cfg(act, m, init);
+  if (make_data(k, &ds) || sntk_model_create(MPI_COMM_WORLD, &mc, D, k, CHUNK, N, &md)) {
+    TH_OK(0, "setup failed: %s", sntk_error_message());
+    return;
+  }
+  sntk_model_init(md, 13);
+  double *v = malloc(sizeof(double) * nk), *g = malloc(sizeof(double) * md->m_loc * D);
+  double *Jv = malloc(sizeof(double) * md_), *u = malloc(sizeof(double) * md_);
+  double *ul = malloc(sizeof(double) * (md->m_loc * D + 1)), *Ju = malloc(sizeof(double) * nk);
+  for (int64_t i = 0; i < nk; i++) v[i] = sin(1.0 + 0.7 * (double)i);
+  for (int64_t i = 0; i < md_; i++) u[i] = cos(0.3 + 1.1 * (double)i);
+  sntk_model_rows_from_global(md, u + md->r0 * D, D, ul); /* this rank's rows, storage order */
+  int e1 = sntk_model_vjp(md, ds.X, N, v, g), e2 = sntk_model_jvp(md, ds.X, N, ul, Ju);
+  double lam = 0.0, lam_p1 = 0.0;
+  int iters = 0;
+  int e3 = sntk_model_jjt_max(md, &ds, 5, 1000, 1e-12, &lam, &iters);
+  TH_OK(!e1 && !e2 && !e3, "%s k=%lld: vjp, jvp, power iteration run (%s)", an, (long long)k,
+        sntk_error_message());
+  gather_rows(md, g, D, Jv);
+  double *Wg = malloc(sizeof(double) * md_), *Ag = malloc(sizeof(double) * m * k);
+  gather_rows(md, md->W, D, Wg);
+  gather_signs(md, Ag);
+  if (th_rank == 0) {
+    sntk_model_t *one = NULL;
+    sntk_model_create(MPI_COMM_SELF, &mc, D, k, CHUNK, N, &one);
+    sntk_model_init(one, 13);
+    sntk_model_jjt_max(one, &ds, 5, 1000, 1e-12, &lam_p1, &iters);
+    sntk_model_destroy(&one);
+    double *J = malloc(sizeof(double) * nk * md_), *JJ = malloc(sizeof(double) * nk * nk);
+    double *w = malloc(sizeof(double) * nk);
+    ref_jacobian(act, md->gamma, m, D, k, Wg, Ag, ds.X, N, J);
+    const double gbound = (double)(m + nk + 2 * D + 16) * DBL_EPSILON;
+    double worst_v = 0.0, worst_u = 0.0;
+    for (int64_t j = 0; j < md_; j++) {
+      double ref = 0.0, mag = 0.0;
+      for (int64_t i = 0; i < nk; i++) ref += J[i * md_ + j] * v[i], mag += fabs(J[i * md_ + j] * v[i]);
+      worst_v = fmax(worst_v, fabs(Jv[j] - ref) / (gbound * mag + DBL_MIN));
+    }
+    for (int64_t i = 0; i < nk; i++) {
+      double ref = 0.0, mag = 0.0;
+      for (int64_t j = 0; j < md_; j++) ref += J[i * md_ + j] * u[j], mag += fabs(J[i * md_ + j] * u[j]);
+      worst_u = fmax(worst_u, fabs(Ju[i] - ref) / (gbound * mag + DBL_MIN));
+    }
+    TH_OK(worst_v <= 1.0 && worst_u <= 1.0,
+          "%s k=%lld %s P=%d: J^T v and J u vs the explicit Jacobian: %.3f and %.3f of the "
+          "round-off bound (<= 1)",
+          an, (long long)k, init == SNTK_INIT_COUPLED ? "coupled" : "random", th_size, worst_v,
+          worst_u);
+    for (int64_t a = 0; a < nk; a++)
+      for (int64_t b = 0; b < nk; b++) {
+        double s = 0.0;
+        for (int64_t j = 0; j < md_; j++) s += J[a * md_ + j] * J[b * md_ + j];
+        JJ[a * nk + b] = s;
+      }
+    LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', (int)nk, JJ, (int)nk, w);
+    const double lmax = w[nk - 1];
+    TH_OK(lam <= lmax * (1.0 + gbound) && lam >= lmax * (1.0 - 1e-8) &&
+              fabs(lam - lam_p1) <= 1e-8 * lmax,
+          "%s k=%lld P=%d: power iteration lambda_max(J J^T) = %.12e, LAPACK %.12e (rel %.1e), "
+          "P=1 %.1e (<= 1e-8)",
+          an, (long long)k, th_size, lam, lmax, (lam - lmax) / lmax, (lam - lam_p1) / lmax);
+    free(J), free(JJ), free(w);
+  }
+  free(v), free(g), free(Jv), free(u), free(ul), free(Ju), free(Wg), free(Ag);
+  sntk_model_destroy(&md);
+  sntk_data_free(&ds);
+}
+
 int main(int argc, char **argv) {
   th_init(&argc, &argv);
+  for (int act = 0; act < 3; act++)
+    for (int64_t k = 1; k <= 3; k += 2) {
+      check_jacobian_products(act, k, SNTK_INIT_RANDOM, 37);
+      check_jacobian_products(act, k, SNTK_INIT_COUPLED, 38);
+    }
   for (int act = 0; act < 3; act++) check_wide(act, 0);
   check_wide(SNTK_ACT_SOFTMAX, 1);
   for (int act = 0; act < 3; act++)

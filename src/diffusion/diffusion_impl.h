@@ -45,8 +45,9 @@ int diff_accept_checkpoint(const char *path, const sntk_ckpt_meta_t *meta, void 
 
 /* Collective. `softntk score` with diffusion.regression: kernel regression of x_0 with the NTK of
  * the network at initialisation on the training set, predicting the held-out points; compared with
- * the trained network md. Writes <dir>/regression.h5. */
+ * the trained network md (trained `step` steps at learning rate eta). Writes <dir>/regression.h5. */
 int diff_regression(MPI_Comm comm, const sntk_deck_t *deck, const sntk_dataset_t *train,
-                    const sntk_diff_eval_t *ev, sntk_model_t *md, int64_t step, const char *dir);
+                    const sntk_diff_eval_t *ev, sntk_model_t *md, double eta, int64_t step,
+                    const char *dir);
 
 #endif

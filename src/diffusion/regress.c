@@ -91,7 +91,8 @@ static int write_comparison(MPI_Comm comm, sntk_results_t *res, const sntk_diff_
 }
 
 int diff_regression(MPI_Comm comm, const sntk_deck_t *deck, const sntk_dataset_t *train,
-                    const sntk_diff_eval_t *ev, sntk_model_t *md, int64_t step, const char *dir) {
+                    const sntk_diff_eval_t *ev, sntk_model_t *md, double eta, int64_t step,
+                    const char *dir) {
   sntk_model_t *m0 = NULL;
   sntk_ntk_t *ntk = NULL;
   sntk_results_t *res = NULL;
@@ -114,7 +115,8 @@ int diff_regression(MPI_Comm comm, const sntk_deck_t *deck, const sntk_dataset_t
   SNTK_TRY(sntk_results_attr_i64(res, "trained_step", step));
   SNTK_TRY(sntk_results_attr_str(
       res, "targets", ev->exact ? "posterior mean f* = E[x_0 | x_t]" : "noisy labels x_0"));
-  SNTK_TRY(sntk_ntk_analyse(ntk, deck, train, &hold, 0, step, res));
+  SNTK_TRY(sntk_results_attr_f64(res, "eta", eta));
+  SNTK_TRY(sntk_ntk_analyse(ntk, eta, deck->train.steps, train, &hold, 0, step, res));
   SNTK_TRY(write_comparison(comm, res, ev, Ft));
   SNTK_TRY(sntk_results_close(&res));
 done:

@@ -71,7 +71,8 @@ static int sp_batch(void *self, int64_t step, const sntk_dataset_t **batch) {
   *batch = NULL;
   if (cfg->minibatch == 0) return SNTK_OK;
   sntk_perf_start(SNTK_EV_BATCH);
-  int err = sntk_diff_dataset(sp->tg, &sp->map, cfg->t0, cfg->T, (uint64_t)sp->deck->run.seed,
+  int err = sntk_diff_dataset(sp->tg, &sp->map, cfg->t0, cfg->T,
+                              sntk_data_seed(&sp->deck->data, sp->deck->run.seed),
                               SNTK_RNG_DIFF_BATCH, (uint64_t)(step * cfg->minibatch),
                               cfg->minibatch, &sp->batch);
   sntk_perf_stop(SNTK_EV_BATCH, 0.0);
@@ -175,7 +176,7 @@ static int sp_evaluate(void *self, sntk_model_t *md, sntk_results_t *res, int64_
   return SNTK_OK;
 }
 
-static int sp_finish(void *self, sntk_model_t *md, sntk_results_t *res) {
+static int sp_finish(void *self, sntk_model_t *md, sntk_results_t *res, double eta) {
   score_problem_t *sp = self;
   const sntk_diffusion_cfg_t *cfg = sp->cfg;
   sntk_log("score: best held-out error %.6e at step %lld; last %.6e at step %lld", sp->best_error,
@@ -184,7 +185,7 @@ static int sp_finish(void *self, sntk_model_t *md, sntk_results_t *res) {
     SNTK_CALL(sntk_diffusion_sample_report(sp->comm, cfg, diff_sample_seed(sp->deck), sp->tg,
                                            &sp->map, md, sp->last_step, res));
   if (cfg->regression)
-    SNTK_CALL(diff_regression(sp->comm, sp->deck, sp->train, sp->ev, md, sp->last_step, sp->dir));
+    SNTK_CALL(diff_regression(sp->comm, sp->deck, sp->train, sp->ev, md, eta, sp->last_step, sp->dir));
   return SNTK_OK;
 }
 
@@ -211,7 +212,8 @@ int sntk_score_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
                                       "set (diffusion.minibatch = 0): kernel regression fits a "
                                       "fixed set");
   SNTK_TRY(diff_setup(ctx->comm, deck, &sp.tg, &sp.map, &sp.train0));
-  err = sntk_diff_eval_create(sp.tg, &sp.map, sp.cfg, (uint64_t)deck->run.seed, &sp.ev);
+  err = sntk_diff_eval_create(sp.tg, &sp.map, sp.cfg, sntk_data_seed(&deck->data, deck->run.seed),
+                              &sp.ev);
   if (!err) err = SNTK_ALLOC(sp.errs.bins, sp.cfg->t_bins);
   SNTK_TRY(sntk_agree(ctx->comm, err));
   const sntk_problem_t pb = {.command = "score",

@@ -134,6 +134,9 @@ static int try_checkpoint(trainer_t *tr, const char *path, int *usable) {
   SNTK_CALL(err);
   *usable = 1;
   tr->start_step = meta.step;
+  /* the run's learning rate: a number in the deck wins (a change is warned about above); auto keeps
+   * the checkpoint's (NaN when the checkpoint predates the record: resolved again) */
+  if (!sntk_train_eta_fixed(&tr->deck->train, &tr->eta)) tr->eta = meta.eta;
   free(tr->hist.data);
   tr->hist.data = h.data;
   tr->hist.rows = meta.step;

@@ -31,6 +31,7 @@ typedef struct trainer {
   int64_t hist_cap;
   int64_t start_step; /* first step of this invocation (0, or the checkpoint's step) */
   double wall_offset; /* wall_time already spent before this invocation (resumed runs) */
+  double eta;         /* the learning rate: train.eta, resolved once and kept by checkpoints */
 } trainer_t;
 
 extern const char *const sntk_train_col_names[NCOLS];
