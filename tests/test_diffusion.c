@@ -218,23 +218,55 @@ static void test_explicit_means(void) {
   sntk_target_destroy(&tg);
 }
 
+/* Coverage by radius. The chi quantile against closed forms (d = 1: the normal's 0.995 quantile;
+ * d = 2: sqrt(-2 ln(1 - p))), to 1e-12 (bisection to 1e-15 of a function computed to ~1e-16).
+ * Points on the atoms lie (1 - alpha_t0) |mu| = 1e-3 from alpha mu, inside the radius 0.136 of
+ * t0 = 1e-3; points at the origin (a blob between the modes) lie 1 away and cover nothing. The
+ * share of component samples at t0 inside the radius of level p = 0.99 is binomial: within 5
+ * standard errors sqrt(p (1 - p) / n) of p. */
 static void test_coverage(void) {
+  const double q1 = sntk_chi_quantile(1, 0.99), q2 = sntk_chi_quantile(2, 0.99);
+  TH_OK(fabs(q1 - 2.5758293035489004) < 1e-12 && fabs(q2 - sqrt(-2.0 * log(0.01))) < 1e-12,
+        "chi quantiles (p = 0.99): d = 1 %.15f, d = 2 %.15f", q1, q2);
   sntk_diffusion_cfg_t c = gmm(2, 4, 1.0, 0.0, SNTK_LAYOUT_RING, "");
   sntk_target_t *tg = make(&c);
   if (!tg) return;
-  double X[200], frac[4], dist;
+  const double t0 = 1e-3, r = sntk_mode_radius(tg, t0, 0.99);
+  double X[240], frac[4], inside;
   int64_t covered, counts[4] = {10, 20, 70, 0}, i = 0;
   for (int64_t k = 0; k < 4; k++)
-    for (int64_t r = 0; r < counts[k]; r++, i++)
+    for (int64_t j = 0; j < counts[k]; j++, i++)
       X[2 * i] = tg->mu[2 * k], X[2 * i + 1] = tg->mu[2 * k + 1];
-  sntk_mode_coverage(tg, 100, X, frac, &covered, &dist);
-  TH_OK(
-      frac[0] == 0.1 && frac[1] == 0.2 && frac[2] == 0.7 && frac[3] == 0 && covered == 2 &&
-          dist == 0,
-      "coverage of points on the atoms: fractions %.2f %.2f %.2f %.2f, %lld modes hold half their "
-      "weight (2)",
-      frac[0], frac[1], frac[2], frac[3], (long long)covered);
+  for (int64_t j = 0; j < 20; j++, i++) X[2 * i] = X[2 * i + 1] = 0.0;
+  sntk_mode_coverage(tg, t0, r, 120, X, frac, &inside, &covered);
+  const double e = 1.0 / 120.0 * 1e-9;
+  TH_OK(fabs(frac[0] - 10.0 / 120) < e && fabs(frac[1] - 20.0 / 120) < e &&
+            fabs(frac[2] - 70.0 / 120) < e && frac[3] == 0 && covered == 2 &&
+            fabs(inside - 100.0 / 120) < e,
+        "coverage by radius %.4f: shares %.3f %.3f %.3f %.3f, inside %.3f, %lld modes hold half "
+        "their weight (2); the 20 points at the origin cover nothing",
+        r, frac[0], frac[1], frac[2], frac[3], inside, (long long)covered);
+  for (int64_t j = 0; j < 120; j++) X[2 * j] = X[2 * j + 1] = 0.0;
+  sntk_mode_coverage(tg, t0, r, 120, X, frac, &inside, &covered);
+  TH_OK(inside == 0 && covered == 0, "a blob at the origin covers %lld modes", (long long)covered);
   sntk_target_destroy(&tg);
+  sntk_diffusion_cfg_t c2 = gmm(16, 1, 2.0, 0.1, SNTK_LAYOUT_RANDOM, "");
+  sntk_target_t *one = make(&c2);
+  if (!one) return;
+  enum { NC = 20000 };
+  double *Y = malloc(sizeof(double) * NC * 16), f1[1];
+  for (int64_t j = 0; j < NC; j++) {
+    double x0[16], tt, *y = Y + j * 16;
+    sntk_diff_triple(one, t0, t0 * (1.0 + 1e-12), 9, SNTK_RNG_DIFF_EVAL, (uint64_t)j, x0, &tt, y);
+  }
+  sntk_mode_coverage(one, t0, sntk_mode_radius(one, t0, 0.99), NC, Y, f1, &inside, &covered);
+  const double se = sqrt(0.99 * 0.01 / NC);
+  TH_OK(fabs(inside - 0.99) < 5 * se,
+        "d = 16, width 0.1: %.4f of the component's samples at t0 inside its 0.99 radius (5 "
+        "standard errors %.4f)",
+        inside, 5 * se);
+  free(Y);
+  sntk_target_destroy(&one);
 }
 
 static void test_samplers(void) {

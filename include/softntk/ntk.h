@@ -143,6 +143,11 @@ int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *snap);
  * lambda(H) the eigenvalues of J J^T and r0 = F(W) - Y (nk values on every rank). */
 int sntk_ntk_linearised(sntk_ntk_t *ntk, const double *r0, double eta, int64_t steps, double *loss);
 
+/* Not collective. The infinite-width kernel h(x, y) of H* (DESIGN.md section 2) for activation act
+ * (SNTK_ACT_*) and initialisation scale sigma, at inputs x, y of dimension d: H*_{(i,l1),(j,l2)} =
+ * delta_{l1 l2} h(x_i, x_j). */
+double sntk_ntk_limit_kernel(int act, double sigma, const double *x, const double *y, int64_t d);
+
 /* Not collective. Record one scaled residual against cfg.threshold: prints the HPL-style line
  * (rank 0) and counts a failure. Returns 1 when it passed. */
 int sntk_ntk_check(sntk_ntk_t *ntk, const char *what, const char *formula, double value);

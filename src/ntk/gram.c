@@ -46,6 +46,12 @@ double ntk_limit_entry(int act, double sigma, const double *xi, const double *xj
   return kx * (0.5 - unit_angle(xi, xj, d, ni, nj) / (2.0 * M_PI));
 }
 
+double sntk_ntk_limit_kernel(int act, double sigma, const double *x, const double *y, int64_t d) {
+  double kx = 0.0, nx = 0.0, ny = 0.0;
+  for (int64_t c = 0; c < d; c++) kx += x[c] * y[c], nx += x[c] * x[c], ny += y[c] * y[c];
+  return ntk_limit_entry(act, sigma, x, y, d, kx, nx, ny);
+}
+
 /* Scratch of the local x_i . x_j blocks. */
 typedef struct kx_scratch {
   double *Xr, *Xc, *Kp, *nr, *nc;
