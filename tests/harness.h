@@ -47,22 +47,6 @@ static inline int th_ok_(int ok, const char *file, int line, const char *fmt, ..
 }
 #define TH_OK(cond, ...) th_ok_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
-/* ||a - b||_2 / ||b||_2 (absolute when b = 0). */
-static inline double th_relerr(const double *a, const double *b, long n) {
-  double num = 0, den = 0;
-  for (long i = 0; i < n; i++) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
-static inline double th_dot(const double *a, const double *b, long n) {
-  double s = 0;
-  for (long i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
 static inline double th_rel(double a, double b) {
   return b != 0 ? fabs(a - b) / fabs(b) : fabs(a);
 }
