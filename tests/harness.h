@@ -59,6 +59,11 @@ static inline double th_gamma(double n) {
   return n * TH_U / (1.0 - n * TH_U);
 }
 
+/* The larger of two error ratios, NaN if either is (fmax would drop a NaN and pass the check). */
+static inline double th_max(double worst, double r) {
+  return isnan(worst) || isnan(r) ? NAN : fmax(worst, r);
+}
+
 /* max_i |a_i - b_i| / bound_i: at most 1 when a and b agree within the entrywise bound (equal
  * entries count 0, so a zero bound asks for equality; NaN anywhere gives NaN, which fails every
  * `<= 1` check). */

@@ -108,9 +108,9 @@ void ref_jacobian(int act, double gamma, int64_t m, int64_t d, int64_t k, const 
   free(z);
 }
 
-/* Round-off bounds of ref_bounds, first order in the unit roundoff u (gamma_n = n u / (1 - n u) bounds a
- * sum of n terms in any order relative to the sum of their absolute values; Higham, Accuracy and
- * Stability of Numerical Algorithms, ch. 3):
+/* Round-off bounds of ref_bounds, first order in the unit roundoff u (gamma_n = n u / (1 - n u)
+ * bounds a sum of n terms in any order relative to the sum of their absolute values; Higham,
+ * Accuracy and Stability of Numerical Algorithms, ch. 3):
  * - z_r = w_r . x: |dz_r| <= gamma_d za_r with za_r = sum_j |w_rj x_j|.
  * - softmax: S_r = exp(z_r - s) / sum_q exp(z_q - s) for a shift |s| <= sig = ||x|| max_r ||w_r||
  *   (the library's bound ||x|| wmax or a row maximum); the ranks' partial sums are merged by
@@ -130,9 +130,9 @@ void ref_jacobian(int act, double gamma, int64_t m, int64_t d, int64_t k, const 
  * - E = F - Y: |dE| <= |dF| + u |E|; g_ir = sum_l E_il c_ilr (the library's softmax form
  *   S_r (gamma (E A)_ir - <E_i, F_i>) regroups the same terms): |dg| <= sum_l (|dE| C + |E| |dc|) +
  *   gamma_{k + 4} sum_l |E| C; grad_rj = sum_i x_ij g_ir: |d grad_rj| <= sum_i |x_ij| (|dg_ir| +
- *   gamma_{n + 2} sum_l |E_il| C_ilr); loss = 1/2 sum E^2: |dL| <= sum |E| |dE| + gamma_{nk + n + 2} L
- *   (chunk partial sums).
- * The values entering the bounds are this plain-loop evaluation's: the difference is second order. */
+ *   gamma_{n + 2} sum_l |E_il| C_ilr); loss = 1/2 sum E^2: |dL| <= sum |E| |dE| + gamma_{nk + n +
+ * 2} L (chunk partial sums). The values entering the bounds are this plain-loop evaluation's: the
+ * difference is second order. */
 static double gam(double n) {
   const double u = DBL_EPSILON / 2;
   return n * u / (1.0 - n * u);
@@ -164,12 +164,13 @@ void ref_bounds(int act, double gamma, int64_t m, int64_t d, int64_t k, const do
     const double sig = sqrt(xn) * wmax;
     for (int64_t r = 0; r < m; r++) {
       z[r] = za[r] = 0.0;
-      for (int64_t j = 0; j < d; j++) z[r] += W[r * d + j] * x[j], za[r] += fabs(W[r * d + j] * x[j]);
+      for (int64_t j = 0; j < d; j++)
+        z[r] += W[r * d + j] * x[j], za[r] += fabs(W[r * d + j] * x[j]);
       zmax = fmax(zmax, z[r]);
       epsmax = fmax(epsmax, gd * za[r] + 2 * u * sig + 8 * u);
     }
-    const double rho = 2 * epsmax + (ranks + 2) * (2 * u * sig + 9 * u) + gam((double)(m + ranks)) +
-                       2 * u;
+    const double rho =
+        2 * epsmax + (ranks + 2) * (2 * u * sig + 9 * u) + gam((double)(m + ranks)) + 2 * u;
     for (int64_t r = 0; r < m; r++) {
       if (act == SNTK_ACT_SOFTMAX) {
         h[r] = exp(z[r] - zmax);

@@ -8,8 +8,8 @@
  *   and the mixture's component frequencies;
  * - metrics on known distributions: sliced W2 of a shifted copy (exact: |m| in one dimension,
  *   |m| / sqrt(d) in expectation over the random directions), of unequal-size samples {0, 1} and
- *   {0, 1/2, 1} (sqrt(1/12) by hand), of N(0, 1) and N(0, 4) (W2 = 1); MMD zero for identical samples
- *   (exactly: the three kernel sums coincide), and for N(0,1) against N(1,1) the closed form
+ *   {0, 1/2, 1} (sqrt(1/12) by hand), of N(0, 1) and N(0, 4) (W2 = 1); MMD zero for identical
+ * samples (exactly: the three kernel sums coincide), and for N(0,1) against N(1,1) the closed form
  *   2h / sqrt(h^2 + 2) (1 - exp(-1 / (2 (h^2 + 2)))); the metrics on P ranks equal one rank;
  * - explicit means and weights are taken as given; per-mode coverage of points on the atoms;
  * - the samplers with the exact score of N(mu, s^2 I): the sample mean and standard deviation equal
@@ -57,15 +57,16 @@ static void near_point(const sntk_target_t *tg, double t, int64_t c, uint64_t i,
 }
 
 /* Round-off bound of sntk_target_log_density at x (first order in u): each log-weight l_c = log w_c
- * - q_c / (2 v), q_c = sum_j e_j^2, e = x - alpha mu_c, is within dl_c = (4 u sum_j |e_j alpha mu_cj| +
- * (8 u + gamma_d) q_c) / (2 v) + 2 u (|log w_c| + |l_c|) (alpha, v from exp and expm1 within a few u),
- * the log-sum-exp moves by sum_c r_c dl_c (r the posterior weights) plus its own (C + 4) u (1 + |lse|),
- * and the normaliser d/2 log(2 pi v) adds (d/2) (7 u + u |log 2 pi v|). dl also returns sum_c r_c dl_c,
- * dlc (when not NULL) each dl_c. */
+ * - q_c / (2 v), q_c = sum_j e_j^2, e = x - alpha mu_c, is within dl_c = (4 u sum_j |e_j alpha
+ * mu_cj| + (8 u + gamma_d) q_c) / (2 v) + 2 u (|log w_c| + |l_c|) (alpha, v from exp and expm1
+ * within a few u), the log-sum-exp moves by sum_c r_c dl_c (r the posterior weights) plus its own
+ * (C + 4) u (1 + |lse|), and the normaliser d/2 log(2 pi v) adds (d/2) (7 u + u |log 2 pi v|). dl
+ * also returns sum_c r_c dl_c, dlc (when not NULL) each dl_c. */
 static double log_density_bound(const sntk_target_t *tg, double t, const double *x, const double *r,
                                 double *dlc) {
   const double a = sntk_ou_alpha(t), v = a * a * tg->width * tg->width + sntk_ou_sigma2(t);
-  const double lp = sntk_target_log_density(tg, t, x), norm = 0.5 * (double)tg->d * log(6.283185307179586 * v);
+  const double lp = sntk_target_log_density(tg, t, x),
+               norm = 0.5 * (double)tg->d * log(6.283185307179586 * v);
   double acc = 0.0;
   for (int64_t c = 0; c < tg->C; c++) {
     double q = 0.0, cross = 0.0;
@@ -87,16 +88,16 @@ static double log_density_bound(const sntk_target_t *tg, double t, const double 
 
 /* The score s = (-x + alpha sum_c r_c mu_c) / v against central differences of log p_t, coordinate
  * by coordinate. With the steps hp = (x + h) - x, hm = x - (x - h) (exact), fd(h) = s + h^2 (log
- * p)'''/6 + O(h^4) + a rounding <= dlp / h (two log-densities within dlp); fd(2h) - fd(h) estimates the
- * truncation (Richardson: |fd(h) - s| <= |fd(2h) - fd(h)| / 3 + 1.5 dlp / h); the score itself is
- * within (sum_c |dr_c| alpha |mu_cj| + gamma_{C+3} (|x_j| + sum_c r_c alpha |mu_cj|)) / v + 5 u |s_j|,
- * |dr_c| <= r_c (dl_c + sum r dl). h = 1e-6 sqrt(v) is near the optimal step (3 dlp / |(log p)'''|)^(1/3)
- * for dlp ~ 1e-14 and (log p)''' ~ v^(-3/2). Tweedie's (alpha E[x0|x] - x) / sigma^2 uses the same
- * responsibilities (bitwise: the same function of the same x), so it differs from the score only by
- * the rounding of the two formulas: score within gamma_{C+3} (|x_j| + sum_c r_c alpha |mu_cj|) / v,
- * f_j = shrink x_j + sum_c r_c (1 - shrink alpha) mu_cj within gamma_{C+6} (|shrink x_j| + sum_c r_c
- * |mu_cj|) (1 - shrink alpha loses 5 u absolute), and (alpha f_j - x_j) / sigma^2 adds (alpha |df_j| +
- * 3 u (|alpha f_j| + |x_j|)) / sigma^2 + 4 u |result|. */
+ * p)'''/6 + O(h^4) + a rounding <= dlp / h (two log-densities within dlp); fd(2h) - fd(h) estimates
+ * the truncation (Richardson: |fd(h) - s| <= |fd(2h) - fd(h)| / 3 + 1.5 dlp / h); the score itself
+ * is within (sum_c |dr_c| alpha |mu_cj| + gamma_{C+3} (|x_j| + sum_c r_c alpha |mu_cj|)) / v + 5 u
+ * |s_j|, |dr_c| <= r_c (dl_c + sum r dl). h = 1e-6 sqrt(v) is near the optimal step (3 dlp / |(log
+ * p)'''|)^(1/3) for dlp ~ 1e-14 and (log p)''' ~ v^(-3/2). Tweedie's (alpha E[x0|x] - x) / sigma^2
+ * uses the same responsibilities (bitwise: the same function of the same x), so it differs from the
+ * score only by the rounding of the two formulas: score within gamma_{C+3} (|x_j| + sum_c r_c alpha
+ * |mu_cj|) / v, f_j = shrink x_j + sum_c r_c (1 - shrink alpha) mu_cj within gamma_{C+6} (|shrink
+ * x_j| + sum_c r_c |mu_cj|) (1 - shrink alpha loses 5 u absolute), and (alpha f_j - x_j) / sigma^2
+ * adds (alpha |df_j| + 3 u (|alpha f_j| + |x_j|)) / sigma^2 + 4 u |result|. */
 static void test_score_fd(void) {
   const double times[] = {1e-3, 0.05, 0.5, 3.0};
   double worst = 0.0, worst_tw = 0.0;
@@ -139,14 +140,14 @@ static void test_score_fd(void) {
             const double ds = (mr + th_gamma((double)tg->C + 3) * (fabs(x[j]) + mabs)) / v +
                               5 * TH_U * fabs(s[j]);
             const double bound = fabs(fd[1] - fd[0]) / 3 + 3 * dlp / step[0] + ds;
-            worst = fmax(worst, fabs(fd[0] - s[j]) / bound);
+            worst = th_max(worst, fabs(fd[0] - s[j]) / bound);
             const double tweedie = (a * f[j] - x[j]) / s2;
             const double df = th_gamma((double)tg->C + 6) * (fabs(shrink * x[j]) + fabs_);
             const double btw = th_gamma((double)tg->C + 3) * (fabs(x[j]) + mabs) / v +
                                (a * df + 3 * TH_U * (fabs(a * f[j]) + fabs(x[j]))) / s2 +
                                4 * TH_U * fabs(tweedie);
             const double e = fabs(tweedie - s[j]);
-            worst_tw = fmax(worst_tw, e == 0.0 ? 0.0 : e / btw);
+            worst_tw = th_max(worst_tw, e == 0.0 ? 0.0 : e / btw);
           }
         }
       sntk_target_destroy(&tg);
@@ -164,10 +165,10 @@ static void test_score_fd(void) {
  * (r = 1): f = shrink x + (1 - shrink alpha) mu against mu + k (x - alpha mu), k = shrink, from the
  * same alpha and sigma^2: shrink and k take about 7 roundings each, the rest 3 per term, so the two
  * differ by gamma_20 (|k x| + |mu| (1 + k alpha)). Two atoms +-R: f = R (r_+ - r_-) =
- * R tanh((l_+ - l_-) / 2); each l_c = -(y -+ alpha R)^2 / (2 sigma^2) within dl_c = (4 u |e_c| alpha
- * R + (8 u + gamma_1) e_c^2) / (2 sigma^2) + 2 u |l_c| (as in log_density_bound), so f moves by R (1 -
- * tanh^2) (dl_+ + dl_-) / 2 plus gamma_8 R (softmax of two terms, the reference's tanh), and the
- * reference's argument alpha R y / sigma^2 by 3 u of itself. */
+ * R tanh((l_+ - l_-) / 2); each l_c = -(y -+ alpha R)^2 / (2 sigma^2) within dl_c = (4 u |e_c|
+ * alpha R + (8 u + gamma_1) e_c^2) / (2 sigma^2) + 2 u |l_c| (as in log_density_bound), so f moves
+ * by R (1 - tanh^2) (dl_+ + dl_-) / 2 plus gamma_8 R (softmax of two terms, the reference's tanh),
+ * and the reference's argument alpha R y / sigma^2 by 3 u of itself. */
 static void test_posterior_closed_forms(void) {
   sntk_diffusion_cfg_t c1 = gmm(2, 1, 2.0, 0.7, SNTK_LAYOUT_RING, "");
   sntk_diffusion_cfg_t c2 = gmm(1, 2, 1.3, 0.0, SNTK_LAYOUT_RING, "");
@@ -183,7 +184,7 @@ static void test_posterior_closed_forms(void) {
     for (int j = 0; j < 2; j++) {
       const double b = th_gamma(20) * (fabs(k * x[j]) + fabs(mu[j]) * (1 + k * a)),
                    e = fabs(f[j] - want[j]);
-      worst1 = fmax(worst1, e == 0.0 ? 0.0 : e / b);
+      worst1 = th_max(worst1, e == 0.0 ? 0.0 : e / b);
     }
     const double y = 0.15 * i - 1.5, R = 1.3, arg = a * R * y / s2, th = tanh(arg);
     double fy, dl = 0.0;
@@ -195,7 +196,7 @@ static void test_posterior_closed_forms(void) {
     }
     const double b = R * (1 - th * th) * (dl / 2 + 3 * TH_U * fabs(arg)) + th_gamma(8) * R,
                  e = fabs(fy - R * th);
-    worst2 = fmax(worst2, e == 0.0 ? 0.0 : e / b);
+    worst2 = th_max(worst2, e == 0.0 ? 0.0 : e / b);
   }
   TH_OK(worst1 <= 1,
         "posterior mean of one Gaussian = mu + alpha s^2 / v (x - alpha mu): %.1e of the "
@@ -226,7 +227,8 @@ static void test_ou_moments(void) {
   }
   m0 /= N, v0 /= N, m1 /= N, tm /= N;
   /* 5 s.e. of N draws with the exact variances: x_t is Gaussian (Var of a mean var / N, of a
-   * variance 2 var^2 / N), t ~ U[0.1, 2.1] (sd 2 / sqrt 12), a frequency p (1 - p) / N <= 1 / (4 N) */
+   * variance 2 var^2 / N), t ~ U[0.1, 2.1] (sd 2 / sqrt 12), a frequency p (1 - p) / N <= 1 / (4 N)
+   */
   const double var = a * a * 0.25 + s2, se = sqrt(var / N);
   TH_OK(fabs(m0 - a) < 5 * se && fabs(m1) < 5 * se,
         "E x_t = alpha mu: (%.4f, %.4f) vs (%.4f, 0) (5 s.e. = %.4f)", m0, m1, a, 5 * se);
@@ -253,16 +255,17 @@ static void gaussian_sample(uint64_t key, int64_t n, int64_t d, double sd, doubl
 
 /* Sliced W2 checks and their tolerances:
  * - B = A + 0.7 in d = 1: b_i = fl(a_i + 0.7) is monotone in a_i, so the sorted samples pair up and
- *   each (p_a - p_b)^2 is 0.49 within rho_i = 5 u + (2 u / 0.7) (2 |a_i| + |b_i| + 1.4) (the rounding
- *   of b_i, of the projections on theta = +-1 (1 +- 2 u), the difference and the square); the sums
- *   of n and of L terms add gamma_{n+2} and gamma_{L+2}, the square root halves it all;
+ *   each (p_a - p_b)^2 is 0.49 within rho_i = 5 u + (2 u / 0.7) (2 |a_i| + |b_i| + 1.4) (the
+ * rounding of b_i, of the projections on theta = +-1 (1 +- 2 u), the difference and the square);
+ * the sums of n and of L terms add gamma_{n+2} and gamma_{L+2}, the square root halves it all;
  * - {0, 1} against {0, 1/2, 1}: the breakpoint walk sums 1/4 + 1/4 exactly; theta^2 (4 u), the
  *   division by 6, the sum of L = 3 and its division: gamma_9 on W2^2, so gamma_6 on W2;
  * - N(0, 1) against N(0, 4): to first order the empirical W2 of two normal samples is |s_b - s_a|
- *   (their standard deviations), whose s.e. is sqrt((s_a^2 + s_b^2) / (2 n)), from the sample: 5 s.e.;
- * - the shifted copy in d = 3 averages (theta . m)^2 = |m|^2 beta over L directions, beta ~ Beta(1/2,
- *   (d - 1)/2) with mean 1/d and Var / mean^2 = 2 (d - 1) / (d + 2): the relative s.e. of the
- *   estimate of |m| / sqrt(d) is sqrt(2 (d - 1) / ((d + 2) L)) / 2; 5 s.e.;
+ *   (their standard deviations), whose s.e. is sqrt((s_a^2 + s_b^2) / (2 n)), from the sample: 5
+ * s.e.;
+ * - the shifted copy in d = 3 averages (theta . m)^2 = |m|^2 beta over L directions, beta ~
+ * Beta(1/2, (d - 1)/2) with mean 1/d and Var / mean^2 = 2 (d - 1) / (d + 2): the relative s.e. of
+ * the estimate of |m| / sqrt(d) is sqrt(2 (d - 1) / ((d + 2) L)) / 2; 5 s.e.;
  * - P ranks against one: each direction's value is computed identically; only the sum over the L
  *   directions is split, so within (gamma_L + gamma_{L/P + P}) / 2 + 2 u relative. */
 static void test_sliced_w2(void) {
@@ -297,7 +300,8 @@ static void test_sliced_w2(void) {
   TH_OK(fabs(sw / (m / sqrt(3.0)) - 1) < 5 * rse,
         "sliced W2 of a shifted copy in d = 3: %.4f vs |m|/sqrt(3) = %.4f (+- 5 s.e. = %.1f %%)",
         sw, m / sqrt(3.0), 500 * rse);
-  const double bp = 0.5 * (th_gamma((double)L) + th_gamma((double)(L / th_size + th_size))) + 2 * TH_U;
+  const double bp =
+      0.5 * (th_gamma((double)L) + th_gamma((double)(L / th_size + th_size))) + 2 * TH_U;
   TH_OK(th_rel(sw, sw1) <= bp, "sliced W2 on %d rank(s) = one rank: rel %.1e (<= %.1e)", th_size,
         th_rel(sw, sw1), bp);
   free(A), free(B);
@@ -305,8 +309,9 @@ static void test_sliced_w2(void) {
 
 /* MMD^2 with the RBF kernel k of bandwidth h (as sntk_mmd_rbf), evaluated here: the V-statistic V
  * = mean_ij h(z_i, z_j) of the pairs z_i = (a_i, b_i), h(z, z') = k(a, a') + k(b, b') - k(a, b') -
- * k(a', b), returned, and its s.e. 2 sqrt(zeta_1 / n) (Hoeffding) in *se, zeta_1 the sample variance
- * over i of h_1(z_i) = mean_j h(z_i, z_j). V differs from the unbiased U-statistic by at most
+ * k(a', b), returned, and its s.e. 2 sqrt(zeta_1 / n) (Hoeffding) in *se, zeta_1 the sample
+ * variance over i of h_1(z_i) = mean_j h(z_i, z_j). V differs from the unbiased U-statistic by at
+ * most
  * (|V| + 2) / n. */
 static double mmd_v(int64_t n, const double *A, const double *B, double h, double *se) {
   const double g = 1.0 / (2.0 * h * h);
@@ -330,7 +335,8 @@ static double mmd_v(int64_t n, const double *A, const double *B, double h, doubl
  * kernel <= 1) within gamma_{n^2} + gamma_{n^2/P + P}, so MMD^2 within 4 (...) + 4 u and MMD within
  * half that over MMD. The library's MMD^2 against the V-statistic evaluated here (mmd_v): the sums
  * of n^2 terms within 4 gamma_{n^2} and 4 gamma_{5n}, each kernel term within 2.2 u (its argument's
- * rounding 3 u g d^2 damped by e^{-g d^2}, and exp's), so within 4 gamma_{n^2} + 4 gamma_{5n} + 9 u. */
+ * rounding 3 u g d^2 damped by e^{-g d^2}, and exp's), so within 4 gamma_{n^2} + 4 gamma_{5n} + 9
+ * u. */
 static void test_mmd(void) {
   const int64_t n = 2000;
   double *A = malloc(sizeof(double) * n), *B = malloc(sizeof(double) * n), mmd, mmd1, h, h1;
@@ -393,8 +399,8 @@ static void test_coverage(void) {
 }
 
 /* The law of the samplers' discrete chain for the target N(mu, s^2) in one coordinate: the exact
- * score -(x - alpha mu) / v is affine in x, so each Euler-Maruyama step x += h (x + 2 s) + sqrt(2 h)
- * xi and each Heun step is affine, and from N(0, 1) at T the chain stays Gaussian with mean and
+ * score -(x - alpha mu) / v is affine in x, so each Euler-Maruyama step x += h (x + 2 s) + sqrt(2
+ * h) xi and each Heun step is affine, and from N(0, 1) at T the chain stays Gaussian with mean and
  * variance given by these recursions over the sampler's own time points. */
 static void chain_law(const sntk_sampler_t *sp, double mu, double s, double *mean, double *var) {
   double *tk = malloc(sizeof(double) * (size_t)(sp->steps + 1)), m = 0.0, P = 1.0;

@@ -7,8 +7,8 @@
  * - softmax with pre-activations of magnitude 1000 stays finite and equals the shifted reference.
  * Tolerances: every computation here (P ranks, one rank, the plain loops) is within the first-order
  * round-off bound of ref_bounds (reference.c: gamma_n sums over the m neurons, the d inputs, the n
- * samples, the shifted exponentials and the ranks' tuple merges), entry by entry; two of them differ
- * by at most twice it. The finite differences carry their own bound (fd_ratio). */
+ * samples, the shifted exponentials and the ranks' tuple merges), entry by entry; two of them
+ * differ by at most twice it. The finite differences carry their own bound (fd_ratio). */
 #include "harness.h"
 #include "reference.h"
 #include "softntk/data.h"
@@ -102,7 +102,7 @@ static double fd_ratio(sntk_model_t *md, const sntk_dataset_t *ds, const double 
     md->W[i] = w;
     const double bound = fabs(fd[1] - fd[0]) / 3 + 3 * Lb / step[0] + gb[i];
     const double r = fabs(fd[0] - grad[i]) / bound;
-    if (!(r <= worst)) worst = r;
+    worst = th_max(worst, r);
   }
   return worst;
 }
@@ -271,10 +271,14 @@ static void check_wide(int act, int spike) {
     ref_bounds_t bd;
     ref_bounds(act, one->gamma, m, D, 1, one->W, one->A, ds.X, ds.Y, NT, th_size, &bd);
     double *G1g = global_order(one, G1, D), *Gbg = global_order(one, bd.grad, D);
-    const double e1 = fmax(fabs(loss - loss1) / bd.loss, fmax(th_bound_ratio(F, F1, bd.F, NT),
-                                                             th_bound_ratio(Gg, G1g, Gbg, m * D))) / 2;
-    const double e2 = fmax(fabs(loss1 - lr) / bd.loss, fmax(th_bound_ratio(F1, Fr, bd.F, NT),
-                                                            th_bound_ratio(G1, Gr, bd.grad, m * D))) / 2;
+    const double e1 =
+        th_max(fabs(loss - loss1) / bd.loss,
+               th_max(th_bound_ratio(F, F1, bd.F, NT), th_bound_ratio(Gg, G1g, Gbg, m * D))) /
+        2;
+    const double e2 =
+        th_max(fabs(loss1 - lr) / bd.loss,
+               th_max(th_bound_ratio(F1, Fr, bd.F, NT), th_bound_ratio(G1, Gr, bd.grad, m * D))) /
+        2;
     free(G1g), free(Gbg);
     ref_bounds_free(&bd);
     int finite = isfinite(loss) && isfinite(loss1);

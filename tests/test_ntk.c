@@ -22,7 +22,8 @@
  * the unit-diagonal scaling of H (cholesky_bound). The exp/softmax ratio on the sphere: the two H*
  * are evaluated entrywise within (d + 4) eps of their size and the solvers add c n eps lambda_max,
  * so the ratio of the smallest eigenvalues moves by n eps cond (...) (check_sphere_ratio). The
- * convergence to H* is a Monte Carlo statement: a Student-t bound over seeds (check_convergence). */
+ * convergence to H* is a Monte Carlo statement: a Student-t bound over seeds (check_convergence).
+ */
 #include "harness.h"
 #include "reference.h"
 #include "softntk/data.h"
@@ -74,10 +75,10 @@ static int make_data(int64_t n, int64_t d, int64_t k, sntk_dataset_t *ds) {
 
 /* H_ref = nu / gamma^2 J J^T from the explicit Jacobian of the single-rank model (rank 0 only), and
  * Hb, a bound on the round-off of any computation of H from the same weights: H_ab = nu / gamma^2
- * (x_i . x_j) sum_r c_ar c_br for a = (i, l1), b = (j, l2), so with the features' bounds C >= |c| and
- * dC of ref_bounds, |dH_ab| <= nu / gamma^2 sum_t |x_it x_jt| (sum_r (dC_ar C_br + C_ar dC_br) +
- * gamma_{md+4} sum_r C_ar C_br): the sum of m d products (the explicit J J^T) or of m products times a
- * dot product of length d (the library's U U^T o X X^T), and the scaling. */
+ * (x_i . x_j) sum_r c_ar c_br for a = (i, l1), b = (j, l2), so with the features' bounds C >= |c|
+ * and dC of ref_bounds, |dH_ab| <= nu / gamma^2 sum_t |x_it x_jt| (sum_r (dC_ar C_br + C_ar dC_br)
+ * + gamma_{md+4} sum_r C_ar C_br): the sum of m d products (the explicit J J^T) or of m products
+ * times a dot product of length d (the library's U U^T o X X^T), and the scaling. */
 static void reference_ntk(const sntk_model_cfg_t *mc, int64_t k, const sntk_dataset_t *ds,
                           double *Href, double *Hb) {
   sntk_model_t *one = NULL;
@@ -159,7 +160,7 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
         }
         if (th_rank == 0) {
           double e = th_bound_ratio(H, Href, Hb, nk * nk) / 2;
-          if (!(e <= worst)) worst = e;
+          worst = th_max(worst, e);
           asym |= asymmetric(H, nk);
         }
         cases++;
@@ -176,8 +177,8 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
   sntk_data_free(&ds);
 }
 
-/* Bound on the round-off of a Cholesky log-determinant of the SPD n x n column-major H: the computed
- * L satisfies L L^T = H + dH with |dH| <= gamma_{n+1} |L| |L^T|, so |dH_ij| <= gamma_{n+1}
+/* Bound on the round-off of a Cholesky log-determinant of the SPD n x n column-major H: the
+ * computed L satisfies L L^T = H + dH with |dH| <= gamma_{n+1} |L| |L^T|, so |dH_ij| <= gamma_{n+1}
  * sqrt(H_ii H_jj) (first order); log det (H + dH) - log det H = tr(H^-1 dH) is then at most
  * gamma_{n+1} sum_ij |(A^-1)_ij| with A = D^-1/2 H D^-1/2, D = diag(H) (the scaled condition that
  * governs Cholesky; Demmel 1989), and summing the logs of the pivots adds gamma_{n+1} sum_i
@@ -185,8 +186,7 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
 static double cholesky_bound(const double *H, int64_t n) {
   double *A = malloc(sizeof(double) * n * n), sinv = 0.0, slog = 0.0;
   for (int64_t j = 0; j < n; j++)
-    for (int64_t i = 0; i < n; i++)
-      A[j * n + i] = H[j * n + i] / sqrt(H[i * n + i] * H[j * n + j]);
+    for (int64_t i = 0; i < n; i++) A[j * n + i] = H[j * n + i] / sqrt(H[i * n + i] * H[j * n + j]);
   LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (int)n, A, (int)n);
   for (int64_t i = 0; i < n; i++) slog += fabs(log(A[i * n + i] * A[i * n + i] * H[i * n + i]));
   LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (int)n, A, (int)n);
@@ -227,7 +227,7 @@ static void check_solvers(void) {
       double e = 0.0; /* |dlambda| / (n eps lambda_max): Weyl and backward stability, < 16 */
       for (int64_t i = 0; i < neig; i++) {
         const int64_t r = kinds[c] == SNTK_SPECTRUM_EXTREMES && i >= q ? nk - 2 * q + i : i;
-        e = fmax(e, fabs(ntk->w[i] - wref[r]) / (nk * DBL_EPSILON * wref[nk - 1]));
+        e = th_max(e, fabs(ntk->w[i] - wref[r]) / (nk * DBL_EPSILON * wref[nk - 1]));
       }
       TH_OK(e < 16 && ntk->failures == 0 && neig == (c == 2 ? 2 * q : nk),
             "%s P=%d: %lld eigenvalues vs LAPACK dsyev: max |dlambda| / (n eps lambda_max) %.2f "
@@ -287,7 +287,7 @@ static void pair_residuals(const double *H, const double *V, const double *w, in
       for (int64_t i = 0; i < n; i++) g += V[b * n + i] * V[c * n + i];
       so += fabs(g);
     }
-    rn = fmax(rn, s), on = fmax(on, so);
+    rn = th_max(rn, s), on = th_max(on, so);
   }
   *res = rn / (eps * hn * (double)n);
   *orth = on / (eps * (double)n);
@@ -332,8 +332,8 @@ static void check_extremes_vectors(void) {
                      wref, NULL, 1, NULL);
       double e = 0.0, res, orth;
       for (int64_t i = 0; i < neig; i++) /* as in check_solvers: |dlambda| / (n eps lambda_max) */
-        e = fmax(e, fabs(ntk->w[i] - wref[i < q ? i : nk - 2 * q + i]) /
-                        (nk * DBL_EPSILON * wref[nk - 1]));
+        e = th_max(e, fabs(ntk->w[i] - wref[i < q ? i : nk - 2 * q + i]) /
+                          (nk * DBL_EPSILON * wref[nk - 1]));
       pair_residuals(H, Z, ntk->w, nk, neig, &res, &orth);
       TH_OK(neig == 2 * q && e < 16 && res < 16 && orth < 16 && ntk->failures == 0,
             "extremes q=%lld nb=64 grid %s P=%d, nearly singular H (lambda_min %.1e, lambda_max "
@@ -438,7 +438,7 @@ static void check_sphere_ratio(void) {
   for (int64_t i = 0; i < ds.n; i++) {
     double s = 0;
     for (int64_t j = 0; j < ds.d; j++) s += ds.X[i * ds.d + j] * ds.X[i * ds.d + j];
-    maxdev = fmax(maxdev, fabs(s - 1.0));
+    maxdev = th_max(maxdev, fabs(s - 1.0));
   }
   const double sphere = th_gamma(2.0 * (double)ds.d + 4);
   const double sigmas[2] = {1.0, 0.6};
@@ -450,11 +450,12 @@ static void check_sphere_ratio(void) {
     /* On the unit sphere H*_exp = e^{s2} H*_soft exactly. Each H* entry is evaluated within
      * (d + 4) eps times (2 + 3 s2) e^{2 s2} (exp) or (2 + s2) e^{s2} (softmax) (as limit_bound in
      * test_ntk.py), at most (...) times the diagonal <= lambda_max, and the backward-stable solver
-     * adds 16 n eps lambda_max (Weyl): each lambda_min moves by n eps lambda_max ((d + 4)(...) + 16),
-     * the ratio by n eps sum cond ((d + 4)(...) + 16) + 2 u. */
+     * adds 16 n eps lambda_max (Weyl): each lambda_min moves by n eps lambda_max ((d + 4)(...) +
+     * 16), the ratio by n eps sum cond ((d + 4)(...) + 16) + 2 u. */
     const double n = (double)ds.n, d = (double)ds.d;
-    const double bound = n * DBL_EPSILON * (emax / emin * ((d + 4) * (2 + 3 * s2) + 16) +
-                                            smax / smin * ((d + 4) * (2 + s2) + 16)) +
+    const double bound = n * DBL_EPSILON *
+                             (emax / emin * ((d + 4) * (2 + 3 * s2) + 16) +
+                              smax / smin * ((d + 4) * (2 + s2) + 16)) +
                          2 * TH_U;
     if (th_rank == 0)
       TH_OK(e <= bound && maxdev <= sphere,

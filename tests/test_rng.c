@@ -1,7 +1,8 @@
 /* Counter-based streams: a pure function of (seed, purpose, index); moments of the draws.
  * Tolerances: 5 standard errors of N = 2e5 independent draws, each s.e. from the exact variance of
- * the statistic (normal: Var z = 1, Var z^2 = 2, Var z^4 = 96; uniform: 1/12; sign: 1), so a correct
- * generator fails a check with probability below 6e-7 and a biased transform of 2e-2 s.e. fails. */
+ * the statistic (normal: Var z = 1, Var z^2 = 2, Var z^4 = 96; uniform: 1/12; sign: 1), so a
+ * correct generator fails a check with probability below 6e-7 and a biased transform of 2e-2 s.e.
+ * fails. */
 #include "harness.h"
 #include "softntk/rng.h"
 
