@@ -51,7 +51,8 @@ def _signed_log_sum(expos, coefs, small):
     expos = [np.asarray(e, float) for e in expos]
     top = np.maximum.reduce(expos)
     scaled = sum(c * np.exp(e - top) for c, e in zip(coefs, expos))
-    tiny = sum(c * np.expm1(e) for c, e in zip(coefs, expos))
+    with np.errstate(over="ignore", invalid="ignore"):  # used only where every exponent <= 1
+        tiny = sum(c * np.expm1(np.minimum(e, 1.0)) for c, e in zip(coefs, expos))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(small, np.log(np.where(tiny > 0, tiny, 1.0)),
                        top + np.log(np.where(scaled > 0, scaled, 1.0)))
@@ -322,11 +323,12 @@ def run_ratios(paths):
 
 def ratio_summary(runs, reps=4000, seed=1, level=0.95):
     """Per (activation, sigma, init, m) of run_ratios' runs: the RMS over seeds of the ratio with
-    its seed-bootstrap percentile and BCa intervals (analysis/sntk_stats.py), the median and the
-    largest single ratio. Rows sorted by the key."""
+    its seed-bootstrap intervals (analysis/sntk_stats.py): 't' (bootstrap-t of the mean square,
+    the one the check uses), 'bca' and 'percentile'; the median and largest single ratio, and the
+    per-seed ratios ('ratios', in seed order). Rows sorted by the key."""
     from collections import defaultdict
 
-    from sntk_stats import bootstrap, rms
+    from sntk_stats import bootstrap, rms, rms_interval
     groups = defaultdict(list)
     for r in runs:
         groups[(r["activation"], r["sigma"], r["init"], r["m"])].append(r)
@@ -336,37 +338,46 @@ def ratio_summary(runs, reps=4000, seed=1, level=0.95):
         ratios = np.array([r["ratio"] for r in rs])
         b = bootstrap(ratios, rms, reps=reps, seed=seed, level=level, method="both",
                       vectorized=True)
+        ti = rms_interval(ratios, reps=reps, seed=seed, level=level)
         rows.append({"activation": key[0], "sigma": key[1], "init": key[2], "m": key[3],
                      "seeds": len(rs), "C": rs[0]["C"], "rms_ratio": b["estimate"],
-                     "percentile": b["percentile"], "bca": b["bca"], "level": level,
-                     "median_ratio": float(np.median(ratios)), "max_ratio": float(ratios.max())})
+                     "t": [ti["low"], ti["high"]], "bca": b["bca"], "percentile": b["percentile"],
+                     "level": level, "median_ratio": float(np.median(ratios)),
+                     "max_ratio": float(ratios.max()), "ratios": ratios.tolist(),
+                     "seed_list": [r["seed"] for r in rs]})
     return rows
 
 
-def ratio_checks(rows, min_seeds=32, widest_only=True, max_sigma=1.0):
+def ratio_checks(rows, min_seeds=32, widest_only=True, max_sigma=1.0, family=0.95, reps=4000):
     """The kernel-limit check on ratio_summary rows: at the widest m of every (activation, sigma,
-    init) series with sigma <= max_sigma, at least min_seeds seeds and a BCa interval that contains
-    1 and excludes both 1/sqrt 2 and sqrt 2 (so the check can tell a factor 2 in C / m). Returns
-    (lines, failures) like analysis/check_expect.py."""
+    init) series with sigma <= max_sigma, at least min_seeds seeds and a bootstrap-t interval of
+    the RMS ratio that contains 1 and excludes both 1/sqrt 2 and sqrt 2 (so the check can tell a
+    factor 2 in C / m). The level of each interval is Bonferroni's 1 - (1 - family) / (number of
+    series checked), so that all of them hold together with probability >= family when the
+    constant is right. Returns (lines, failures) like analysis/check_expect.py."""
     from collections import defaultdict
+
+    from sntk_stats import rms_interval
     widest = defaultdict(int)
     for r in rows:
         key = (r["activation"], r["sigma"], r["init"])
         widest[key] = max(widest[key], r["m"])
+    chosen = [r for r in rows if r["sigma"] <= max_sigma and
+              (not widest_only or r["m"] == widest[(r["activation"], r["sigma"], r["init"])])]
+    if not chosen:
+        return ["FAIL no series to check"], 1
+    level = 1 - (1 - family) / len(chosen)
     lines, failures = [], 0
-    for r in rows:
-        key = (r["activation"], r["sigma"], r["init"])
-        if r["sigma"] > max_sigma or (widest_only and r["m"] != widest[key]):
-            continue
-        lo, hi = r["bca"]
+    for r in chosen:
+        ti = rms_interval(r["ratios"], reps=reps, seed=1, level=level)
+        lo, hi = ti["low"], ti["high"]
         ok = r["seeds"] >= min_seeds and lo <= 1 <= hi and lo > 2 ** -0.5 and hi < 2 ** 0.5
         failures += not ok
-        lines.append(f"{'ok  ' if ok else 'FAIL'} {key[0]}, sigma = {key[1]:g}, {key[2]}, m = "
-                     f"{r['m']}: RMS ||H - H*||_F / sqrt(C/m) = {r['rms_ratio']:.3f}, 95 % BCa "
-                     f"[{lo:.3f}, {hi:.3f}] over {r['seeds']} seeds (needs >= {min_seeds}, 1 inside, "
-                     f"1/sqrt 2 and sqrt 2 outside)")
-    if not lines:
-        lines, failures = ["FAIL no series to check"], 1
+        lines.append(f"{'ok  ' if ok else 'FAIL'} {r['activation']}, sigma = {r['sigma']:g}, "
+                     f"{r['init']}, m = {r['m']}: RMS ||H - H*||_F / sqrt(C/m) = "
+                     f"{r['rms_ratio']:.3f}, {100 * level:.4g} % interval [{lo:.3f}, {hi:.3f}] over "
+                     f"{r['seeds']} seeds (needs >= {min_seeds}, 1 inside, 1/sqrt 2 and sqrt 2 "
+                     f"outside)")
     return lines, failures
 
 

@@ -45,12 +45,13 @@ def sphere(n, d, seed):
 rng = np.random.default_rng(7)
 REP, S = 400, 32
 lo_ok, hi_ok = 0.90, 0.99  # the range for nominal 95 %
-cover = {"percentile": 0, "bca": 0}
+cover = {"percentile": 0, "bca": 0, "bootstrap-t": 0}
 for i in range(REP):
     x = np.sqrt(rng.chisquare(4, S) / 4)
     b = st.bootstrap(x, st.rms, reps=1000, seed=i, method="both", vectorized=True)
     cover["percentile"] += st.contains(b["percentile"], 1.0)
     cover["bca"] += st.contains(b["bca"], 1.0)
+    cover["bootstrap-t"] += st.contains(st.rms_interval(x, reps=1000, seed=i), 1.0)
 for name, c in cover.items():
     ci = st.binomial_interval(c, REP)
     t.check(lo_ok <= c / REP <= hi_ok,
@@ -204,6 +205,32 @@ for act, sig, init, m, draws in [("exp", 0.5, "random", 256, 1000), ("exp", 0.5,
     t.check(abs(s.mean() - C) <= Z * se,
             f"{act} sigma {sig} {init} m {m}: m E||H - H*||^2 by {draws} draws {s.mean():.4g} +- "
             f"{se:.2g} vs C = {C:.4g} (exact at every m; within {Z:g} SE)")
+# the per-entry variances in double precision against 50-digit evaluations of the same closed forms,
+# on both sides of the expm1 / scaled-log switch (exponents <= 1): the softmax bracket is O(sigma^4)
+# out of terms O(sigma^2) (sigma = 0.05: a factor 1/sigma^2 = 400 of cancellation, eight terms, a few
+# eps each: < 1e-11 relative); exp: log(e^s (e^s - 1)) to a few eps
+import mpmath  # noqa: E402
+
+mpmath.mp.dps = 50
+worst = 0.0
+for sig in (0.05, 0.9, 1.1, 3.0, 20.0):
+    lv_s, _ = nf.log_moments(X, "softmax", sig)
+    lv_e, _ = nf.log_moments(X, "exp", sig)
+    for i, j in ((0, 0), (0, 1), (2, 5), (4, 3)):
+        xi, xj = [mpmath.mpf(float(v)) for v in X[i]], [mpmath.mpf(float(v)) for v in X[j]]
+        s2 = mpmath.mpf(sig) ** 2
+        a = s2 * mpmath.fsum(u * u for u in xi)
+        b = s2 * mpmath.fsum(u * u for u in xj)
+        k = s2 * mpmath.fsum(u * v for u, v in zip(xi, xj))
+        br = (mpmath.exp(a + b + 2 * k) + mpmath.exp(a) + mpmath.exp(b) + 2 * mpmath.exp(k) - 1
+              - 2 * mpmath.exp(a + k) - 2 * mpmath.exp(b + k))
+        ref_s = 2 * k + mpmath.log(br)
+        ss = a + b + 2 * k
+        ref_e = ss + mpmath.log(mpmath.expm1(ss))
+        # an absolute error of log v is the relative error of v
+        worst = max(worst, abs(float(lv_s[i, j] - ref_s)), abs(float(lv_e[i, j] - ref_e)))
+t.check(worst < 1e-11, f"variances (softmax, exp) vs 50-digit evaluations, sigma 0.05 .. 20: "
+                       f"largest relative error {worst:.1e} (< 1e-11)")
 C1, C2 = nf.constant(X, "exp", 0.5), nf.constant(X, "exp", 0.5, "coupled")
 t.check(abs(C2 / C1 - 2) < 1e-14, f"coupled pairs: C doubles ({C2 / C1!r})")
 Ck = nf.constant(X, "relu", 1.0, k=3)
@@ -256,7 +283,7 @@ def write_runs(root, X, act, sigma, m, seeds, init):
 
 def constant_check(root):
     rows = nf.ratio_summary(nf.run_ratios([root]), reps=1000)
-    lines, failures = nf.ratio_checks(rows, min_seeds=32)
+    lines, failures = nf.ratio_checks(rows, min_seeds=32, reps=1000)
     return failures == 0, "\n".join(lines)
 
 

@@ -5,6 +5,7 @@
 usage: experiments/kernel-limit/constant_check.py run OUTDIR [--seeds=A:B] [--widths=E1,E2,...]
            [--series=act:sigma,...] [--inits=random,coupled] [--jobs=J]
        experiments/kernel-limit/constant_check.py summary OUTDIR [OUT.png]
+       experiments/kernel-limit/constant_check.py mc OUTDIR [--n=8] [--draws=4000,1000]
 
 run: writes OUTDIR/data.h5 once (the deck's sphere data, n = 32, d = 16 with a constant coordinate,
 drawn by `softntk ntk` at run.seed = 1), then one `softntk ntk` per (series, init, width 2^E, seed)
@@ -14,9 +15,14 @@ the binary runs as an MPI singleton).
 Defaults: seeds 1:32, widths 2^14 and 2^16, series softmax and exp at sigma 0.25, 0.5, 1, 1.5 and
 relu at sigma 1, both inits.
 summary: reads OUTDIR/runs/*/ntk.h5 (analysis/ntk_fluctuation.run_ratios: C from each run's own
-/data/X), and per (activation, sigma, init, m) the RMS ratio with its 95 % seed-bootstrap percentile
-and BCa intervals (analysis/sntk_stats.py); writes OUT.json and OUT.png (default
-OUTDIR/constant_check.*) and prints a table."""
+/data/X), and per (activation, sigma, init, m) the RMS ratio with its 95 % seed-bootstrap intervals
+(bootstrap-t and BCa, analysis/sntk_stats.py) and the check of ntk_fluctuation.ratio_checks; writes OUT.json and OUT.png (default
+OUTDIR/constant_check.*) and prints a table.
+mc: the formula against a direct numpy simulation of H(0) (analysis/ntk_fluctuation.monte_carlo) on
+the first n rows of OUTDIR/data.h5, every activation, sigma in {0.25, 0.5, 1, 1.5}, both inits,
+m = 256 (first number of draws) and 4096 (second); the prediction is C (exp, relu: exact) or
+C + C2 / m (softmax); writes OUTDIR/mc.json and prints mean +- SE and z = (mean - prediction) / SE.
+Also prints C per activation and sigma for the whole data set (n = 32)."""
 import os
 import subprocess
 import sys
@@ -113,8 +119,8 @@ def summary(outdir, out):
         for (act, sigma), rr in sorted(series.items()):
             ms = np.array([r["m"] for r in rr], float)
             y = np.array([r["rms_ratio"] for r in rr])
-            lo = np.array([r["bca"][0] for r in rr])
-            hi = np.array([r["bca"][1] for r in rr])
+            lo = np.array([r["t"][0] for r in rr])
+            hi = np.array([r["t"][1] for r in rr])
             ax.errorbar(ms, y, yerr=[y - lo, hi - y], marker="o", ms=4, capsize=3,
                         label=f"{act}, sigma = {sigma:g}")
         for level, style in ((1, "k-"), (2 ** 0.5, "k:"), (2 ** -0.5, "k:")):
@@ -125,30 +131,91 @@ def summary(outdir, out):
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("RMS over seeds of ||H(0) - H*||_F / sqrt(C / m)")
     axes[0].legend(fontsize=7)
-    fig.suptitle("fixed data (n = 32, d = 16), 95 % BCa seed-bootstrap intervals; dotted: "
+    fig.suptitle("fixed data (n = 32, d = 16), 95 % bootstrap-t intervals over seeds; dotted: "
                  "sqrt 2 and 1 / sqrt 2", fontsize=10)
     fig.tight_layout()
     lines, failures = ratio_checks(rows)
     save_outputs(fig, out, {"quantity": "RMS over seeds of ||H(0) - H*||_F / sqrt(C/m)",
                             "rows": rows, "checks": lines, "failures": failures})
     print(f"{'activation':8s} {'sigma':>5s} {'init':8s} {'m':>6s} {'seeds':>5s} {'C':>10s} "
-          f"{'RMS':>6s} {'95% BCa':>15s} {'95% pct':>15s} {'median':>6s} {'max':>6s}")
+          f"{'RMS':>6s} {'95% t':>15s} {'95% BCa':>15s} {'median':>6s} {'max':>6s}")
     for r in rows:
         print(f"{r['activation']:8s} {r['sigma']:5g} {r['init']:8s} {r['m']:6d} {r['seeds']:5d} "
-              f"{r['C']:10.4g} {r['rms_ratio']:6.3f} [{r['bca'][0]:.3f}, {r['bca'][1]:.3f}] "
-              f"[{r['percentile'][0]:.3f}, {r['percentile'][1]:.3f}] {r['median_ratio']:6.3f} "
+              f"{r['C']:10.4g} {r['rms_ratio']:6.3f} [{r['t'][0]:.3f}, {r['t'][1]:.3f}] "
+              f"[{r['bca'][0]:.3f}, {r['bca'][1]:.3f}] {r['median_ratio']:6.3f} "
               f"{r['max_ratio']:6.2f}")
     print("\n".join(lines))
     return 0
 
 
+def mc(outdir, argv):
+    import json
+
+    import h5py
+
+    import ntk_fluctuation as nf
+    o = _opts(argv)
+    n = int(o.get("n", 8))
+    draws = [int(x) for x in o.get("draws", "4000,1000").split(",")]
+    with h5py.File(make_data(outdir), "r") as f:
+        X = f["X"][...]
+    print(f"C on the whole data set (n = {len(X)}, d = {X.shape[1]}), init = random (coupled: 2C):")
+    table = []
+    for act, sigma in DEFAULT_SERIES + [("relu", s) for s in (0.25, 0.5, 1.5)]:
+        row = {"activation": act, "sigma": sigma, "C": nf.constant(X, act, sigma)}
+        if act == "softmax":
+            for init in ("random", "coupled"):
+                e = nf.softmax_expansion(X, sigma, init)
+                row[f"C2_{init}"] = e["C2"]
+        table.append(row)
+        extra = "" if act != "softmax" else \
+            f"  C2 = {row['C2_random']:.4g} (random), {row['C2_coupled']:.4g} (coupled)"
+        print(f"  {act:8s} sigma {sigma:4g}: C = {row['C']:.6g}{extra}")
+    Xs = X[:n]
+    rows = []
+    print(f"direct simulation on the first {n} points: m E||H - H*||_F^2 (mean +- SE over draws)")
+    for act in ("softmax", "exp", "relu"):
+        for sigma in (0.25, 0.5, 1.0, 1.5):
+            for init in ("random", "coupled"):
+                if act == "softmax":
+                    e = nf.softmax_expansion(Xs, sigma, init)
+                    C, C2 = e["C"], e["C2"]
+                else:
+                    C, C2 = nf.constant(Xs, act, sigma, init), 0.0
+                for m, dr in zip((256, 4096), draws):
+                    s = nf.monte_carlo(Xs, act, sigma, m, init, dr, seed=hash_seed(act, sigma,
+                                                                                   init, m))
+                    mean, se = float(s["scaled"].mean()), float(s["scaled"].std(ddof=1) /
+                                                                np.sqrt(dr))
+                    pred = C + C2 / m
+                    rows.append({"activation": act, "sigma": sigma, "init": init, "m": m,
+                                 "draws": dr, "C": C, "C2": C2, "prediction": pred, "mean": mean,
+                                 "se": se, "z": (mean - pred) / se,
+                                 "largest_share": float(s["scaled"].max() / s["scaled"].sum())})
+                    r = rows[-1]
+                    print(f"  {act:8s} sigma {sigma:4g} {init:8s} m {m:5d}: {mean:10.4g} +- "
+                          f"{se:8.2g}  prediction {pred:10.4g} (C {C:.4g})  z = {r['z']:6.2f}  "
+                          f"largest draw {r['largest_share']:.2f} of the sum", flush=True)
+    with open(os.path.join(outdir, "mc.json"), "w") as f:
+        json.dump({"n": n, "d": int(X.shape[1]), "constants_n32": table, "rows": rows}, f,
+                  indent=1)
+    return 0
+
+
+def hash_seed(act, sigma, init, m):
+    """A fixed seed per case (no Python hash: it is salted per process)."""
+    return [("softmax", "exp", "relu").index(act), int(sigma * 100), len(init), m]
+
+
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("run", "summary"):
+    if len(argv) < 3 or argv[1] not in ("run", "summary", "mc"):
         print(__doc__.split("usage:", 1)[1].split("run:", 1)[0].strip(), file=sys.stderr)
         return 2
     outdir = os.path.abspath(argv[2])
     if argv[1] == "run":
         return run(outdir, argv[3:])
+    if argv[1] == "mc":
+        return mc(outdir, argv[3:])
     rest = [a for a in argv[3:] if not a.startswith("--")]
     return summary(outdir, rest[0] if rest else os.path.join(outdir, "constant_check.png"))
 
