@@ -95,7 +95,7 @@ def log_moments(X, activation, sigma):
 def log_constant(X, activation, sigma, init="random", k=1):
     """log C (natural log), C = lim m E||H(0) - H*||_F^2 (exact at every m for exp and relu), for the
     normalised NTK of DESIGN.md section 2 with k outputs (the nk x nk matrix, Frobenius norm over all
-    entries). Not collective; pure numpy, O(n^2 d)."""
+    entries). Pure numpy, O(n^2 d)."""
     _check(activation, init, k)
     X = np.asarray(X, float)
     K = X @ X.T
@@ -237,6 +237,51 @@ def softmax_expansion(X, sigma, init="random"):
         (scale * bias).reshape(n, n)
     return {"v": v, "w": w, "bias": K * bias, "C": float(np.sum(K ** 2 * v)),
             "C2": float(np.sum(K ** 2 * w))}
+
+
+# ---- the log-normal tail ----------------------------------------------------------------------------
+
+def tail_share(X, activation, sigma, draws):
+    """The share of C carried by neurons whose projection w.u / sigma exceeds z, the level a standard
+    normal passes about once in `draws` draws (z = Phi^-1(1 - 1/draws)), u the direction of
+    x_i + x_j (the direction along which exp(w.(x_i + x_j)), the heavy part of every entry's term,
+    grows). A diagnostic of the log-normal tail: an RMS over S seeds of width m has seen about
+    draws = S m neurons, so it typically shows sqrt(1 - tail_share(S m)) of sqrt(C/m) until the
+    share is small. Exact truncated moments of (T - E T)^2 for the one-neuron term T of each entry
+    (exp: e^{w.(x_i+x_j)}; softmax: the linearised (b_i - g)(b_j - g)) by exponential tilting,
+    E[e^{w.v}; w.u > sigma z] = e^{sigma^2 |v|^2 / 2} Phi(sigma v.u - z). ReLU has no tail: 0.
+    Floats (no logs): for sigma^2 |x|^2 up to about 40."""
+    from scipy.stats import norm
+    if activation == "relu":
+        return 0.0
+    X = np.asarray(X, float)
+    K = X @ X.T
+    nrm = np.diag(K)
+    s2 = float(sigma) ** 2
+    z = norm.isf(1.0 / draws)
+    su = np.sqrt(np.maximum(nrm[:, None] + nrm[None, :] + 2 * K, 0.0))  # |x_i + x_j|
+    safe = np.where(su > 0, su, 1.0)
+    # projections of x_i and x_j on u = (x_i + x_j) / |x_i + x_j|
+    pi_ = (nrm[:, None] + K) / safe
+    pj_ = (nrm[None, :] + K) / safe
+    if activation == "exp":
+        mu = np.exp(0.5 * s2 * su ** 2)
+        # (T - mu)^2 = T^2 - 2 mu T + mu^2, T = e^{w.(x_i + x_j)}
+        terms = [(1.0, 2, 2), (-2 * mu, 1, 1), (mu ** 2, 0, 0)]
+        norm_ = (0.0, 0.0)
+    else:
+        g = np.exp(s2 * K)
+        # T - E T = b_i b_j - g b_i - g b_j + g, b = e^{w.x} / zeta; square it monomial by monomial
+        lin = [(1.0, 1, 1), (-g, 1, 0), (-g, 0, 1), (g, 0, 0)]
+        terms = [(c1 * c2, p1 + p2, q1 + q2) for c1, p1, q1 in lin for c2, p2, q2 in lin]
+        norm_ = (0.5 * s2 * nrm[:, None], 0.5 * s2 * nrm[None, :])
+    tail = np.zeros_like(K)
+    for c, p, q in terms:
+        v2 = p * p * nrm[:, None] + q * q * nrm[None, :] + 2 * p * q * K  # |p x_i + q x_j|^2
+        logm = 0.5 * s2 * v2 - p * norm_[0] - q * norm_[1]
+        tail = tail + c * np.exp(logm) * norm.sf(z - sigma * (p * pi_ + q * pj_))
+    tail = np.where(su > 0, np.maximum(tail, 0.0), 0.0)
+    return float(np.sum(K ** 2 * tail) / constant(X, activation, sigma))
 
 
 # ---- direct simulation of the finite-width H(0) (the Monte-Carlo reference) -------------------------

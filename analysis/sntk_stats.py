@@ -15,8 +15,16 @@ thresholds, and a harness that plants errors in results directories.
    points each contribute their own likelihood term), and `plot_censored` draws censored points as
    open markers with arrows (or bars).
 3. Planted errors. Copy a results directory, change its HDF5 outputs (scale a dataset, replace it by
-   another run's, change an attribute, drop runs), rerun an analysis and its checks, and report
-   whether the checks failed: a check that passes a planted error is no check.
+   another run's, change an attribute or the recorded config, drop runs), rerun an analysis and its
+   checks, and report whether the checks failed: a check that passes a planted error is no check.
+   From a test, on the tiny variant's runs (RUNS = runs/NAME/tiny/NAME):
+       check = analysis_check("analysis/kernel_limit.py", "experiments/kernel-limit/expect.json",
+                              "tiny")
+       base, res = plants_caught(RUNS, "planted", [
+           ("H scaled by sqrt 2", lambda d: scale_dataset(d, "ntk/diff_limit_fro", 2 ** 0.5)),
+           ("width off by 2x", lambda d: set_attribute(d, "m", lambda m: 2 * m)),
+           ("seed 3 lost", lambda d: drop_runs(d, lambda a: a["seed"] == 3))], check)
+       assert base["passed"] and all(r["caught"] for r in res)
 Everything is numpy/scipy; random numbers come from numpy Generators seeded by the caller."""
 import os
 import shutil
@@ -541,10 +549,11 @@ def plot_censored(ax, x, sample, color=None, label=None, marker="o", arrow=1.6, 
 # ---- 3. planted errors ------------------------------------------------------------------------------
 
 def copy_results(src, dst):
-    """Copy the results directory src to dst (dst is replaced). Returns dst."""
+    """Copy the results directory src to dst (dst is replaced; symbolic links are copied as the
+    files they point to, so a plant never writes through a link into the original). Returns dst."""
     if os.path.exists(dst):
         shutil.rmtree(dst)
-    shutil.copytree(src, dst, symlinks=True)
+    shutil.copytree(src, dst, symlinks=False)
     return dst
 
 

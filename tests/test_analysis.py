@@ -231,6 +231,40 @@ for sig in (0.05, 0.9, 1.1, 3.0, 20.0):
         worst = max(worst, abs(float(lv_s[i, j] - ref_s)), abs(float(lv_e[i, j] - ref_e)))
 t.check(worst < 1e-11, f"variances (softmax, exp) vs 50-digit evaluations, sigma 0.05 .. 20: "
                        f"largest relative error {worst:.1e} (< 1e-11)")
+# tail_share: at z = -inf (draws = 1) it is the whole of C (the monomial expansion of (T - E T)^2
+# against the closed form; cancellation 1/sigma^4 = 256 at sigma 0.25 over 16 terms: < 1e-11); at a
+# finite z against the share of sum K^2 (T - E T)^2 carried by sampled neurons with w.u / sigma > z
+# (20 batches of 5000 neurons, within 4 standard errors of the batch means)
+from scipy.stats import norm  # noqa: E402
+
+d1 = max(abs(nf.tail_share(X, a, sg, 1.0) - 1) for a in ("exp", "softmax") for sg in (0.25, 1.5))
+t.check(d1 < 1e-11, f"tail_share with z = -inf is 1 (largest deviation {d1:.1e}, < 1e-11)")
+Kx = X @ X.T
+nx = np.diag(Kx)
+for act, sig in (("exp", 0.5), ("softmax", 0.5)):
+    draws = 10.0
+    z = norm.isf(1 / draws)
+    shares = []
+    for bt in range(20):
+        W = sig * np.random.default_rng(100 + bt).standard_normal((5000, X.shape[1]))
+        E = np.exp(X @ W.T)  # n x N
+        S2 = X + X[:, None, :]  # x_i + x_j, n x n x d
+        U = S2 / np.linalg.norm(S2, axis=2, keepdims=True)
+        Zp = np.einsum("ijd,rd->ijr", U, W) / sig
+        if act == "exp":
+            T = E[:, None, :] * E[None, :, :]
+            ET = np.exp(0.5 * sig ** 2 * (nx[:, None] + nx[None] + 2 * Kx))
+        else:
+            b = E / np.exp(0.5 * sig ** 2 * nx)[:, None]
+            g = np.exp(sig ** 2 * Kx)
+            T = (b[:, None, :] - g[..., None]) * (b[None, :, :] - g[..., None])
+            ET = g * (g - 1)
+        D = Kx[..., None] ** 2 * (T - ET[..., None]) ** 2
+        shares.append(np.sum(D * (Zp > z)) / np.sum(D))
+    mc, se = np.mean(shares), np.std(shares, ddof=1) / np.sqrt(len(shares))
+    ts = nf.tail_share(X, act, sig, draws)
+    t.check(abs(mc - ts) <= Z * se, f"tail_share {act} sigma {sig}, z = {z:.2f}: {ts:.4f} vs sampled "
+                                    f"{mc:.4f} +- {se:.4f} (within {Z:g} SE)")
 C1, C2 = nf.constant(X, "exp", 0.5), nf.constant(X, "exp", 0.5, "coupled")
 t.check(abs(C2 / C1 - 2) < 1e-14, f"coupled pairs: C doubles ({C2 / C1!r})")
 Ck = nf.constant(X, "relu", 1.0, k=3)

@@ -6,6 +6,7 @@ usage: experiments/kernel-limit/constant_check.py run OUTDIR [--seeds=A:B] [--wi
            [--series=act:sigma,...] [--inits=random,coupled] [--jobs=J]
        experiments/kernel-limit/constant_check.py summary OUTDIR [OUT.png]
        experiments/kernel-limit/constant_check.py mc OUTDIR [--n=8] [--draws=4000,1000]
+       experiments/kernel-limit/constant_check.py tail OUTDIR [--m=16384] [--draws=1000]
 
 run: writes OUTDIR/data.h5 once (the deck's sphere data, n = 32, d = 16 with a constant coordinate,
 drawn by `softntk ntk` at run.seed = 1), then one `softntk ntk` per (series, init, width 2^E, seed)
@@ -22,7 +23,12 @@ mc: the formula against a direct numpy simulation of H(0) (analysis/ntk_fluctuat
 the first n rows of OUTDIR/data.h5, every activation, sigma in {0.25, 0.5, 1, 1.5}, both inits,
 m = 256 (first number of draws) and 4096 (second); the prediction is C (exp, relu: exact) or
 C + C2 / m (softmax); writes OUTDIR/mc.json and prints mean +- SE and z = (mean - prediction) / SE.
-Also prints C per activation and sigma for the whole data set (n = 32)."""
+Also prints C per activation and sigma for the whole data set (n = 32).
+tail: the log-normal tail at sigma = 1 and 1.5 (exp, softmax, init = random, width m): the ratios of
+the softntk runs against `draws` numpy draws of the same distribution (two-sample Kolmogorov-Smirnov),
+their quantiles and RMS values, and the typical RMS sqrt(1 - tail_share(S m)) for S seeds
+(analysis/ntk_fluctuation.tail_share); per width, the RMS of the softntk runs beside it. Writes
+OUTDIR/tail.json."""
 import os
 import subprocess
 import sys
@@ -202,13 +208,71 @@ def mc(outdir, argv):
     return 0
 
 
+def tail(outdir, argv):
+    import json
+
+    import h5py
+    from scipy import stats
+
+    import ntk_fluctuation as nf
+    o = _opts(argv)
+    m0, draws = int(o.get("m", 16384)), int(o.get("draws", 1000))
+    with h5py.File(make_data(outdir), "r") as f:
+        X = f["X"][...]
+    runs = nf.run_ratios([os.path.join(outdir, "runs")])
+    out = []
+    for act in ("exp", "softmax"):
+        for sigma in (1.0, 1.5):
+            C = nf.constant(X, act, sigma)
+            sel = [r for r in runs if (r["activation"], r["sigma"], r["init"]) ==
+                   (act, sigma, "random")]
+            by_m = defaultdict(list)
+            for r in sel:
+                by_m[r["m"]].append(r["ratio"])
+            ours = np.array(by_m.get(m0, []))
+            sim = np.sqrt(nf.monte_carlo(X, act, sigma, m0, "random", draws,
+                                         seed=hash_seed(act, sigma, "tail", m0))["scaled"] / C)
+            ks = stats.ks_2samp(ours, sim) if len(ours) > 1 else None
+            q = (0.1, 0.5, 0.9, 0.99)
+            row = {"activation": act, "sigma": sigma, "m": m0, "C": C, "seeds": len(ours),
+                   "draws": draws, "ks_statistic": ks.statistic if ks else None,
+                   "ks_pvalue": ks.pvalue if ks else None,
+                   "quantiles": list(q), "softntk_quantiles": np.quantile(ours, q).tolist()
+                   if len(ours) else None, "numpy_quantiles": np.quantile(sim, q).tolist(),
+                   "softntk_rms": float(np.sqrt(np.mean(ours ** 2))) if len(ours) else None,
+                   "numpy_rms": float(np.sqrt(np.mean(sim ** 2))),
+                   "numpy_rms_of_32": np.quantile(
+                       [np.sqrt(np.mean(sim[i:i + 32] ** 2)) for i in range(0, draws - 31, 32)],
+                       (0.1, 0.5, 0.9)).tolist(),
+                   "widths": {}}
+            for m in sorted(by_m):
+                v = np.array(by_m[m])
+                row["widths"][m] = {"seeds": len(v), "rms": float(np.sqrt(np.mean(v ** 2))),
+                                    "median": float(np.median(v)),
+                                    "typical": float(np.sqrt(max(0.0, 1 - nf.tail_share(
+                                        X, act, sigma, len(v) * m))))}
+            out.append(row)
+            print(f"{act} sigma {sigma:g}, m = {m0}: softntk {len(ours)} seeds vs numpy {draws} "
+                  f"draws: KS D = {row['ks_statistic']:.3f}, p = {row['ks_pvalue']:.3f}; "
+                  f"quantiles 10/50/90/99 % softntk {np.round(row['softntk_quantiles'], 3)}, "
+                  f"numpy {np.round(row['numpy_quantiles'], 3)}; RMS softntk "
+                  f"{row['softntk_rms']:.3f}, numpy {row['numpy_rms']:.3f} (RMS of 32 draws: "
+                  f"10/50/90 % {np.round(row['numpy_rms_of_32'], 3)})")
+            for m, w in row["widths"].items():
+                print(f"    m = {m:6d}: {w['seeds']:4d} seeds, RMS {w['rms']:.3f}, median "
+                      f"{w['median']:.3f}, typical sqrt(1 - tail share) {w['typical']:.3f}")
+    with open(os.path.join(outdir, "tail.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    return 0
+
+
 def hash_seed(act, sigma, init, m):
     """A fixed seed per case (no Python hash: it is salted per process)."""
-    return [("softmax", "exp", "relu").index(act), int(sigma * 100), len(init), m]
+    return [("softmax", "exp", "relu").index(act), int(sigma * 100), sum(map(ord, init)), m]
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] not in ("run", "summary", "mc"):
+    if len(argv) < 3 or argv[1] not in ("run", "summary", "mc", "tail"):
         print(__doc__.split("usage:", 1)[1].split("run:", 1)[0].strip(), file=sys.stderr)
         return 2
     outdir = os.path.abspath(argv[2])
@@ -216,6 +280,8 @@ def main(argv):
         return run(outdir, argv[3:])
     if argv[1] == "mc":
         return mc(outdir, argv[3:])
+    if argv[1] == "tail":
+        return tail(outdir, argv[3:])
     rest = [a for a in argv[3:] if not a.startswith("--")]
     return summary(outdir, rest[0] if rest else os.path.join(outdir, "constant_check.png"))
 
