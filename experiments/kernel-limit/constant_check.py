@@ -112,7 +112,23 @@ def run(outdir, argv):
 def summary(outdir, out):
     from ntk_fluctuation import ratio_checks, ratio_summary, run_ratios
     from sntk_results import save_outputs
+    import h5py
+
+    import ntk_fluctuation as nf
     rows = ratio_summary(run_ratios([os.path.join(outdir, "runs")]))
+    with h5py.File(make_data(outdir), "r") as f:
+        X = f["X"][...]
+    c2 = {}
+    for r in rows:  # softmax: the second-order prediction sqrt(1 + C2 / (C m)) of the ratio
+        if r["activation"] == "softmax":
+            key = (r["sigma"], r["init"])
+            if key not in c2:
+                e = nf.softmax_expansion(X, r["sigma"], r["init"])
+                c2[key] = e["C2"] / e["C"]
+            q = 1 + c2[key] / r["m"]
+            r["second_order"] = float(np.sqrt(q)) if q > 0.5 else None
+        else:
+            r["second_order"] = 1.0
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -127,29 +143,35 @@ def summary(outdir, out):
             y = np.array([r["rms_ratio"] for r in rr])
             lo = np.array([r["t"][0] for r in rr])
             hi = np.array([r["t"][1] for r in rr])
-            ax.errorbar(ms, y, yerr=[y - lo, hi - y], marker="o", ms=4, capsize=3,
-                        label=f"{act}, sigma = {sigma:g}")
+            h = ax.errorbar(ms, y, yerr=[y - lo, np.minimum(hi, 3) - y], marker="o", ms=4,
+                            capsize=3, label=f"{act}, sigma = {sigma:g}")
+            pred = [(r["m"], r["second_order"]) for r in rr
+                    if act == "softmax" and r["second_order"] is not None]
+            if pred:
+                ax.plot(*zip(*pred), "--", color=h[0].get_color(), lw=1)
         for level, style in ((1, "k-"), (2 ** 0.5, "k:"), (2 ** -0.5, "k:")):
             ax.axhline(level, color="k", ls=style[1:], lw=0.8)
         ax.set_xscale("log", base=2)
+        ax.set_ylim(0, 3)
         ax.set_xlabel("width m")
         ax.set_title(f"init = {init}", fontsize=10)
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("RMS over seeds of ||H(0) - H*||_F / sqrt(C / m)")
     axes[0].legend(fontsize=7)
-    fig.suptitle("fixed data (n = 32, d = 16), 95 % bootstrap-t intervals over seeds; dotted: "
-                 "sqrt 2 and 1 / sqrt 2", fontsize=10)
+    fig.suptitle("fixed data (n = 32, d = 16), 95 % bootstrap-t intervals over seeds (clipped at 3); "
+                 "dashed: softmax sqrt(1 + C2 / (C m)); dotted: sqrt 2, 1 / sqrt 2", fontsize=9)
     fig.tight_layout()
     lines, failures = ratio_checks(rows)
     save_outputs(fig, out, {"quantity": "RMS over seeds of ||H(0) - H*||_F / sqrt(C/m)",
                             "rows": rows, "checks": lines, "failures": failures})
     print(f"{'activation':8s} {'sigma':>5s} {'init':8s} {'m':>6s} {'seeds':>5s} {'C':>10s} "
-          f"{'RMS':>6s} {'95% t':>15s} {'95% BCa':>15s} {'median':>6s} {'max':>6s}")
+          f"{'RMS':>6s} {'95% t':>15s} {'95% BCa':>15s} {'median':>6s} {'max':>6s} {'2nd':>6s}")
     for r in rows:
         print(f"{r['activation']:8s} {r['sigma']:5g} {r['init']:8s} {r['m']:6d} {r['seeds']:5d} "
               f"{r['C']:10.4g} {r['rms_ratio']:6.3f} [{r['t'][0]:.3f}, {r['t'][1]:.3f}] "
               f"[{r['bca'][0]:.3f}, {r['bca'][1]:.3f}] {r['median_ratio']:6.3f} "
-              f"{r['max_ratio']:6.2f}")
+              f"{r['max_ratio']:6.2f} "
+              f"{'' if r['second_order'] is None else format(r['second_order'], '6.3f')}")
     print("\n".join(lines))
     return 0
 
