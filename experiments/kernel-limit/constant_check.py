@@ -283,8 +283,20 @@ def tail(outdir, argv):
             for m, w in row["widths"].items():
                 print(f"    m = {m:6d}: {w['seeds']:4d} seeds, RMS {w['rms']:.3f}, median "
                       f"{w['median']:.3f}, typical sqrt(1 - tail share) {w['typical']:.3f}")
+    shares = {}
+    print("tail_share(draws) on the data, and the draws from which it is <= 0.1:")
+    for act in ("exp", "softmax"):
+        for sigma in (1.0, 1.5):
+            tab = {e: nf.tail_share(X, act, sigma, 2.0 ** e) for e in range(16, 33, 4)}
+            lo, hi = 1.0, 200.0  # bisection in log2(draws): the share falls with draws
+            for _ in range(50):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if nf.tail_share(X, act, sigma, 2.0 ** mid) > 0.1 else (lo, mid)
+            shares[f"{act}, sigma = {sigma:g}"] = {"share": tab, "log2_draws_share_0.1": hi}
+            print(f"  {act:8s} sigma {sigma:g}: " + ", ".join(f"2^{e}: {v:.3f}" for e, v in
+                                                           tab.items()) + f"; <= 0.1 from 2^{hi:.1f}")
     with open(os.path.join(outdir, "tail.json"), "w") as f:
-        json.dump(out, f, indent=1)
+        json.dump({"series": out, "tail_share": shares}, f, indent=1)
     return 0
 
 
