@@ -38,7 +38,7 @@ A measurement (dict):
               them, plus the seed count) and at the sibling key <path>_interval ({low, high, level,
               seeds} or [low, high]); without either the report says "not computed"
   seeds       the seed count: a number, a path (to a number, or to a list with one count per
-              point), or {"text": "closed form"}; by default the interval dict's "seeds"
+              point), or {"text": "closed form"}; an interval dict's own "seeds" takes precedence
   seeds_len   True: the path holds a list whose length is the count (e.g. timing repetitions)
   seeds_unit  what the count counts (default "seeds")
   fmt         "g" (3 significant digits, default), "g5" (5), "slope" (2 decimals), "pct", "int"
@@ -76,12 +76,12 @@ CLAIMS = [
         "title": "Gradient descent converges linearly on a wide softmax network",
         "experiment": "convergence",
         "statement": "With the paper's output scale (α = m) and a width polynomial in n, gradient "
-                     "descent on the two-layer softmax network drives the training loss to zero at a "
-                     "linear rate: ‖F(t) − y‖² ≤ (1 − m η λ / 2)ᵗ ‖F(0) − y‖², with "
-                     "λ = λ_min(H*) and H = J Jᵀ / m.",
+                     "descent on the two-layer softmax network drives the training loss to zero "
+                     "at a linear rate: ‖F(t) − y‖² ≤ (1 − m η λ / 2)ᵗ ‖F(0) − y‖², with λ = "
+                     "λ_min(H*) and H = J Jᵀ / m.",
         "prediction": "Every per-step loss ratio L(t+1)/L(t) lies below 1 − η λ_min(J Jᵀ(0)) / 2 "
-                      "(constant 1/2); the loss follows the linearised (frozen-NTK) curve, closer as "
-                      "m grows.",
+                      "(constant 1/2); the loss follows the linearised (frozen-NTK) curve, closer "
+                      "as m grows.",
         "measures": [
             {"label": "{activation}, m = {m}: mean loss ratio per step", "each": "runs",
              "short": "{activation}, m = {m}: loss ratio per step",
@@ -95,10 +95,10 @@ CLAIMS = [
              "path": "max_rel_dev_linearised", "seeds": 1,
              "readme": {"activation": ["softmax", "relu"]}},
         ],
-        "caveat": "For linear dynamics with η λ_max < 2 the cumulative curve lies below the "
-                  "bound whatever the data, so the share of steps below it cannot fail; the runs use "
-                  "η near 0.9 / λ_max and widths far below the theorem's hypotheses. One run "
-                  "(one seed) per configuration.",
+        "caveat": "For linear dynamics with η λ_max < 2 the cumulative curve lies below the bound "
+                  "whatever the data, so the share of steps below it cannot fail; the runs use η "
+                  "near 0.9 / λ_max and widths far below the theorem's hypotheses. One run (one "
+                  "seed) per configuration.",
         "command": RERUN,
     },
     {
@@ -108,12 +108,14 @@ CLAIMS = [
         "statement": "The empirical NTK H(0) of a width-m network converges to the infinite-width "
                      "kernel H* (closed forms in DESIGN.md section 2), so λ_min(H(0)) inherits "
                      "λ_min(H*) > 0.",
-        "prediction": "H(0) is an average of m independent neuron terms (softmax: a ratio of two), so "
-                      "E ‖H(0) − H*‖_F² = C / m: the RMS of ‖H(0) − H*‖_F / ‖H*‖_F falls with "
-                      "slope −1/2 against m on log-log axes (constant C per activation and data).",
+        "prediction": "H(0) is an average of m independent neuron terms (softmax: a ratio of two), "
+                      "so E ‖H(0) − H*‖_F² = C / m (softmax: + O(m⁻²)): the RMS of "
+                      "‖H(0) − H*‖_F / ‖H*‖_F falls with slope −1/2 against m on log-log axes "
+                      "(constant C per activation and data).",
         "measures": [
             {"label": "{key}: slope of RMS ‖H(0) − H*‖_F / ‖H*‖_F against m", "each": "series",
-             "short": "{key}: slope", "path": "fit_fro.slope", "ref": -0.5, "seeds": "seeds", "fmt": "slope",
+             "short": "{key}: slope", "path": "fit_fro.slope", "ref": -0.5, "seeds": "seeds",
+             "fmt": "slope",
              "readme": True},
         ],
         "caveat": "The slopes are least-squares fits of RMS values over few seeds per width; no "
@@ -126,26 +128,27 @@ CLAIMS = [
         "experiment": "perturbation",
         "statement": "The paper's mechanism: softmax's normalisation makes the NTK stable under "
                      "perturbations of the weights: if ‖w_r − w_r(0)‖ ≤ R for every neuron then "
-                     "‖H(W) − H(W(0))‖ ≤ C R (a constant depending on n and e^{O(B)}), and gradient "
-                     "descent keeps R small, shrinking with m, so λ_min(H(t)) ≥ λ_min(H(0)) "
-                     "/ 2 along training.",
-        "prediction": "Along gradient descent R = max_r ‖w_r(t) − w_r(0)‖ falls like m^(−1) (softmax, exp "
-                      "with the paper's scales) and m^(−1/2) (ReLU); ‖H(t) − H(0)‖ grows at most "
-                      "linearly in R (log-log slope of ΔH against R at least 1).",
+                     "‖H(W) − H(W(0))‖ ≤ C R (a constant depending on n and e^{O(B)}), and "
+                     "gradient descent keeps R small, shrinking with m, so λ_min(H(t)) ≥ "
+                     "λ_min(H(0)) / 2 along training.",
+        "prediction": "Along gradient descent R = max_r ‖w_r(t) − w_r(0)‖ falls like m^(−1) "
+                      "(softmax, exp with the paper's scales) and m^(−1/2) (ReLU); ‖H(t) − H(0)‖ "
+                      "grows at most linearly in R (log-log slope of ΔH against R at least 1).",
         "measures": [
             {"label": "{key}: slope of R against m", "each": "activations", "path": "fit_R.slope",
              "short": "{key}: R–m slope",
              "ref": {"softmax": -1.0, "exp": -1.0, "relu": -0.5}, "fmt": "slope", "seeds": 1,
              "readme": True},
-            {"label": "{key}: slope of ΔH = ‖H(t) − H(0)‖ against R along training", "each": "activations",
-             "short": "{key}: ΔH–R slope", "path": "fit_dH_vs_R.slope", "ref": "≥ 1", "fmt": "slope", "seeds": 1,
+            {"label": "{key}: slope of ΔH = ‖H(t) − H(0)‖ against R along training",
+             "each": "activations", "short": "{key}: ΔH–R slope", "path": "fit_dH_vs_R.slope",
+             "ref": "≥ 1", "fmt": "slope", "seeds": 1,
              "readme": True},
         ],
         "caveat": "Only the gradient-descent trajectory is measured, not the worst perturbation of "
-                  "size R that the lemma bounds: coupled pairs move in opposite directions, so the "
-                  "first-order change of H cancels along this path. The ΔH–R slope pools correlated "
-                  "snapshots of one run per width. Softmax's invariance under a common shift of all "
-                  "w_r is not measured here.",
+                  "size R that the lemma bounds: coupled pairs move in opposite directions, so "
+                  "the first-order change of H cancels along this path. The ΔH–R slope pools "
+                  "correlated snapshots of one run per width. Softmax's invariance under a common "
+                  "shift of all w_r is not measured here.",
         "command": RERUN,
     },
     {
@@ -176,14 +179,13 @@ CLAIMS = [
         "id": "normalisation",
         "title": "On the unit sphere the normalisation costs nothing in conditioning",
         "experiment": "normalisation",
-        "statement": "The softmax network is the exp network divided by its mean activation; in the "
-                     "infinite-width limit H*_softmax = H*_exp / (Z(x_i) Z(x_j)), Z(x) = "
+        "statement": "The softmax network is the exp network divided by its mean activation; in "
+                     "the infinite-width limit H*_softmax = H*_exp / (Z(x_i) Z(x_j)), Z(x) = "
                      "exp(σ² ‖x‖² / 2). On the sphere, where the analysis lives, this is a "
                      "constant rescaling.",
-        "prediction": "Unit sphere: λ_min(H*_exp) / λ_min(H*_softmax) = e^{σ²} and equal "
-                      "condition numbers (an identity of the closed forms). Norms in [r_min, r_max]: "
-                      "the ratio inside Ostrowski's bracket [e^{σ² r_min²}, e^{σ² "
-                      "r_max²}].",
+        "prediction": "Unit sphere: λ_min(H*_exp) / λ_min(H*_softmax) = e^{σ²} and equal condition "
+                      "numbers (an identity of the closed forms). Norms in [r_min, r_max]: the "
+                      "ratio inside Ostrowski's bracket [e^{σ² r_min²}, e^{σ² r_max²}].",
         "measures": [
             {"label": "sphere: max over σ of |ratio / e^{σ²} − 1|",
              "path": "sphere.max_rel_dev_ratio", "ref": 0.0, "seeds": {"text": "closed form"},
@@ -205,7 +207,8 @@ CLAIMS = [
                             ["varying.inside_bracket_fraction", ">=", 1.0]],
                     # 1e-9: the identity is exact; the eigen-solver's relative error, n eps cond,
                     # is about 1e-10 at most for these kernels (experiments/normalisation/README.md,
-                    # whose expect.json range this repeats); a wrong Z, sigma or kernel moves it 1e-2
+                    # whose expect.json range this repeats); a wrong Z, sigma or kernel moves it
+                    # by 1e-2 or more
                     "why": "the sphere identity holds to round-off and every off-sphere ratio "
                            "lies in its bracket"},
         "caveat": "The sphere part checks an identity of the closed forms (a transcription check): "
@@ -239,13 +242,14 @@ CLAIMS = [
         "id": "diffusion-score",
         "title": "A softmax network learns a diffusion model's score",
         "experiment": "diffusion",
-        "statement": "Applied to denoising score matching, gradient descent on the over-parameterised "
-                     "softmax network learns the score function with provable accuracy: in the NTK "
-                     "regime the trained network is the kernel regressor of H*, and early stopping "
-                     "controls the error.",
-        "prediction": "The held-out score error falls from the zero predictor's to a best step, later "
-                      "and lower as the number of training triples N grows; the distance of the "
-                      "trained network to kernel gradient descent with H* falls like m^(−1/2).",
+        "statement": "Applied to denoising score matching, gradient descent on the "
+                     "over-parameterised softmax network learns the score function with provable "
+                     "accuracy: in the NTK regime the trained network is the kernel regressor of "
+                     "H*, and early stopping controls the error.",
+        "prediction": "The held-out score error falls from the zero predictor's to a best step, "
+                      "later and lower as the number of training triples N grows; the distance of "
+                      "the trained network to kernel gradient descent with H* falls like "
+                      "m^(−1/2).",
         "measures": [
             {"label": "N = {N}, m = {m}: best held-out score error (step {best_step})",
              "short": "N = {N}: best error (step {best_step})",
@@ -267,12 +271,13 @@ CLAIMS = [
         "id": "diffusion-sampling",
         "title": "Samples from the learned score match the target",
         "experiment": "diffusion",
-        "statement": "A score learned to that accuracy generates the data: reverse-SDE samples with "
-                     "the learned score approach the target distribution.",
-        "prediction": "The learned-score samples pass the sample checks (analysis/sample_checks.py): "
-                      "sliced W2 at most 1.5x and MMD at most 2x the noise floor, better than the "
-                      "moment-matched Gaussian by more than the floor's spread, every mode covered "
-                      "within its radius; the exact score's samples pass and the Gaussian's fail.",
+        "statement": "A score learned to that accuracy generates the data: reverse-SDE samples "
+                     "with the learned score approach the target distribution.",
+        "prediction": "The learned-score samples pass the sample checks "
+                      "(analysis/sample_checks.py): sliced W2 at most 1.5x and MMD at most 2x the "
+                      "noise floor, better than the moment-matched Gaussian by more than the "
+                      "floor's spread, every mode covered within its radius; the exact score's "
+                      "samples pass and the Gaussian's fail.",
         "measures": [
             {"label": "sliced W2, learned score", "path": "samples.sw2_learned",
              "ref_path": "samples.sw2_floor", "ref_label": "noise floor", "seeds": 1,
@@ -312,11 +317,11 @@ CLAIMS = [
         "title": "The instrument: the step and the NTK eigen-solve scale across ranks",
         "experiment": "scaling",
         "statement": "softntk's decomposition (neurons sharded over ranks, one small allreduce per "
-                     "chunk; the Gram block-cyclic on a BLACS grid) scales: not a claim of the paper, "
-                     "a claim of the instrument that tests it.",
-        "prediction": "Parallel efficiency 1 for the step (strong and weak scaling), below 1 for the "
-                      "eigen-solve (PDSYEVD's tridiagonalisation is communication-bound); flop counts "
-                      "independent of P.",
+                     "chunk; the Gram block-cyclic on a BLACS grid) scales: not a claim of the "
+                     "paper, a claim of the instrument that tests it.",
+        "prediction": "Parallel efficiency 1 for the step (strong and weak scaling), below 1 for "
+                      "the eigen-solve (PDSYEVD's tridiagonalisation is communication-bound); "
+                      "flop counts independent of P.",
         "measures": [
             {"label": "step, strong, P = {P}: efficiency", "each": "step.strong", "pick": "last",
              "path": "efficiency", "ref": 1.0, "seeds": "seconds_reps",

@@ -17,7 +17,8 @@ otherwise the tiny sweeps run here (scripts/run_experiment.sh all tiny). Checked
   marker appears), a figure deleted (one <img> fewer), a truncated PNG (the decode check fails), a
   page that logs a console error and throws (the console scan finds both);
 - --readme: the table in README.md equals the one generated from experiments/*/NAME.json; a
-  changed number in either the README or a JSON makes them differ."""
+  changed number in either the README or a JSON makes them differ; the conventions an analysis
+  writes to (interval dicts, <name>_interval, verdict blocks, null values) are shown as written."""
 import base64
 import glob
 import io
@@ -39,7 +40,8 @@ from claims import CLAIMS  # noqa: E402
 PY = "/usr/bin/python3"
 REPORT = os.path.join(SOURCE, "analysis", "report.py")
 EXPERIMENTS = sorted({c["experiment"] for c in CLAIMS}
-                     | {m["experiment"] for c in CLAIMS for m in c["measures"] if "experiment" in m})
+                     | {m["experiment"] for c in CLAIMS for m in c["measures"]
+                        if "experiment" in m})
 
 
 def run_report(args, timeout=300):
@@ -60,7 +62,7 @@ def chromium(args, timeout=120):
 
 
 def console_errors(stderr):
-    """Console messages of the page (Chromium logs them as ...:CONSOLE:LINE] "text", source: ...)."""
+    """Console messages of the page (Chromium logs them as ...:CONSOLE:LINE] "text", source:)."""
     return [ln for ln in stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
 
 
@@ -97,7 +99,7 @@ def tiny_results(t):
     env = dict(os.environ, SNTK_BIN=SOFTNTK)
     p = subprocess.run([os.path.join(SOURCE, "scripts", "run_experiment.sh"), "all", "tiny",
                         "runs"], capture_output=True, text=True, env=env, timeout=900)
-    t.check(p.returncode == 0, "tiny sweeps and analyses ran here (scripts/run_experiment.sh all tiny)"
+    t.check(p.returncode == 0, "tiny sweeps and analyses ran here (run_experiment.sh all tiny)"
             + ("" if p.returncode == 0 else ": " + (p.stdout + p.stderr)[-800:]))
     return os.path.abspath("runs")
 
@@ -166,9 +168,10 @@ def test_tiny(t):
     json.dump(doc, open(conv, "w"))
     os.unlink(os.path.join(planted, "scaling", "tiny", "scaling.png"))
     p = run_report(["--strict", "--no-pdf", "--variant", "tiny", planted, "planted-report"])
-    t.check(p.returncode == 1 and "max_rel_dev_linearised" in p.stderr and "scaling.png" in p.stderr,
+    t.check(p.returncode == 1 and "max_rel_dev_linearised" in p.stderr
+            and "scaling.png" in p.stderr,
             "planted: a deleted key and a deleted figure make --strict fail, naming both")
-    dom, _, _ = chromium(["--dump-dom", "file://" + os.path.abspath("planted-report.html")])[:3]
+    dom, _, _ = chromium(["--dump-dom", "file://" + os.path.abspath("planted-report.html")])
     t.check('class="missing"' in dom, "planted: the page marks the missing cells")
     t.check(len(data_images(dom)) == len(EXPERIMENTS) - 1,
             "planted: the deleted figure is one <img> fewer (the image count check catches it)")
@@ -210,6 +213,58 @@ def test_readme(t):
     ev2, _ = report.evaluate(work)
     t.check(report.readme_diff(text, report.readme_table(ev2)) != [],
             "planted: a JSON number changed makes the README's table differ")
+    test_conventions(t, work)
+
+
+def rows_of(evaluated, cid):
+    return next(e for e in evaluated if e["claim"]["id"] == cid)
+
+
+def test_conventions(t, work):
+    """What an experiment's analysis may write, shown as written: an interval dict in place of a
+    fitted number, a sibling <name>_interval, a verdict block per claim or per experiment (an
+    invalid status is flagged), a null value (not computed), and a deleted key (missing)."""
+    path = os.path.join(work, "kernel-limit", "kernel-limit.json")
+    doc = json.load(open(path))
+    first = next(iter(doc["series"].values()))
+    first["fit_fro"]["slope"] = {"estimate": -0.4875, "low": -0.52, "high": -0.455, "level": 0.95,
+                                 "seeds": 32}
+    doc["verdict"] = {"status": "pre-asymptotic", "reason": "planted reason"}
+    json.dump(doc, open(path, "w"))
+    path = os.path.join(work, "perturbation", "perturbation.json")
+    doc = json.load(open(path))
+    doc["activations"]["softmax"]["fit_R"]["slope_interval"] = [-0.9, -0.75]
+    doc["activations"]["exp"]["fit_R"]["slope"] = None
+    del doc["activations"]["relu"]["fit_R"]["slope"]
+    doc["verdicts"] = {"perturbation": {"status": "supported", "reason": "planted"}}
+    json.dump(doc, open(path, "w"))
+    path = os.path.join(work, "threshold", "threshold.json")
+    doc = json.load(open(path))
+    doc["verdict"] = {"status": "proven", "reason": "planted invalid status"}
+    json.dump(doc, open(path, "w"))
+    ev, sources = report.evaluate(work)
+    kl = rows_of(ev, "kernel-limit")
+    r = kl["rows"][0]
+    t.check(report.value_text(r) == "−0.49" and report.interval_text(r) == "[−0.52, −0.46]"
+            and r["seeds"] == "32 seeds",
+            f"an interval dict in place of a number: {report.value_text(r)} "
+            f"{report.interval_text(r)}, {r['seeds']}")
+    t.check(kl["verdict"]["status"] == "pre-asymptotic" and "analysis" in kl["verdict"]["source"],
+            "an experiment's 'verdict' block is shown as its analysis wrote it")
+    pt = rows_of(ev, "perturbation")
+    by = {r["label"].split(":")[0]: r for r in pt["rows"] if "slope of R" in r["label"]}
+    t.check(report.interval_text(by["softmax"]) == "[−0.90, −0.75]",
+            "a sibling <name>_interval is shown as the interval")
+    t.check(by["exp"]["state"] == "null"
+            and report.value_text(by["exp"]).startswith("not computed"),
+            "a null value is shown as not computed, not as missing")
+    t.check(by["relu"]["state"] == "missing", "a deleted key is shown as missing")
+    t.check(pt["verdict"]["status"] == "supported",
+            "a 'verdicts' block keyed by the claim id is shown")
+    th = rows_of(ev, "threshold")
+    t.check(th["verdict"].get("missing") and any("threshold: verdict" in m
+                                                 for m in report.missing_cells(ev, sources)),
+            "an invalid verdict status is flagged (and fails --strict)")
 
 
 def main():
