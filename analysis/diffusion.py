@@ -36,15 +36,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sample_checks import SETS, describe, sample_checks  # noqa: E402
 from sntk_results import (AnalysisError, attrs_of, find_files, loglog_fit, need,  # noqa: E402
                           run_analysis, save_outputs)
 
 REG_KEYS = ("score_error_trained", "score_error_kernel", "score_error_kernel_gd",
             "score_error_kernel_gd_limit", "rel_diff_trained_kernel", "rel_diff_trained_gd",
             "rel_diff_trained_gd_limit", "gd_steps")
-SAMPLE_KEYS = ("sw2_learned", "sw2_exact", "sw2_floor", "sw2_floor_std", "mmd_learned",
-               "mmd_exact", "mmd_floor", "mmd_floor_std", "modes_covered_learned",
-               "modes_covered_exact", "samples", "sample_steps")
+SAMPLE_KEYS = tuple(f"{m}_{k}" for k in SETS for m in ("sw2", "mmd", "modes_covered", "inside")) + (
+    "sw2_floor", "sw2_floor_std", "mmd_floor", "mmd_floor_std", "samples", "sample_steps",
+    "coverage_radius", "coverage_level")
 
 
 def read_run(path):
@@ -65,8 +66,9 @@ def read_run(path):
         if "samples" in f and "sw2_learned" in f["samples"].attrs:
             s = attrs_of(f["samples"])
             run["samples"] = {k: float(s[k]) for k in SAMPLE_KEYS if k in s}
-            run["samples"]["mode_fraction_learned"] = f["samples/mode_fraction_learned"][...]
-            for k in ("learned", "exact", "reference"):
+            run["samples"]["verdict"] = {k: sample_checks(s, k, 4) for k in SETS
+                                         if f"sw2_{k}" in s}
+            for k in SETS + ("reference",):
                 run["samples"]["x_" + k] = f["samples/" + k][...] if k in f["samples"] else None
     reg = os.path.join(os.path.dirname(path), "regression.h5")
     run["regression"] = None
@@ -114,8 +116,8 @@ def width_series(runs):
         for k in ("score_error_trained", "score_error_kernel_gd_limit", "score_error_kernel_gd",
                   "score_error_kernel"):
             s[k] = [float(np.mean([x["regression"][k] for x in by_m[m]])) for m in ms]
-        for k in ("sw2_learned", "sw2_exact", "sw2_floor", "mmd_learned", "mmd_exact", "mmd_floor",
-                  "modes_covered_learned"):
+        for k in ("sw2_learned", "sw2_exact", "sw2_gaussian", "sw2_floor", "mmd_learned",
+                  "mmd_exact", "mmd_gaussian", "mmd_floor", "modes_covered_learned"):
             s[k] = [float(np.mean([x["samples"][k] for x in by_m[m] if x["samples"]] or [np.nan]))
                     for m in ms]
         if len(ms) >= 2:
@@ -171,7 +173,8 @@ def plot(es, ws, ref, es_runs):
                    label=f"{lab}: kernel GD with H* (infinite width)")
         b.semilogx(m, s["score_error_kernel_gd"], "x", label=f"{lab}: kernel GD with H(0)")
         b.semilogx(m, s["score_error_kernel"], "^:", label=f"{lab}: ridge kernel regression, H(0)")
-        for k, st in (("sw2_learned", "o-"), ("sw2_exact", "s-"), ("sw2_floor", "k:")):
+        for k, st in (("sw2_learned", "o-"), ("sw2_exact", "s-"), ("sw2_gaussian", "^--"),
+                      ("sw2_floor", "k:")):
             c.semilogx(m, s[k], st, label=f"{lab}: sliced W2, {k[4:]}")
         c.semilogx(m, s["mmd_learned"], "o--", label=f"{lab}: MMD, learned")
     a.set_xlabel("hidden width m")
@@ -186,7 +189,7 @@ def plot(es, ws, ref, es_runs):
     for x in (a, b, c):
         x.grid(True, which="both", alpha=0.3)
         x.legend(fontsize=7)
-    for x, k, col in ((ax[1, 0], "learned", "C0"), (ax[1, 1], "exact", "C2")):
+    for x, k, col in ((ax[1, 0], "learned", "C0"), (ax[1, 1], "gaussian", "C3")):
         if ref is None:
             x.set_axis_off()
             continue
@@ -197,8 +200,9 @@ def plot(es, ws, ref, es_runs):
         x.scatter(sm["x_" + k][:, 0], sm["x_" + k][:, 1], s=3, c=col, alpha=0.6, lw=0,
                   label=f"{k} score: sliced W2 {sm['sw2_' + k]:.3f}, MMD {sm['mmd_' + k]:.3f}, "
                         f"modes {sm['modes_covered_' + k]:.0f}")
-        x.set_title(f"reverse-SDE samples, {k} score (m = {ref['m']}, N = {ref['N']})\nnoise "
-                    f"floor of sliced W2: {sm['sw2_floor']:.3f}", fontsize=9)
+        x.set_title(f"{k} samples (m = {ref['m']}, N = {ref['N']}): checks "
+                    f"{'passed' if sm['verdict'][k]['passed'] else 'FAILED'}\nnoise floor of sliced "
+                    f"W2: {sm['sw2_floor']:.3f}; exact score: {sm['sw2_exact']:.3f}", fontsize=9)
         x.set_xlim(-2, 2)
         x.set_ylim(-2, 2)
         x.set_aspect("equal")
@@ -226,8 +230,9 @@ def main(out, paths):
         samples.update({"run": ref["name"], "m": ref["m"], "N": ref["N"],
                         "sw2_learned_over_floor": sm["sw2_learned"] / sm["sw2_floor"],
                         "sw2_exact_over_floor": sm["sw2_exact"] / sm["sw2_floor"],
+                        "sw2_gaussian_over_floor": sm["sw2_gaussian"] / sm["sw2_floor"],
                         "mmd_learned_over_floor": sm["mmd_learned"] / sm["mmd_floor"],
-                        "min_mode_fraction_learned": float(np.min(sm["mode_fraction_learned"]))})
+                        "passed": {k: int(v["passed"]) for k, v in sm["verdict"].items()}})
     main_w = ws[str(max(int(k) for k in ws))]
     width = {"series": ws, "N": main_w["N"], "m": main_w["m"],
              "rel_diff_gd_limit_widest": main_w["rel_diff_trained_gd_limit"][-1],
@@ -248,8 +253,10 @@ def main(out, paths):
                                   "best step, then rises as the network fits the label noise",
                 "width": "||f_net - f_kernel|| shrinks as m grows (H(0) -> H* at m^-1/2); the "
                          "score errors of network and kernel predictor approach each other",
-                "samples": "reverse-SDE samples with the learned score cover every mode; the "
-                           "exact score's samples sit at the metric's noise floor"},
+                "samples": "reverse-SDE samples with the learned score pass the sample checks "
+                           "(analysis/sample_checks.py: at the noise floor, better than the "
+                           "moment-matched Gaussian, every mode covered within its radius) as "
+                           "the exact score's do, and the Gaussian's and N(0, I)'s do not"},
             "units": {"error": "x_0 units squared (E ||sigma_t^2 (s - s*)||^2 = "
                                "E alpha_t^2 ||f - f*||^2)",
                       "rel_diff": "1 (ratio of norms over held-out points)",
@@ -272,9 +279,10 @@ def main(out, paths):
                   f"{s['fit_gd_limit']['slope_stderr']:.3f}, vs H(0) {s['fit_gd']['slope']:.3f}")
     if samples:
         print(f"samples (m = {samples['m']}): sliced W2 learned {samples['sw2_learned']:.3f}, exact "
-              f"{samples['sw2_exact']:.3f}, floor {samples['sw2_floor']:.3f}; modes "
-              f"{samples['modes_covered_learned']:.0f}/4 (min fraction "
-              f"{samples['min_mode_fraction_learned']:.3f})")
+              f"{samples['sw2_exact']:.3f}, gaussian {samples['sw2_gaussian']:.3f}, noise "
+              f"{samples['sw2_noise']:.3f}, floor {samples['sw2_floor']:.3f}")
+        for k, v in samples["verdict"].items():
+            print(f"samples check {k:9s} {'pass' if v['passed'] else 'FAIL'}: {describe(v)}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include "softntk/data.h"
 #include "softntk/error.h"
 
+#include <float.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdarg.h>
@@ -46,27 +47,37 @@ static inline int th_ok_(int ok, const char *file, int line, const char *fmt, ..
 }
 #define TH_OK(cond, ...) th_ok_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
-/* ||a - b||_2 / ||b||_2 (absolute when b = 0). */
-static inline double th_relerr(const double *a, const double *b, long n) {
-  double num = 0, den = 0;
-  for (long i = 0; i < n; i++) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
-static inline double th_dot(const double *a, const double *b, long n) {
-  double s = 0;
-  for (long i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
 static inline double th_rel(double a, double b) {
   return b != 0 ? fabs(a - b) / fabs(b) : fabs(a);
 }
 
-/* Combine failures over all ranks, print the summary, finalize MPI; returns the exit status. */
+/* Round-off bounds (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., section 3.1):
+ * the unit roundoff u = eps / 2, and gamma_n = n u / (1 - n u), so that a sum or dot product of n
+ * terms computed in any order is within gamma_n sum |terms| of the exact value. */
+#define TH_U (DBL_EPSILON / 2)
+static inline double th_gamma(double n) {
+  return n * TH_U / (1.0 - n * TH_U);
+}
+
+/* The larger of two error ratios, NaN if either is (fmax would drop a NaN and pass the check). */
+static inline double th_max(double worst, double r) {
+  return isnan(worst) || isnan(r) ? NAN : fmax(worst, r);
+}
+
+/* max_i |a_i - b_i| / bound_i: at most 1 when a and b agree within the entrywise bound (equal
+ * entries count 0, so a zero bound asks for equality; NaN anywhere gives NaN, which fails every
+ * `<= 1` check). */
+static inline double th_bound_ratio(const double *a, const double *b, const double *bound, long n) {
+  double worst = 0.0;
+  for (long i = 0; i < n; i++) {
+    const double e = fabs(a[i] - b[i]);
+    const double r = e == 0.0 ? 0.0 : e / bound[i];
+    if (isnan(r)) return NAN;
+    if (r > worst) worst = r;
+  }
+  return worst;
+}
+
 /* Generated test data, the same on every rank: n points on the unit sphere in d dimensions (the
  * last coordinate constant) with targets from a width-8 tanh teacher. */
 static inline int th_sphere_data(int64_t n, int64_t d, int64_t k, uint64_t seed,
@@ -82,6 +93,7 @@ static inline int th_sphere_data(int64_t n, int64_t d, int64_t k, uint64_t seed,
   return sntk_data_load(MPI_COMM_WORLD, &c, seed, 0, ds);
 }
 
+/* Combine failures over all ranks, print the summary, finalize MPI; returns the exit status. */
 static inline int th_finish(void) {
   int all = 0, checks = 0;
   MPI_Allreduce(&th_failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);

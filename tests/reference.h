@@ -19,4 +19,23 @@ double ref_loss_grad(int act, double gamma, int64_t m, int64_t d, int64_t k, con
 void ref_jacobian(int act, double gamma, int64_t m, int64_t d, int64_t k, const double *W,
                   const double *A, const double *X, int64_t n, double *J);
 
+/* First-order bounds on the round-off of the outputs, loss and gradient of any computation of the
+ * network by sums and dot products in any order (the library on any number of ranks with any BLAS,
+ * or the plain loops above), from the exact-arithmetic values they approximate; see reference.c
+ * for the derivation. Two such computations differ by at most twice the bound. Arrays are
+ * allocated here and released by ref_bounds_free; the layouts are those of the functions above. */
+typedef struct {
+  double *F;    /* n x k: bound on |F_il - exact| */
+  double *grad; /* m x d: bound on the gradient entries (NULL when Y is NULL) */
+  double loss;  /* bound on the loss (0 when Y is NULL) */
+  double *C;    /* n k x m, row (i k + l): |c_{i,l,r}| or an upper bound of it (DESIGN.md 1) */
+  double *dC;   /* n k x m: bound on the round-off of c_{i,l,r} */
+} ref_bounds_t;
+
+/* `ranks`: the largest number of ranks (partial sums and softmax tuple merges) being bounded. */
+void ref_bounds(int act, double gamma, int64_t m, int64_t d, int64_t k, const double *W,
+                const double *A, const double *X, const double *Y, int64_t n, int ranks,
+                ref_bounds_t *b);
+void ref_bounds_free(ref_bounds_t *b);
+
 #endif

@@ -96,7 +96,7 @@ cases = [
     ("choice expected", 2, ["train", "--model.activation=tanh"], 2, ["not one of"]),
     ("bad output scale", 2, ["train", "--model.output_scale=big"], 2, ["model.output_scale"]),
     ("negative n", 2, ["train", "--data.n=-5"], 2, ["data.n = -5", "out of range"]),
-    ("eta = 0", 2, ["train", "--train.eta=0"], 2, ["train.eta = 0", "> 0"]),
+    ("eta = 0", 2, ["train", "--train.eta=0"], 2, ["train.eta = '0'", "> 0"]),
     ("m = 0", 2, ["train", "--model.width=0"], 2, ["model.width = 0"]),
     ("m < ranks", 4, ["train", "--model.width=2"], 2, ["number of MPI ranks (4)"]),
     ("odd width, coupled", 2, ["train", "--model.width=65"], 2, ["odd", "coupled"]),

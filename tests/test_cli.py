@@ -45,7 +45,7 @@ expect_input_error("m = 0", 2, ["train", "--model.width=0"], "model.width = 0", 
 expect_input_error("m < ranks", 4, ["train", "--model.width=3", "--model.init=random"],
                    "model.width = 3", "number of MPI ranks (4)")
 expect_input_error("non-numeric", 3, ["train", "--train.eta=fast"], "train.eta = 'fast'",
-                   "not a finite number")
+                   "'auto' or a finite number")
 expect_input_error("missing data file", 2,
                    ["train", "--data.source=file", "--data.file=/nonexistent/x.h5"],
                    "/nonexistent/x.h5", "No such file")
@@ -119,11 +119,19 @@ with h5py.File(path, "r") as f:
     tavg = dict(zip(ev, f["perf/time_avg"][...]))
     parts = sum(tavg[e] for e in ["forward_gemm", "activation", "allreduce", "backward_gemm",
                                   "backward_elem"])
+    # the phases are disjoint intervals inside each step, timed by MPI_Wtime differences: their sum
+    # exceeds the step's time only by the clock's resolution (1e-9 s, clock_gettime) per reading,
+    # about 60 readings = 6e-8 s against a total step time above 1e-3 s: 1e-3 relative bounds it
     t.check(cnt["step"] == 6 and cnt["update"] == 5 and 0 < parts <= tavg["step"] * 1.001
             and f["perf/flops"][ev.index("forward_gemm")] > 0,
             f"/perf: 6 steps, 5 updates, phases inside the step time ({parts:.2e} <= "
             f"{tavg['step']:.2e} s), flops counted")
-r2 = run(1, ["--version"])
+# the BLAS that ran, as the loaded library reports it (the same line as softntk --version)
+ver = dict(ln.split(": ", 1) for ln in run(1, ["--version"]).stdout.splitlines() if ": " in ln)
+blas = a.get("blas", "")
+t.check(blas and blas == ver.get("BLAS") and " from /" in blas
+        and blas.split()[0] in ("OpenBLAS", "BLIS", "reference", "unknown"),
+        f"results.h5 records the BLAS that ran, as --version reports it: {blas}")
 t.check(os.system(f"h5dump -H {path} > /dev/null") == 0, "h5dump reads results.h5")
 
 # an existing run: the same command continues it (here: already complete), another deck is refused,
@@ -158,5 +166,68 @@ r = run(2, ["train", "--run.output_dir=out", "--run.name=grow", "--model.activat
             "--train.eta=1", "--train.steps=200"] + SMALL[:3])
 t.check(r.code == 1 and "diverged" in r.stderr and "train.eta" in r.stderr,
         f"loss growth by 1e6 stops the run: exit {r.code}: {r.stderr.strip()[:200]}")
+
+# data.seed keeps the data fixed while run.seed varies the weights; its default (-1) is run.seed
+NS = ["ntk", "--run.output_dir=out", "--run.overwrite=true", "--data.n=10", "--data.d=5",
+      "--model.width=64", "--ntk.spectrum=values", "--ntk.limit=false"]
+for name, extra in [("ds_a", ["--run.seed=1", "--data.seed=5"]),
+                    ("ds_b", ["--run.seed=2", "--data.seed=5"]),
+                    ("ds_c", ["--run.seed=5"])]:
+    run(1, NS + [f"--run.name={name}"] + extra)
+with h5py.File("out/ds_a/ntk.h5") as fa, h5py.File("out/ds_b/ntk.h5") as fb, \
+        h5py.File("out/ds_c/ntk.h5") as fc:
+    same = np.array_equal(fa["data/X"][...], fb["data/X"][...]) and \
+        np.array_equal(fa["data/Y"][...], fc["data/Y"][...])
+    lam = [f["ntk/lambda_min"][0] for f in (fa, fb, fc)]
+    seeds = [(f.attrs["seed"], f.attrs["data_seed"]) for f in (fa, fb, fc)]
+t.check(same and lam[0] != lam[1] and seeds == [(1, 5), (2, 5), (5, 5)],
+        f"data.seed = 5: the same data for run.seed 1 and 2 (and for run.seed = 5 with the default "
+        f"data.seed), other weights (lambda_min {lam[0]:.4e} vs {lam[1]:.4e}); (seed, data_seed) "
+        f"recorded {seeds}")
+
+# run.seeds: one run per seed in one launch, each in <name>-s<seed>
+r = run(2, NS + ["--run.name=sweep", "--run.seeds=3,5-6", "--data.seed=5"])
+dirs = sorted(d for d in os.listdir("out") if d.startswith("sweep-s"))
+with h5py.File("out/sweep-s5/ntk.h5") as f5, h5py.File("out/ds_a/ntk.h5") as fa:
+    same_data = np.array_equal(f5["data/X"][...], fa["data/X"][...])
+    s5 = f5.attrs["seed"]
+t.check(r.code == 0 and dirs == ["sweep-s3", "sweep-s5", "sweep-s6"] and s5 == 5 and same_data
+        and r.stdout.count("seed ") >= 3 and "seed 3 of 3" in r.stdout,
+        f"run.seeds = 3,5-6: exit {r.code}, runs {dirs}, run.seed 5 in sweep-s5, data fixed")
+expect_input_error("backward seed range", 2, NS + ["--run.seeds=9-3"], "run.seeds = '9-3'",
+                   "backwards")
+expect_input_error("run.seeds on bench", 1, ["bench", "--run.seeds=1-2"], "run.seeds",
+                   "not supported by softntk bench")
+
+# train.eta = auto: eta_factor / lambda_max(J J^T) at initialisation by power iteration (rtol 1e-3,
+# a lower bound), rounded down to two digits; lambda_max(J J^T) = gamma^2 / nu lambda_max(H) from
+# softntk ntk's eigen-solve on the same deck (ScaLAPACK, to ~n eps). So eta_auto <= 1 / lambda_max
+# and eta_auto > 0.9 (1 - 1e-3) / lambda_max (two-digit truncation loses less than 1 part in 10).
+ET = ["--run.output_dir=out", "--run.overwrite=true", "--data.n=24", "--data.d=6",
+      "--model.width=512", "--train.steps=30", "--train.log_every=10",
+      "--checkpoint.every_steps=10"]
+r = run(2, ["train", "--run.name=etaauto", "--restart", "none"] + ET)
+rn = run(2, ["ntk", "--run.name=etaauto_ntk", "--ntk.spectrum=values", "--ntk.limit=false"] + ET)
+if t.check(r.code == 0 and rn.code == 0 and "eta = auto: lambda_max(J J^T) = " in r.stdout,
+           f"train.eta = auto (the default) prints the power iteration: exit {r.code}, {rn.code}"):
+    a = h5attrs("out/etaauto/results.h5")
+    an = h5attrs("out/etaauto_ntk/ntk.h5")
+    lmax = an["gamma"] ** 2 / an["nu"] * h5py.File("out/etaauto_ntk/ntk.h5")["ntk/lambda_max"][0]
+    eta = a["eta"]
+    t.check(0.9 * (1 - 1e-3) / lmax < eta <= 1.0 / lmax / (1 - 1e-3) and "auto" in a["eta_rule"]
+            and f"{eta:.1e}" in r.stdout.replace("e-0", "e-0"),
+            f"eta = {eta:.3e} against 1 / lambda_max(J J^T) = {1 / lmax:.6e} from the eigen-solve "
+            f"({eta * lmax:.4f} of it)")
+    # a restart on another rank count keeps the checkpoint's eta bit for bit
+    run(2, ["train", "--run.name=etakill", "--restart", "none"] + ET,
+        env={"SOFTNTK_FAULT": "step@15"})
+    r3 = run(3, ["train", "--run.name=etakill"] + ET)
+    with h5py.File("out/etakill/checkpoints/ckpt-30.h5") as f:
+        ck = f.attrs["eta"]
+    a3 = h5attrs("out/etakill/results.h5")
+    t.check(r3.code == 0 and "resuming from" in r3.stdout and "power iteration" not in r3.stdout
+            and a3["eta"] == eta and ck == eta,
+            f"killed at step 15 and resumed on 3 ranks: the checkpoint's eta {ck:.3e} reused "
+            f"(no power iteration), results eta {a3['eta']:.3e}")
 
 sys.exit(t.finish())

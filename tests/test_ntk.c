@@ -8,20 +8,22 @@
  * (nb = 64, every grid) have small residuals and are orthonormal; the Cholesky log-determinant
  * equals LAPACK's dpotrf; the solve's scaled residual passes; a matrix that is not positive
  * definite is reported, not fatal;
- * - ||H(0) - H*||_F / ||H*||_F falls at least 3x from m = 256 to m = 16384 (theory: 8x) per
- * activation;
- * - on the unit sphere lambda_min(H*_exp) / lambda_min(H*_softmax) = e^{sigma^2} to 1e-10;
+ * - ||H(0) - H*||_F falls from m = 256 to m = 16384 per activation, at 99.9 % confidence over 16
+ *   seeds (theory: 8x);
+ * - on the unit sphere lambda_min(H*_exp) / lambda_min(H*_softmax) = e^{sigma^2};
  * - a problem that does not fit the memory limit is refused with needed/available bytes and a rank
  *   count that fits.
- * Tolerances: H and J J^T are both sums of the same m d products in different orders (GEMM/PDSYRK
- * blocking, the softmax tuple merge), so they differ by a few ulp per entry amplified by at most
- * the m = 38 terms: 1e-12 relative is about 1e3 above what is seen (~1e-15). Eigenvalues of a
- * symmetric matrix move by at most ||E||_2 under a perturbation E, and both solvers are backward
- * stable with
- * ||E|| ~ n eps ||H||, so they agree to ~n eps lambda_max = 1e-14 lambda_max: 1e-12 lambda_max. The
- * log-determinant is a sum of 39 logs of pivots, each accurate to ~cond eps: 1e-10 relative. The
- * exp/softmax ratio: the two H* differ entrywise by a few ulp (exp of equal arguments computed two
- * ways), so lambda_min moves by ~eps ||H*|| and the ratio by ~eps cond(H*) ~ 1e-13 here: 1e-10. */
+ * Tolerances, each from a bound: H and J J^T sum the same products c_ar c_br x_i . x_j in
+ * different orders from features computed in different ways: entrywise within twice the round-off
+ * bound built from ref_bounds (reference_ntk). Eigenvalues: both solvers are backward stable, so
+ * (Weyl) each is within ||E||_2 <= c n eps ||H||_2 of the exact ones, c = O(1): |dlambda| /
+ * (n eps lambda_max) below the HPL-style threshold 16 used for every residual here. The Cholesky
+ * log-determinant: within gamma_{n+1} (sum_ij |(A^-1)_ij| + sum_i |2 log l_ii|) of the exact one, A
+ * the unit-diagonal scaling of H (cholesky_bound). The exp/softmax ratio on the sphere: the two H*
+ * are evaluated entrywise within (d + 4) eps of their size and the solvers add c n eps lambda_max,
+ * so the ratio of the smallest eigenvalues moves by n eps cond (...) (check_sphere_ratio). The
+ * convergence to H* is a Monte Carlo statement: a Student-t bound over seeds (check_convergence).
+ */
 #include "harness.h"
 #include "reference.h"
 #include "softntk/data.h"
@@ -54,7 +56,7 @@ static sntk_ntk_cfg_t ntk_cfg(int spectrum, int64_t q, int limit, int64_t panel)
   c.q = q;
   c.limit = limit;
   c.panel = panel;
-  c.threshold = 16.0;
+  c.threshold = 16.0; /* HPL-style scaled residuals of backward-stable solvers are O(1): HPL's 16 */
   return c;
 }
 
@@ -71,11 +73,16 @@ static int make_data(int64_t n, int64_t d, int64_t k, sntk_dataset_t *ds) {
   return th_sphere_data(n, d, k, 7, ds);
 }
 
-/* H_ref = nu / gamma^2 J J^T from the explicit Jacobian of the single-rank model (rank 0 only). */
+/* H_ref = nu / gamma^2 J J^T from the explicit Jacobian of the single-rank model (rank 0 only), and
+ * Hb, a bound on the round-off of any computation of H from the same weights: H_ab = nu / gamma^2
+ * (x_i . x_j) sum_r c_ar c_br for a = (i, l1), b = (j, l2), so with the features' bounds C >= |c|
+ * and dC of ref_bounds, |dH_ab| <= nu / gamma^2 sum_t |x_it x_jt| (sum_r (dC_ar C_br + C_ar dC_br)
+ * + gamma_{md+4} sum_r C_ar C_br): the sum of m d products (the explicit J J^T) or of m products
+ * times a dot product of length d (the library's U U^T o X X^T), and the scaling. */
 static void reference_ntk(const sntk_model_cfg_t *mc, int64_t k, const sntk_dataset_t *ds,
-                          double *Href) {
+                          double *Href, double *Hb) {
   sntk_model_t *one = NULL;
-  const int64_t nk = ds->n * k, md = mc->width * D;
+  const int64_t nk = ds->n * k, md = mc->width * D, m = mc->width;
   sntk_model_create(MPI_COMM_SELF, mc, D, k, 0, ds->n, &one);
   sntk_model_init(one, 11);
   double *J = malloc(sizeof(double) * nk * md);
@@ -87,6 +94,18 @@ static void reference_ntk(const sntk_model_cfg_t *mc, int64_t k, const sntk_data
       for (int64_t c = 0; c < md; c++) v += J[a * md + c] * J[b * md + c];
       Href[b * nk + a] = s * v;
     }
+  ref_bounds_t bd;
+  ref_bounds(one->act, one->gamma, m, D, k, one->W, one->A, ds->X, NULL, ds->n, th_size, &bd);
+  for (int64_t a = 0; a < nk; a++)
+    for (int64_t b = 0; b < nk; b++) {
+      const double *Ca = bd.C + a * m, *Cb = bd.C + b * m, *dCa = bd.dC + a * m,
+                   *dCb = bd.dC + b * m, *xi = ds->X + (a / k) * D, *xj = ds->X + (b / k) * D;
+      double xx = 0, cc = 0, dcc = 0;
+      for (int64_t t = 0; t < D; t++) xx += fabs(xi[t] * xj[t]);
+      for (int64_t r = 0; r < m; r++) cc += Ca[r] * Cb[r], dcc += dCa[r] * Cb[r] + Ca[r] * dCb[r];
+      Hb[b * nk + a] = s * xx * (dcc + th_gamma((double)(md + 4)) * cc);
+    }
+  ref_bounds_free(&bd);
   free(J);
   sntk_model_destroy(&one);
 }
@@ -121,8 +140,9 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
   }
   sntk_model_init(md, 11);
   const int64_t nk = N * k;
-  double *H = malloc(sizeof(double) * nk * nk), *Href = malloc(sizeof(double) * nk * nk);
-  if (th_rank == 0) reference_ntk(&mc, k, &ds, Href);
+  double *H = malloc(sizeof(double) * nk * nk), *Href = malloc(sizeof(double) * nk * nk),
+         *Hb = malloc(sizeof(double) * nk * nk);
+  if (th_rank == 0) reference_ntk(&mc, k, &ds, Href, Hb);
   double worst = 0.0;
   int cases = 0, asym = 0;
   for (int g = 0; g < nshapes; g++)
@@ -139,22 +159,41 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
           continue;
         }
         if (th_rank == 0) {
-          double e = th_relerr(H, Href, nk * nk);
-          if (!(e <= worst)) worst = e;
+          double e = th_bound_ratio(H, Href, Hb, nk * nk) / 2;
+          worst = th_max(worst, e);
           asym |= asymmetric(H, nk);
         }
         cases++;
         sntk_ntk_destroy(&ntk);
       }
   if (th_rank == 0)
-    TH_OK(worst < 1e-12 && !asym,
+    TH_OK(worst <= 1 && !asym,
           "%s k=%lld %s m=%lld P=%d: H = nu/gamma^2 J J^T (explicit Jacobian) over %d grids/nb/"
-          "panels: max rel err %.1e (< 1e-12), exactly symmetric",
+          "panels: %.1e of the round-off bound (<= 1), exactly symmetric",
           an, (long long)k, init == SNTK_INIT_COUPLED ? "coupled" : "random", (long long)m, th_size,
           cases, worst);
-  free(H), free(Href);
+  free(H), free(Href), free(Hb);
   sntk_model_destroy(&md);
   sntk_data_free(&ds);
+}
+
+/* Bound on the round-off of a Cholesky log-determinant of the SPD n x n column-major H: the
+ * computed L satisfies L L^T = H + dH with |dH| <= gamma_{n+1} |L| |L^T|, so |dH_ij| <= gamma_{n+1}
+ * sqrt(H_ii H_jj) (first order); log det (H + dH) - log det H = tr(H^-1 dH) is then at most
+ * gamma_{n+1} sum_ij |(A^-1)_ij| with A = D^-1/2 H D^-1/2, D = diag(H) (the scaled condition that
+ * governs Cholesky; Demmel 1989), and summing the logs of the pivots adds gamma_{n+1} sum_i
+ * |2 log l_ii|. Both terms evaluated here through LAPACK on a copy. */
+static double cholesky_bound(const double *H, int64_t n) {
+  double *A = malloc(sizeof(double) * n * n), sinv = 0.0, slog = 0.0;
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t i = 0; i < n; i++) A[j * n + i] = H[j * n + i] / sqrt(H[i * n + i] * H[j * n + j]);
+  LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (int)n, A, (int)n);
+  for (int64_t i = 0; i < n; i++) slog += fabs(log(A[i * n + i] * A[i * n + i] * H[i * n + i]));
+  LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (int)n, A, (int)n);
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t i = j; i < n; i++) sinv += (i == j ? 1.0 : 2.0) * fabs(A[j * n + i]);
+  free(A);
+  return th_gamma((double)(n + 1)) * (sinv + slog);
 }
 
 /* Eigenvalues, Cholesky and solve of the distributed H against LAPACK on the gathered matrix. */
@@ -185,14 +224,14 @@ static void check_solvers(void) {
     }
     if (th_rank == 0) {
       LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'L', (int)nk, H, (int)nk, wref);
-      double e = 0.0;
+      double e = 0.0; /* |dlambda| / (n eps lambda_max): Weyl and backward stability, < 16 */
       for (int64_t i = 0; i < neig; i++) {
         const int64_t r = kinds[c] == SNTK_SPECTRUM_EXTREMES && i >= q ? nk - 2 * q + i : i;
-        e = fmax(e, fabs(ntk->w[i] - wref[r]) / wref[nk - 1]);
+        e = th_max(e, fabs(ntk->w[i] - wref[r]) / (nk * DBL_EPSILON * wref[nk - 1]));
       }
-      TH_OK(e < 1e-12 && ntk->failures == 0 && neig == (c == 2 ? 2 * q : nk),
-            "%s P=%d: %lld eigenvalues vs LAPACK dsyev: max |dlambda| / lambda_max %.1e (< 1e-12); "
-            "largest scaled residual %.2e (< 16)",
+      TH_OK(e < 16 && ntk->failures == 0 && neig == (c == 2 ? 2 * q : nk),
+            "%s P=%d: %lld eigenvalues vs LAPACK dsyev: max |dlambda| / (n eps lambda_max) %.2f "
+            "(< 16); largest scaled residual %.2e (< 16)",
             names[c], th_size, (long long)neig, e, ntk->worst);
     }
     if (c == 0) {
@@ -202,13 +241,14 @@ static void check_solvers(void) {
       sntk_dmat_gather(&ntk->H, H);
       if (sntk_ntk_cholesky(ntk, &ntk->H, 0.0, &pd, &logdet)) TH_OK(0, "%s", sntk_error_message());
       if (th_rank == 0) {
+        const double bound = 2 * cholesky_bound(H, nk);
         int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (int)nk, H, (int)nk);
         ref = 0.0;
         for (int64_t i = 0; i < nk; i++) ref += 2.0 * log(H[i * nk + i]);
-        TH_OK(info == 0 && pd && th_rel(logdet, ref) < 1e-10 && ntk->failures == 0,
-              "cholesky P=%d: positive definite, log det %.10e vs LAPACK %.1e rel (< 1e-10); "
-              "solve scaled residual %.2e (< 16)",
-              th_size, logdet, th_rel(logdet, ref), ntk->worst);
+        TH_OK(info == 0 && pd && fabs(logdet - ref) <= bound && ntk->failures == 0,
+              "cholesky P=%d: positive definite, log det %.10e vs LAPACK %.1e of the round-off "
+              "bound (<= 1); solve scaled residual %.2e (< 16)",
+              th_size, logdet, fabs(logdet - ref) / bound, ntk->worst);
       }
       if (sntk_ntk_cholesky(ntk, &ntk->H, -2.0 * lmax, &pd, &logdet))
         TH_OK(0, "%s", sntk_error_message());
@@ -224,7 +264,8 @@ static void check_solvers(void) {
 }
 
 /* Residual ||H V - V L||_1 / (eps ||H||_1 n) and orthogonality ||V^T V - I||_1 / (eps n) of the
- * ncols eigenpairs (w, V) of the n x n column-major H, computed here on the gathered matrices. */
+ * ncols eigenpairs (w, V) of the n x n column-major H, computed here on the gathered matrices: O(1)
+ * for a backward-stable solver, and HPL's PASSED threshold 16 (as the library's own checks). */
 static void pair_residuals(const double *H, const double *V, const double *w, int64_t n,
                            int64_t ncols, double *res, double *orth) {
   const double eps = DBL_EPSILON / 2;
@@ -246,7 +287,7 @@ static void pair_residuals(const double *H, const double *V, const double *w, in
       for (int64_t i = 0; i < n; i++) g += V[b * n + i] * V[c * n + i];
       so += fabs(g);
     }
-    rn = fmax(rn, s), on = fmax(on, so);
+    rn = th_max(rn, s), on = th_max(on, so);
   }
   *res = rn / (eps * hn * (double)n);
   *orth = on / (eps * (double)n);
@@ -290,12 +331,13 @@ static void check_extremes_vectors(void) {
       LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'N', 'A', 'L', (int)nk, A, (int)nk, 0, 0, 0, 0, 0.0, &m,
                      wref, NULL, 1, NULL);
       double e = 0.0, res, orth;
-      for (int64_t i = 0; i < neig; i++)
-        e = fmax(e, fabs(ntk->w[i] - wref[i < q ? i : nk - 2 * q + i]) / wref[nk - 1]);
+      for (int64_t i = 0; i < neig; i++) /* as in check_solvers: |dlambda| / (n eps lambda_max) */
+        e = th_max(e, fabs(ntk->w[i] - wref[i < q ? i : nk - 2 * q + i]) /
+                          (nk * DBL_EPSILON * wref[nk - 1]));
       pair_residuals(H, Z, ntk->w, nk, neig, &res, &orth);
-      TH_OK(neig == 2 * q && e < 1e-12 && res < 16 && orth < 16 && ntk->failures == 0,
+      TH_OK(neig == 2 * q && e < 16 && res < 16 && orth < 16 && ntk->failures == 0,
             "extremes q=%lld nb=64 grid %s P=%d, nearly singular H (lambda_min %.1e, lambda_max "
-            "%.1e): eigenvalues vs LAPACK dsyevr %.1e lambda_max (< 1e-12); on the gathered "
+            "%.1e): eigenvalues vs LAPACK dsyevr %.2f n eps lambda_max (< 16); on the gathered "
             "matrices ||HV-VL||_1/(eps ||H||_1 n) = %.2e, ||V^TV-I||_1/(eps n) = %.2e (< 16)",
             (long long)q, shapes[g], th_size, wref[0], wref[nk - 1], e, res, orth);
     }
@@ -327,10 +369,14 @@ static double limit_distance(int act, int64_t m, uint64_t seed, const sntk_datas
   return fro / ref;
 }
 
-/* One draw of the weights fluctuates around the m^-1/2 law (n = 8 points give few independent
- * entries); the RMS over a few seeds is compared. The weights depend only on (seed, neuron), so the
- * numbers are the same for every rank count. */
-enum { SEEDS = 4 };
+/* Each seed draws independent weights, so l_s = log(D_256 / D_16384), D_m = ||H(0) - H*||_F^2 /
+ * ||H*||_F^2, are i.i.d. over seeds; m^-1/2 convergence makes E l = log 64 asymptotically, and at
+ * sigma = 1 the heavy-tailed exp(w . x) terms lower it at small m (experiments/kernel-limit). The
+ * check is the Monte Carlo statement that the error falls with m: the one-sided 99.9 % Student-t
+ * lower bound on E l over SEEDS = 16 seeds (t = 3.733 at 15 degrees of freedom) is above 0. A wrong
+ * limit or normalisation, error c^2 not vanishing, gives E l ~ 0 once c^2 exceeds the m = 256
+ * fluctuation. The weights depend only on (seed, neuron): the same numbers for every rank count. */
+enum { SEEDS = 16 };
 
 static void check_convergence(void) {
   sntk_dataset_t ds;
@@ -340,19 +386,21 @@ static void check_convergence(void) {
   }
   sntk_log_set_quiet(1);
   for (int act = 0; act < 3; act++) {
-    double a = 0.0, b = 0.0;
-    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
-      const double ea = limit_distance(act, 256, seed, &ds),
-                   eb = limit_distance(act, 16384, seed, &ds);
-      a += ea * ea / SEEDS;
-      b += eb * eb / SEEDS;
+    double l[SEEDS], mean = 0.0, var = 0.0;
+    for (int s = 0; s < SEEDS; s++) {
+      const double ea = limit_distance(act, 256, (uint64_t)s + 1, &ds),
+                   eb = limit_distance(act, 16384, (uint64_t)s + 1, &ds);
+      l[s] = 2.0 * log(ea / eb);
+      mean += l[s] / SEEDS;
     }
-    a = sqrt(a), b = sqrt(b);
+    for (int s = 0; s < SEEDS; s++) var += (l[s] - mean) * (l[s] - mean) / (SEEDS - 1);
+    const double lower = mean - 3.733 * sqrt(var / SEEDS);
     if (th_rank == 0)
-      TH_OK(a / b >= 3.0,
-            "%s P=%d: ||H(0) - H*||_F / ||H*||_F (RMS over %d seeds) = %.3e at m = "
-            "256, %.3e at m = 16384: %.2fx lower (>= 3; m^-1/2 predicts 8)",
-            sntk_activation_names[act], th_size, SEEDS, a, b, a / b);
+      TH_OK(lower > 0.0,
+            "%s P=%d: ||H(0) - H*||_F^2 from m = 256 to 16384 over %d seeds: mean log ratio "
+            "%.2f +- %.2f (s.e.; m^-1 predicts %.2f), falls %.1fx; 99.9 %% lower bound %.2f (> 0)",
+            sntk_activation_names[act], th_size, SEEDS, mean, sqrt(var / SEEDS), log(64.0),
+            exp(mean), lower);
   }
   sntk_log_set_quiet(0);
   sntk_data_free(&ds);
@@ -384,24 +432,37 @@ static void check_sphere_ratio(void) {
     TH_OK(0, "setup: %s", sntk_error_message());
     return;
   }
+  /* generated points: x = g sqrt(1/2) / ||g|| and a constant sqrt(1/2), so | ||x||^2 - 1 | <=
+   * gamma_{2d+4} (the norm of d - 1 terms, a square root, three products, the sum of d squares) */
   double maxdev = 0.0;
   for (int64_t i = 0; i < ds.n; i++) {
     double s = 0;
     for (int64_t j = 0; j < ds.d; j++) s += ds.X[i * ds.d + j] * ds.X[i * ds.d + j];
-    maxdev = fmax(maxdev, fabs(s - 1.0));
+    maxdev = th_max(maxdev, fabs(s - 1.0));
   }
+  const double sphere = th_gamma(2.0 * (double)ds.d + 4);
   const double sigmas[2] = {1.0, 0.6};
   for (int s = 0; s < 2; s++) {
     double emin, emax, smin, smax;
     limit_extremes(SNTK_ACT_EXP, sigmas[s], &ds, &emin, &emax);
     limit_extremes(SNTK_ACT_SOFTMAX, sigmas[s], &ds, &smin, &smax);
-    const double want = exp(sigmas[s] * sigmas[s]), e = th_rel(emin / smin, want);
+    const double s2 = sigmas[s] * sigmas[s], want = exp(s2), e = th_rel(emin / smin, want);
+    /* On the unit sphere H*_exp = e^{s2} H*_soft exactly. Each H* entry is evaluated within
+     * (d + 4) eps times (2 + 3 s2) e^{2 s2} (exp) or (2 + s2) e^{s2} (softmax) (as limit_bound in
+     * test_ntk.py), at most (...) times the diagonal <= lambda_max, and the backward-stable solver
+     * adds 16 n eps lambda_max (Weyl): each lambda_min moves by n eps lambda_max ((d + 4)(...) +
+     * 16), the ratio by n eps sum cond ((d + 4)(...) + 16) + 2 u. */
+    const double n = (double)ds.n, d = (double)ds.d;
+    const double bound = n * DBL_EPSILON *
+                             (emax / emin * ((d + 4) * (2 + 3 * s2) + 16) +
+                              smax / smin * ((d + 4) * (2 + s2) + 16)) +
+                         2 * TH_U;
     if (th_rank == 0)
-      TH_OK(e < 1e-10 && maxdev < 1e-15,
-            "unit sphere (| ||x||^2 - 1 | <= %.0e), sigma = %.1f, P=%d: lambda_min(H*_exp) / "
-            "lambda_min(H*_softmax) = %.15f, e^{sigma^2} = %.15f, rel err %.1e (< 1e-10); "
-            "cond(H*_softmax) = %.0f",
-            maxdev, sigmas[s], th_size, emin / smin, want, e, smax / smin);
+      TH_OK(e <= bound && maxdev <= sphere,
+            "unit sphere (| ||x||^2 - 1 | <= %.0e, bound %.0e), sigma = %.1f, P=%d: "
+            "lambda_min(H*_exp) / lambda_min(H*_softmax) = %.15f, e^{sigma^2} = %.15f, rel err "
+            "%.1e = %.1e of the round-off bound (<= 1); cond(H*_softmax) = %.0f",
+            maxdev, sphere, sigmas[s], th_size, emin / smin, want, e, e / bound, smax / smin);
   }
   sntk_data_free(&ds);
 }

@@ -2,14 +2,14 @@
 - a wide network on a small problem reduces the loss by at least 1e4 for each activation (learning
   rates about 0.8 / lambda_max(J J^T) from the limiting kernels of DESIGN.md section 2: lambda_max(H*) =
   15.6 (softmax), 42.3 (exp), 3.05 (relu) for this data, J J^T = m H for softmax and exp, = H for relu);
-- the loss series on 1 and 3 ranks agree within 1e-12 relative over 50 steps (round-off only: the
-  losses stay above 1e-4, where the cancellation in F - Y costs at most a factor 1e2 over eps);
+- the loss series on 1 and 3 ranks agree within the round-off bound of clitest.series_bound over 50
+  steps (each evaluation's round-off carried through the gradient steps);
 - the quick-start deck runs on 2 ranks and writes a results file h5py reads."""
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import SOURCE, Suite, run  # noqa: E402
+from clitest import SOURCE, Suite, run, series_bound  # noqa: E402
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
@@ -29,6 +29,8 @@ for act, eta in [("softmax", 1.25e-5), ("exp", 4.6e-6), ("relu", 0.26)]:
     if not t.check(r.code == 0, f"{act}: training run exits 0 ({r.stderr.strip()[:200]})"):
         continue
     L, _ = losses(act)
+    # an acceptance threshold (training works), not a round-off tolerance: at these rates the
+    # linearised dynamics contract every mode of J J^T by (1 - eta lambda_q)^2 per step
     t.check(L[0] / L[-1] >= 1e4, f"{act}: loss {L[0]:.3e} -> {L[-1]:.3e}, "
                                  f"reduced {L[0] / L[-1]:.2e}x in 300 steps (>= 1e4)")
 
@@ -39,17 +41,18 @@ for np_ in (1, 3):
     t.check(r.code == 0, f"P={np_} run exits 0 ({r.stderr.strip()[:200]})")
     series[np_] = losses(f"p{np_}")[0] if r.code == 0 else None
 if series[1] is not None and series[3] is not None:
-    rel = np.max(np.abs(series[3] - series[1]) / np.abs(series[1]))
-    t.check(len(series[1]) == 51 and rel < 1e-12 and series[1][-1] > 1e-4,
-            f"loss series P=3 vs P=1 (m=301, random init): max rel diff {rel:.1e} (< 1e-12), "
-            f"final loss {series[1][-1]:.3e}")
+    rel = np.abs(series[3] - series[1]) / np.abs(series[1])
+    e = np.max(rel / np.array(series_bound("out/p1/results.h5", 3)))
+    t.check(len(series[1]) == 51 and e <= 1,
+            f"loss series P=3 vs P=1 (m=301, random init): max rel diff {np.max(rel):.1e}, {e:.1e} "
+            f"of the round-off bound (<= 1), final loss {series[1][-1]:.3e}")
 
 deck = os.path.join(SOURCE, "experiments", "quickstart.ini")
 r = run(2, ["train", deck, "--run.output_dir=out"])
 ok = r.code == 0 and "results: out/quickstart/results.h5" in r.stdout
 if t.check(ok, f"quick-start deck on 2 ranks exits 0 and says where its results went"):
     L, a = losses("quickstart")
-    t.check(a["mpi_size"] == 2 and L[0] / L[-1] > 1e6,
+    t.check(a["mpi_size"] == 2 and L[0] / L[-1] > 1e6,  # acceptance threshold (README's run)
             f"quick-start: loss {L[0]:.3e} -> {L[-1]:.3e} on {a['mpi_size']} ranks")
 
 sys.exit(t.finish())

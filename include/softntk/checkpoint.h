@@ -45,6 +45,7 @@ typedef struct sntk_ckpt_info {
   const char *config;    /* resolved config text */
   const char *hash;      /* its hash */
   const char *data_hash; /* hash of the training data (X, Y) */
+  double eta;            /* the learning rate the run uses (train.eta resolved) */
 } sntk_ckpt_info_t;
 
 /* What a checkpoint file says about itself. Global after sntk_ckpt_read. */
@@ -53,6 +54,7 @@ typedef struct sntk_ckpt_meta {
   char *config; /* resolved config text (free with sntk_ckpt_meta_free) */
   char hash[17], data_hash[17];
   char version[128]; /* softntk version that wrote it */
+  double eta;        /* the run's learning rate (NaN: not recorded) */
 } sntk_ckpt_meta_t;
 
 /* Collective. Write the checkpoint of step `step` into dir (created if missing) by the protocol

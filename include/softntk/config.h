@@ -89,6 +89,13 @@ void sntk_config_help(const sntk_section_t *sections, FILE *out);
 uint64_t sntk_hash64(const void *data, size_t len);
 void sntk_hash_hex(const char *text, char out[17]);
 
+/* Parse a list of integers such as "1-32" or "1,5,9-12" (items separated by commas or spaces; each
+ * a number or an inclusive range a-b) with every value in [lo, hi] and at most max_count values.
+ * Returns 0 with *count values in *out (allocated, caller frees; *out may be NULL to only check),
+ * or 1 with the reason in why. An empty text is an empty list. */
+int sntk_int_list(const char *text, int64_t lo, int64_t hi, int64_t max_count, int64_t **out,
+                  int64_t *count, char *why, size_t len);
+
 /* Levenshtein distance between two short strings (capped at 64 characters). */
 int sntk_edit_distance(const char *a, const char *b);
 

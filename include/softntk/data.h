@@ -26,13 +26,17 @@ typedef struct sntk_data_cfg {
   char file[SNTK_STR];       /* HDF5 file for source = file */
   char x_dataset[SNTK_STR];
   char y_dataset[SNTK_STR];
-  int store; /* copy X and Y into results.h5 /data */
+  int store;    /* copy X and Y into results.h5 /data */
+  int64_t seed; /* seed of the data; -1: run.seed */
 } sntk_data_cfg_t;
 
 extern const sntk_key_t sntk_data_keys[];
 
 /* Which of n, d, k the deck set explicitly (checked against a data file's shape). */
 enum { SNTK_DATA_SET_N = 1, SNTK_DATA_SET_D = 2, SNTK_DATA_SET_K = 4 };
+
+/* Not collective. The seed the data are drawn from: data.seed, or run_seed when it is -1. */
+uint64_t sntk_data_seed(const sntk_data_cfg_t *cfg, int64_t run_seed);
 
 /* Not collective. Cross-key checks of the [data] section (SNTK_ERR_INPUT naming the keys). */
 int sntk_data_cfg_check(const sntk_data_cfg_t *cfg);

@@ -41,7 +41,8 @@ enum {
   SNTK_RNG_DIFF_SAMPLE = 20,                /* sampler: x_T and its noise, index = sample */
   SNTK_RNG_DIFF_REF = 21,                   /* reference target sample, index = sample */
   SNTK_RNG_DIFF_REF2 = 22,                  /* noise-floor samples, index = 2 p n + i */
-  SNTK_RNG_DIFF_PROJ = 23                   /* sliced-W2 directions, index = projection */
+  SNTK_RNG_DIFF_PROJ = 23,                  /* sliced-W2 directions, index = projection */
+  SNTK_RNG_DIFF_BASELINE = 24               /* moment-matched Gaussian samples, index = sample */
 };
 
 /* [diffusion] section. Global. */
@@ -69,6 +70,7 @@ typedef struct sntk_diffusion_cfg {
   int time_grid;          /* SNTK_TGRID_*: spacing of the sampler's time points */
   int64_t projections;    /* sliced-W2 directions */
   int64_t floor_pairs;    /* pairs of independent target samples behind the metrics' floor */
+  double coverage_level;  /* share of a component's samples at t0 inside its coverage radius */
   int64_t store_samples;  /* write the samples themselves when there are at most this many */
   int64_t sample_seed;    /* seed of sampling and metrics (0: run.seed) */
   int regression;         /* `softntk score`: NTK kernel regression of x_0 on held-out points */
@@ -180,6 +182,11 @@ typedef struct sntk_diff_errors {
   double rel_error; /* error / norm */
   double loss;      /* held-out denoising loss 1/2 mean ||f_net - x_0||^2 */
   double *bins;     /* nbins: the error within each bin (owned by the caller) */
+  /* The unweighted score error, the quantity sampling bounds use (exact scores only, else NaN):
+   * the integral over [t0, T] of E ||s_net - s*||^2 dt, and per bin the mean E ||s_net - s*||^2 =
+   * E alpha_t^2 ||f_net - f*||^2 / sigma_t^4 (owned by the caller, nbins values; may be NULL). */
+  double error_unweighted;
+  double *bins_unweighted;
 } sntk_diff_errors_t;
 
 /* Not collective. Build the held-out set of cfg from stream EVAL of `seed`. */
@@ -244,11 +251,20 @@ int sntk_sliced_w2(MPI_Comm comm, int64_t na, const double *A, int64_t nb, const
 int sntk_mmd_rbf(MPI_Comm comm, int64_t na, const double *A, int64_t nb, const double *B, int64_t d,
                  double *mmd, double *bandwidth);
 
-/* Not collective. Per-mode coverage of a mixture: frac[c] = share of the n points nearest to mean
- * c; *covered = modes holding at least half their weight; *mean_dist = mean distance to the nearest
- * mean. */
-void sntk_mode_coverage(const sntk_target_t *tg, int64_t n, const double *X, double *frac,
-                        int64_t *covered, double *mean_dist);
+/* Not collective. sqrt of the p-quantile of the chi-square law with d degrees of freedom: the
+ * radius holding a share p of a standard normal in d dimensions. */
+double sntk_chi_quantile(int64_t d, double p);
+
+/* Not collective. The radius around alpha_t0 mu_c within which a share p of the samples of
+ * component c at the sampler's end time t0 lie: sqrt(alpha^2 s^2 + sigma^2) times the chi_d
+ * p-quantile (s the mixture width; alpha, sigma of t0). */
+double sntk_mode_radius(const sntk_target_t *tg, double t0, double p);
+
+/* Not collective. Coverage of a mixture by radius: frac[c] = share of the n samples X (at time t0)
+ * within `radius` of alpha_t0 mu_c; *inside = share within the radius of any mode; *covered =
+ * modes whose share is at least half their weight. A Gaussian blob between the modes covers none. */
+void sntk_mode_coverage(const sntk_target_t *tg, double t0, double radius, int64_t n,
+                        const double *X, double *frac, double *inside, int64_t *covered);
 
 /* ---- commands -------------------------------------------------------------------------------- */
 
@@ -270,11 +286,14 @@ int sntk_score_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
 int sntk_sample_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
                      const struct sntk_run_opts *opts);
 
-/* Collective. Sample with the learned score of md (and the exact score when known), compute the
- * metrics against fresh target samples and write the group /samples of res. `step` is the
- * training step of the weights. */
+/* Collective. Sample with the learned score of md, and beside it the baselines: the exact score
+ * (mixtures), N(0, I), the moment-matched Gaussian and, when `kernel` is given (a score field with
+ * ctx kernel_ctx, e.g. kernel regression with H*), that field; compute the metrics of every set
+ * against the same fresh target samples and noise floor and write the group /samples of res.
+ * `step` is the training step of the weights. */
 int sntk_diffusion_sample_report(MPI_Comm comm, const sntk_diffusion_cfg_t *cfg, uint64_t seed,
                                  const sntk_target_t *tg, const sntk_diff_map_t *map,
-                                 sntk_model_t *md, int64_t step, struct sntk_results *res);
+                                 sntk_model_t *md, sntk_score_fn kernel, void *kernel_ctx,
+                                 int64_t step, struct sntk_results *res);
 
 #endif

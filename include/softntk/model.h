@@ -92,6 +92,24 @@ void sntk_model_init(sntk_model_t *model, uint64_t seed);
 int sntk_model_eval(sntk_model_t *model, const sntk_dataset_t *ds, double *loss, double *F,
                     double *grad);
 
+/* Collective. The vector-Jacobian product grad = J^T v for the n samples X (n x d) and a vector v
+ * (n x k, the same on every rank): this rank's block, m_loc x d in storage order like W. It is the
+ * gradient of the loss whose residuals F - Y equal v. */
+int sntk_model_vjp(sntk_model_t *model, const double *X, int64_t n, const double *v, double *grad);
+
+/* Collective. The Jacobian-vector product out = J dW for a direction dW of the weights (this rank's
+ * block, m_loc x d in storage order like W): the derivative of the outputs F(x_i) along dW, n x k
+ * on every rank (one allreduce). */
+int sntk_model_jvp(sntk_model_t *model, const double *X, int64_t n, const double *dW, double *out);
+
+/* Collective. lambda_max(J J^T) of the network at its current weights on the training set ds, by
+ * matrix-free power iteration (J^T v and J u products, no Gram): from a start vector drawn from the
+ * stream (seed, SNTK_RNG_POWER), iterate v <- J J^T v / ||J J^T v|| until ||J J^T v|| changes by at
+ * most rtol relative, or max_iter times. *lambda = ||J J^T v|| (a lower bound that rises to
+ * lambda_max), *iters the iterations taken. SNTK_ERR_RUNTIME when J J^T v vanishes or overflows. */
+int sntk_model_jjt_max(sntk_model_t *model, const sntk_dataset_t *ds, uint64_t seed, int max_iter,
+                       double rtol, double *lambda, int *iters);
+
 /* Collective. Forward pass only on c samples X (c x d): outputs F (c x k, on every rank). */
 int sntk_model_forward(sntk_model_t *model, const double *X, int64_t c, double *F);
 

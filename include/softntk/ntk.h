@@ -143,6 +143,11 @@ int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *snap);
  * lambda(H) the eigenvalues of J J^T and r0 = F(W) - Y (nk values on every rank). */
 int sntk_ntk_linearised(sntk_ntk_t *ntk, const double *r0, double eta, int64_t steps, double *loss);
 
+/* Not collective. The infinite-width kernel h(x, y) of H* (DESIGN.md section 2) for activation act
+ * (SNTK_ACT_*) and initialisation scale sigma, at inputs x, y of dimension d: H*_{(i,l1),(j,l2)} =
+ * delta_{l1 l2} h(x_i, x_j). */
+double sntk_ntk_limit_kernel(int act, double sigma, const double *x, const double *y, int64_t d);
+
 /* Not collective. Record one scaled residual against cfg.threshold: prints the HPL-style line
  * (rank 0) and counts a failure. Returns 1 when it passed. */
 int sntk_ntk_check(sntk_ntk_t *ntk, const char *what, const char *formula, double value);
@@ -161,19 +166,25 @@ int sntk_ntk_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
  * weights: W, and W0 for ||H - H(0)|| (create the context with SNTK_NTK_KEEP_INIT when W != W0; a
  * checkpoint loader fills both). `train` are the n training points the context was made for, `hold`
  * the held-out points (n = 0: none), `step` the training step of W. Snapshot, kernel regression
- * (with cfg.gd also the kernel gradient-descent predictor after `gd_steps` steps at train.eta),
- * linearised loss curve (spectrum = full), spectrum of H*, Gram matrices; everything into res /ntk.
+ * (with cfg.gd also the kernel gradient-descent predictor after `gd_steps` steps at learning rate
+ * eta), linearised loss curve of lin_steps steps at eta (spectrum = full), spectrum of H*, Gram
+ * matrices; everything into res /ntk.
  * SNTK_ERR_RUNTIME when a check FAILED. */
-int sntk_ntk_analyse(sntk_ntk_t *ntk, const struct sntk_deck *deck, const sntk_dataset_t *train,
+int sntk_ntk_analyse(sntk_ntk_t *ntk, double eta, int64_t lin_steps, const sntk_dataset_t *train,
                      const sntk_dataset_t *hold, int64_t step, int64_t gd_steps,
                      struct sntk_results *res);
 
 /* The NTK tracker of `softntk train` ([ntk] every = N). */
 typedef struct sntk_ntk_tracker sntk_ntk_tracker_t;
 
-/* Collective. NULL in *out when ntk.every = 0. Plans (and may refuse) before training starts. */
-int sntk_ntk_tracker_create(const struct sntk_deck *deck, sntk_model_t *model,
-                            const sntk_dataset_t *ds, sntk_ntk_tracker_t **out);
+/* Collective. NULL in *out when cfg->every = 0. Plans (and may refuse) before training starts;
+ * `steps` is the length of the run (the linearised loss curve's). */
+int sntk_ntk_tracker_create(const sntk_ntk_cfg_t *cfg, const sntk_parallel_cfg_t *par,
+                            int64_t steps, sntk_model_t *model, const sntk_dataset_t *ds,
+                            sntk_ntk_tracker_t **out);
+/* Not collective. The run's learning rate, for the linearised loss curve (before the first step).
+ * Safe on NULL. */
+void sntk_ntk_tracker_set_eta(sntk_ntk_tracker_t *trk, double eta);
 /* Collective. At step t (a no-op unless t % every == 0): snapshot, rows appended to res /ntk, and
  * at t = 0 with spectrum = full the linearised loss prediction /ntk/linearised. */
 int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, struct sntk_results *res, int64_t t);

@@ -19,6 +19,7 @@ typedef enum {
   SNTK_RNG_LABEL = 5,     /* random labels and label noise, index = sample */
   SNTK_RNG_NTK_CHECK = 6, /* right-hand sides of the NTK solver checks, index = check */
   SNTK_RNG_DATA_NORM = 7, /* norms of generated inputs (data.norm_min < norm_max), index = sample */
+  SNTK_RNG_POWER = 8,     /* start vector of the power iteration on J J^T, index = output row */
   SNTK_RNG_DIFFUSION = 16 /* reserved for the diffusion module (16..31) */
 } sntk_rng_purpose_t;
 

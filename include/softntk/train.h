@@ -7,6 +7,7 @@
 #include "softntk/data.h"
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* [run] section. Global. */
@@ -17,16 +18,39 @@ typedef struct sntk_run_cfg {
   int overwrite;             /* replace an existing run directory's results */
   int lock;                  /* how the run directory is locked (sntk_lock_mode_t, runlock.h) */
   double lock_wait;          /* seconds to wait for leftover processes of a killed run */
+  char seeds[SNTK_STR];      /* list of seeds run one after the other in one launch ("": none) */
 } sntk_run_cfg_t;
+
+#define SNTK_MAX_SEEDS 100000 /* values in run.seeds */
+
+/* eta = auto: the power iteration stops when lambda_max moves by less than SNTK_ETA_POWER_RTOL
+ * (the step is rounded to two digits anyway) or after SNTK_ETA_POWER_ITERS iterations. */
+#define SNTK_ETA_POWER_ITERS 50
+#define SNTK_ETA_POWER_RTOL  1e-3
 
 /* [train] section. Global. */
 typedef struct sntk_train_cfg {
   int64_t steps;      /* gradient-descent steps */
-  double eta;         /* learning rate */
+  char eta[SNTK_STR]; /* learning rate: "auto" or a positive number (see sntk_train_eta) */
+  double eta_factor;  /* auto: eta = eta_factor / lambda_max(J J^T) at initialisation */
   double target_loss; /* stop once the loss is at or below this (0: never) */
   int64_t log_every;  /* progress line every this many steps */
   int64_t chunk;      /* samples per chunk (0: from memory) */
 } sntk_train_cfg_t;
+
+struct sntk_model;
+
+/* Not collective. Is train.eta a number? Returns 1 and *eta when it is, 0 for "auto". */
+int sntk_train_eta_fixed(const sntk_train_cfg_t *cfg, double *eta);
+
+/* Collective. The learning rate of a run: train.eta when it is a number; for "auto",
+ * eta_factor / lambda_max(J J^T) of the model at its current weights on ds (matrix-free power
+ * iteration from the stream of `seed`), rounded down to two significant digits so that the round-off
+ * of the rank count's sums does not show, and logged with lambda_max. `rule` (len bytes) receives a
+ * description for results files. */
+int sntk_train_resolve_eta(const sntk_train_cfg_t *cfg, struct sntk_model *model,
+                           const sntk_dataset_t *ds, uint64_t seed, double *eta, char *rule,
+                           size_t len);
 
 extern const sntk_key_t sntk_run_keys[];
 extern const sntk_key_t sntk_train_keys[];
@@ -66,8 +90,8 @@ typedef struct sntk_problem {
   /* At W(t), after the loss row of step t is recorded (last = 1 at the final step). */
   int (*evaluate)(void *self, struct sntk_model *md, struct sntk_results *res, int64_t step,
                   int last);
-  /* After the final step and checkpoint (not after an early stop). */
-  int (*finish)(void *self, struct sntk_model *md, struct sntk_results *res);
+  /* After the final step and checkpoint (not after an early stop); eta is the run's learning rate. */
+  int (*finish)(void *self, struct sntk_model *md, struct sntk_results *res, double eta);
 } sntk_problem_t;
 
 /* Collective. Run gradient descent on `problem` for a loaded deck: model, loop with checkpoints,

@@ -4,6 +4,7 @@
 #include "softntk/bench.h"
 
 #include "softntk/deck.h"
+#include "softntk/blasinfo.h"
 #include "softntk/error.h"
 #include "softntk/log.h"
 #include "softntk/ntk.h"
@@ -52,7 +53,7 @@ typedef struct row {
 typedef struct mem {
   double baseline, predicted, peak; /* bytes per rank (maximum over ranks) */
   const char *what;
-} mem_t;
+} bench_mem_t;
 
 typedef struct bench {
   MPI_Comm comm;
@@ -61,7 +62,7 @@ typedef struct bench {
   const sntk_bench_cfg_t *bc;
   row_t rows[MAXROWS];
   int nrows;
-  mem_t mem[2];
+  bench_mem_t mem[2];
   int nmem;
 } bench_t;
 
@@ -166,7 +167,7 @@ static int bench_step(bench_t *b) {
     total += tr;
     if (tr < t) t = tr;
   }
-  mem_t *mm = &b->mem[b->nmem++];
+  bench_mem_t *mm = &b->mem[b->nmem++];
   mm->what = "training step";
   mm->baseline = base;
   mm->peak = peak_rss(b->comm);
@@ -236,7 +237,7 @@ static int bench_gram(bench_t *b) {
     double tr = sync_time(b->comm) - t0;
     if (tr < t) t = tr;
   }
-  mem_t *mm = &b->mem[b->nmem++];
+  bench_mem_t *mm = &b->mem[b->nmem++];
   mm->what = "NTK Gram";
   mm->baseline = base;
   mm->peak = peak_rss(b->comm);
@@ -292,10 +293,14 @@ static void log_environment(const bench_t *b) {
   const char *ct = getenv("OPENBLAS_CORETYPE"), *nt = getenv("OPENBLAS_NUM_THREADS");
   const char *l2 = getenv("OPENBLAS_L2_SIZE");
   sntk_log("softntk %s bench on %d rank(s)", sntk_version(), b->P);
-  sntk_log("  BLAS: %s; core %s; %d thread(s) per rank", openblas_get_config(),
-           openblas_get_corename(), openblas_get_num_threads());
-  sntk_log("  environment: OPENBLAS_CORETYPE=%s OPENBLAS_NUM_THREADS=%s OPENBLAS_L2_SIZE=%s",
-           ct ? ct : "(unset)", nt ? nt : "(unset)", l2 ? l2 : "(unset)");
+  const char *ba = getenv("BLIS_ARCH_TYPE");
+  sntk_blas_info_t bi;
+  sntk_blas_probe(&bi);
+  sntk_log("  BLAS: %s", sntk_blas_summary());
+  if (bi.version[0]) sntk_log("  BLAS configuration: %s", bi.version);
+  sntk_log("  environment: OPENBLAS_CORETYPE=%s OPENBLAS_NUM_THREADS=%s OPENBLAS_L2_SIZE=%s "
+           "BLIS_ARCH_TYPE=%s",
+           ct ? ct : "(unset)", nt ? nt : "(unset)", l2 ? l2 : "(unset)", ba ? ba : "(unset)");
   sntk_log("  elementwise kernels: %s", __builtin_cpu_supports("avx512f") ? "x86-64-v4 (AVX-512)"
                                         : __builtin_cpu_supports("avx2")  ? "x86-64-v3 (AVX2)"
                                                                           : "x86-64 (SSE2)");
@@ -313,7 +318,7 @@ static void log_table(const bench_t *b) {
     sntk_log("%-22s %10.4f %14.2f %16s %8s", r->name, r->seconds, r->gflops, ref, ratio);
   }
   for (int i = 0; i < b->nmem; i++) {
-    const mem_t *m = &b->mem[i];
+    const bench_mem_t *m = &b->mem[i];
     sntk_log("memory (%s): peak %.1f MiB per rank, predicted %.1f MiB (baseline %.1f MiB + "
              "allocations): ratio %.3f",
              m->what, m->peak / 1048576.0, m->predicted / 1048576.0, m->baseline / 1048576.0,
@@ -339,8 +344,10 @@ static int write_file(const bench_t *b, const char *path) {
   }
   SNTK_CALL(sntk_results_create(b->comm, path, "bench", b->deck->text, b->deck->hash, &res));
   int err = SNTK_OK;
-  SNTK_TRY(sntk_results_attr_str(res, "blas_config", openblas_get_config()));
-  SNTK_TRY(sntk_results_attr_str(res, "blas_core", openblas_get_corename()));
+  sntk_blas_info_t bi;
+  sntk_blas_probe(&bi);
+  SNTK_TRY(sntk_results_attr_str(res, "blas_config", bi.version));
+  SNTK_TRY(sntk_results_attr_str(res, "blas_core", bi.kernel));
   const char *ct = getenv("OPENBLAS_CORETYPE");
   SNTK_TRY(sntk_results_attr_str(res, "openblas_coretype", ct ? ct : "(unset)"));
   SNTK_TRY(sntk_results_strings(res, "/bench/part", b->nrows, names, "timed parts"));

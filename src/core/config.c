@@ -388,3 +388,50 @@ uint64_t sntk_hash64(const void *data, size_t len) {
 void sntk_hash_hex(const char *text, char out[17]) {
   snprintf(out, 17, "%016" PRIx64, sntk_hash64(text, strlen(text)));
 }
+
+/* One item of an integer list: "a" or "a-b". Returns 0 and the bounds, or 1 with the reason. */
+static int list_item(const char *item, int64_t lo, int64_t hi, int64_t *a, int64_t *b, char *why,
+                     size_t len) {
+  char *end;
+  errno = 0;
+  long long x = strtoll(item, &end, 10), y = x;
+  if (end == item || errno) return snprintf(why, len, "'%s' is not a number or range", item), 1;
+  if (*end == '-' && end[1]) {
+    const char *second = end + 1;
+    y = strtoll(second, &end, 10);
+    if (end == second || errno) return snprintf(why, len, "'%s' is not a range a-b", item), 1;
+  }
+  if (*end) return snprintf(why, len, "'%s' is not a number or range a-b", item), 1;
+  if (x > y) return snprintf(why, len, "range '%s' runs backwards", item), 1;
+  if (x < lo || y > hi)
+    return snprintf(why, len, "'%s' is outside [%lld, %lld]", item, (long long)lo, (long long)hi),
+           1;
+  *a = x, *b = y;
+  return 0;
+}
+
+int sntk_int_list(const char *text, int64_t lo, int64_t hi, int64_t max_count, int64_t **out,
+                  int64_t *count, char *why, size_t len) {
+  char buf[SNTK_STR];
+  int64_t n = 0, a, b;
+  if (out) *out = NULL;
+  *count = 0;
+  if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
+    return snprintf(why, len, "list too long"), 1;
+  for (int pass = 0; pass < 2; pass++) {
+    snprintf(buf, sizeof buf, "%s", text);
+    n = 0;
+    for (char *save = NULL, *it = strtok_r(buf, ", ", &save); it; it = strtok_r(NULL, ", ", &save)) {
+      if (list_item(it, lo, hi, &a, &b, why, len)) return 1;
+      if (b - a >= max_count || n + (b - a + 1) > max_count)
+        return snprintf(why, len, "more than %lld values", (long long)max_count), 1;
+      for (int64_t v = a; pass == 1 && v <= b; v++) (*out)[n + v - a] = v;
+      n += b - a + 1;
+    }
+    if (pass == 0 && (!out || n == 0)) break;
+    if (pass == 0 && !(*out = calloc((size_t)n, sizeof **out)))
+      return snprintf(why, len, "out of memory"), 1;
+  }
+  *count = n;
+  return 0;
+}

@@ -127,6 +127,7 @@ static const char *const critical[][2] = {{"run", "seed"},
                                           {"data", "file"},
                                           {"data", "x_dataset"},
                                           {"data", "y_dataset"},
+                                          {"data", "seed"},
                                           {"model", "activation"},
                                           {"model", "width"},
                                           {"model", "sigma"},
@@ -149,23 +150,33 @@ static const char *const critical[][2] = {{"run", "seed"},
                                           {"diffusion", "input_scale"},
                                           {NULL, NULL}};
 
-/* Value of section.key in a resolved config text ("" when absent). */
-static void config_value(const char *text, const char *section, const char *key, char *out,
-                         size_t len) {
+/* Value of section.key in a resolved config text; returns 0 (and "") when absent. */
+static int config_value(const char *text, const char *section, const char *key, char *out,
+                        size_t len) {
   char head[128], want[128];
   snprintf(head, sizeof head, "[%s]\n", section);
   snprintf(want, sizeof want, "\n%s = ", key);
   out[0] = '\0';
   const char *sec = strstr(text, head);
-  if (!sec) return;
+  if (!sec) return 0;
   const char *end = strstr(sec + 1, "\n[");
   const char *p = strstr(sec + strlen(head) - 1, want);
-  if (!p || (end && p > end)) return;
+  if (!p || (end && p > end)) return 0;
   p += strlen(want);
   size_t n = strcspn(p, "\n");
   if (n >= len) n = len - 1;
   memcpy(out, p, n);
   out[n] = '\0';
+  return 1;
+}
+
+/* section.key's value in text, or the key's default when the text predates the key. */
+static void value_or_default(const char *text, const char *section, const char *key, char *out,
+                             size_t len) {
+  if (config_value(text, section, key, out, len)) return;
+  for (const sntk_section_t *s = sntk_deck_sections; s->name; s++)
+    for (const sntk_key_t *k = s->keys; strcmp(s->name, section) == 0 && k->name; k++)
+      if (strcmp(k->name, key) == 0) snprintf(out, len, "%s", k->def);
 }
 
 /* Does a resolved config text hold section [name] (a line of its own)? */
@@ -181,8 +192,8 @@ int sntk_deck_same_trajectory(const char *a, const char *b, char *diff, size_t l
   diff[0] = '\0';
   for (int i = 0; critical[i][0]; i++) {
     if (!has_section(a, critical[i][0]) || !has_section(b, critical[i][0])) continue;
-    config_value(a, critical[i][0], critical[i][1], va, sizeof va);
-    config_value(b, critical[i][0], critical[i][1], vb, sizeof vb);
+    value_or_default(a, critical[i][0], critical[i][1], va, sizeof va);
+    value_or_default(b, critical[i][0], critical[i][1], vb, sizeof vb);
     if (strcmp(va, vb) != 0 && used < len)
       used += (size_t)snprintf(diff + used, len - used, "%s%s.%s = %s there, %s here",
                                used ? "; " : "", critical[i][0], critical[i][1], va, vb);

@@ -42,8 +42,16 @@ const sntk_key_t sntk_data_keys[] = {
      "path of the target dataset inside the file (1-D means k = 1)"},
     {"store", SNTK_T_BOOL, OFF(store), "true", 0, 0, 0, NULL, NULL,
      "copy X and Y into results.h5 /data"},
+    {"seed", SNTK_T_INT, OFF(seed), "-1", -1, 9e15, 0, NULL, NULL,
+     "seed of the data: generated inputs and targets, a diffusion target's random means, its "
+     "training triples and held-out points (-1: run.seed, which then draws data and weights alike; "
+     "set it to keep the data fixed while run.seed varies the weights)"},
     {NULL}};
 #undef OFF
+
+uint64_t sntk_data_seed(const sntk_data_cfg_t *cfg, int64_t run_seed) {
+  return (uint64_t)(cfg->seed >= 0 ? cfg->seed : run_seed);
+}
 
 int sntk_data_cfg_check(const sntk_data_cfg_t *cfg) {
   if (cfg->source == SNTK_SOURCE_FILE && !cfg->file[0])

@@ -98,6 +98,10 @@ const sntk_key_t sntk_diffusion_keys[] = {
      "directions of the sliced Wasserstein-2 distance"},
     {"floor_pairs", SNTK_T_INT, OFF(floor_pairs), "8", 1, 1e4, 0, NULL, NULL,
      "pairs of independent target samples whose mean metrics are the noise floor"},
+    {"coverage_level", SNTK_T_REAL, OFF(coverage_level), "0.99", 0, 1,
+     SNTK_KEY_MIN_OPEN | SNTK_KEY_MAX_OPEN, NULL, NULL,
+     "a sample covers a mode when it lies within the radius that holds this share of the mode's "
+     "samples at t0 (sqrt(alpha^2 width^2 + sigma^2) times the chi_d quantile)"},
     {"store_samples", SNTK_T_INT, OFF(store_samples), "5000", 0, 1e9, 0, NULL, NULL,
      "write the samples themselves to /samples when there are at most this many"},
     {"sample_seed", SNTK_T_INT, OFF(sample_seed), "0", 0, 9e15, 0, NULL, NULL,

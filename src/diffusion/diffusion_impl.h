@@ -35,6 +35,10 @@ int diff_write_target(sntk_results_t *res, const sntk_target_t *tg, const sntk_d
  * must hold nbins values). */
 void diff_eval_errors(const sntk_diff_eval_t *ev, const double *F, sntk_diff_errors_t *out);
 
+/* Not collective. A bound on KL(p_T || N(0, I)) for a mixture target (convexity of KL over the
+ * components); NaN for targets without an exact law. */
+double diff_kl_T_bound(const sntk_target_t *tg, double T);
+
 /* Accept hook of sntk_ckpt_read for checkpoints of a score run: same trajectory keys and the same
  * step-0 training set (ctx is a diff_accept_t). */
 typedef struct diff_accept {
@@ -43,10 +47,31 @@ typedef struct diff_accept {
 } diff_accept_t;
 int diff_accept_checkpoint(const char *path, const sntk_ckpt_meta_t *meta, void *ctx);
 
+/* The score field of kernel regression with H*: f(z) = F(W0, z) + sum_j h*(z, z_j) alpha_j on the
+ * training inputs z_j, s = (alpha_t f - x) / sigma_t^2 (a sntk_score_fn with this as ctx). */
+typedef struct diff_kernel {
+  int act;
+  double sigma;
+  const sntk_diff_map_t *map;
+  int64_t N;        /* training triples */
+  double *Ztr;      /* N x (d + 2) training inputs */
+  double *alpha;    /* N x d: (H* + ridge I)^{-1} (y - F(W0, Z)) */
+  sntk_model_t *m0; /* the network at initialisation, F(W0, z) (owned) */
+  int64_t n;        /* workspace: points per call */
+  double *Z, *F;
+} diff_kernel_t;
+int diff_kernel_score(void *ctx, double t, int64_t n, const double *X, double *S);
+void diff_kernel_free(diff_kernel_t *kr);
+
 /* Collective. `softntk score` with diffusion.regression: kernel regression of x_0 with the NTK of
  * the network at initialisation on the training set, predicting the held-out points; compared with
- * the trained network md. Writes <dir>/regression.h5. */
+ * the trained network md (trained `step` steps at learning rate eta). Writes <dir>/regression.h5.
+ * With `kernel` (and ntk.limit) also the H* predictor as a score field for `nsamples` points at a
+ * time (kernel->m0 is NULL when H* + ridge I is not positive definite); free it with
+ * diff_kernel_free. */
 int diff_regression(MPI_Comm comm, const sntk_deck_t *deck, const sntk_dataset_t *train,
-                    const sntk_diff_eval_t *ev, sntk_model_t *md, int64_t step, const char *dir);
+                    const sntk_diff_eval_t *ev, const sntk_diff_map_t *map, sntk_model_t *md,
+                    double eta, int64_t step, const char *dir, int64_t nsamples,
+                    diff_kernel_t *kernel);
 
 #endif

@@ -103,10 +103,12 @@ done:
 
 void diff_eval_errors(const sntk_diff_eval_t *e, const double *F, sntk_diff_errors_t *out) {
   const int64_t d = e->d, nb = e->nbins;
-  double loss = 0.0, error = 0.0;
+  double loss = 0.0, error = 0.0, unweighted = 0.0;
+  double *ub = out->bins_unweighted;
   for (int64_t b = 0; b < nb; b++) out->bins[b] = 0.0;
+  for (int64_t b = 0; ub && b < nb; b++) ub[b] = 0.0;
   for (int64_t j = 0; j < e->n; j++) {
-    const double a = sntk_ou_alpha(e->t[j]);
+    const double a = sntk_ou_alpha(e->t[j]), s2 = sntk_ou_sigma2(e->t[j]);
     double q = 0.0, r = 0.0;
     for (int64_t l = 0; l < d; l++) {
       const double f = F[j * d + l];
@@ -114,15 +116,35 @@ void diff_eval_errors(const sntk_diff_eval_t *e, const double *F, sntk_diff_erro
       r += (f - e->x0[j * d + l]) * (f - e->x0[j * d + l]);
     }
     out->bins[j % nb] += a * a * q;
+    if (ub) ub[j % nb] += a * a * q / (s2 * s2);
     loss += 0.5 * r;
   }
   for (int64_t b = 0; b < nb; b++) {
     out->bins[b] /= (double)e->count[b];
     error += e->binw[b] * out->bins[b];
+    if (!ub) continue;
+    ub[b] = e->exact ? ub[b] / (double)e->count[b] : NAN;
+    unweighted += (e->edges[b + 1] - e->edges[b]) * ub[b];
   }
   out->error = error;
   out->rel_error = e->norm > 0 ? error / e->norm : NAN;
   out->loss = loss / (double)e->n;
+  out->error_unweighted = ub && e->exact ? unweighted : NAN;
+}
+
+double diff_kl_T_bound(const sntk_target_t *tg, double T) {
+  if (!sntk_target_exact(tg)) return NAN;
+  /* p_T = sum_c w_c N(alpha mu_c, v I): KL is convex, so KL(p_T || N(0, I)) <= sum_c w_c
+   * KL(N(alpha mu_c, v I) || N(0, I)) = sum_c w_c (d v + alpha^2 |mu_c|^2 - d - d ln v) / 2 */
+  const double a = sntk_ou_alpha(T), v = a * a * tg->width * tg->width + sntk_ou_sigma2(T);
+  const double dd = (double)tg->d;
+  double kl = 0.0;
+  for (int64_t c = 0; c < tg->C; c++) {
+    double m2 = 0.0;
+    for (int64_t l = 0; l < tg->d; l++) m2 += tg->mu[c * tg->d + l] * tg->mu[c * tg->d + l];
+    kl += tg->w[c] * 0.5 * (dd * v + a * a * m2 - dd - dd * log(v));
+  }
+  return kl;
 }
 
 int sntk_diff_eval_run(sntk_diff_eval_t *e, sntk_model_t *md, sntk_diff_errors_t *out) {

@@ -163,19 +163,72 @@ int sntk_mmd_rbf(MPI_Comm comm, int64_t na, const double *A, int64_t nb, const d
   return SNTK_OK;
 }
 
-void sntk_mode_coverage(const sntk_target_t *tg, int64_t n, const double *X, double *frac,
-                        int64_t *covered, double *mean_dist) {
-  double total = 0.0;
+/* Regularised lower incomplete gamma P(a, x): its series for x < a + 1, else 1 minus the continued
+ * fraction of Q (Lentz), both to full double precision. */
+static double gamma_p(double a, double x) {
+  if (x <= 0.0) return 0.0;
+  const double lead = exp(a * log(x) - x - lgamma(a));
+  if (x < a + 1.0) {
+    double term = 1.0 / a, sum = term;
+    for (int k = 1; k < 1000 && fabs(term) > 1e-17 * sum; k++) sum += term *= x / (a + k);
+    return sum * lead;
+  }
+  const double tiny = 1e-300;
+  double b = x + 1.0 - a, c = 1.0 / tiny, dd = 1.0 / b, h = dd;
+  for (int k = 1; k < 1000; k++) {
+    const double an = -k * (k - a);
+    b += 2.0;
+    dd = an * dd + b;
+    dd = fabs(dd) < tiny ? 1.0 / tiny : 1.0 / dd;
+    c = b + an / c;
+    if (fabs(c) < tiny) c = tiny;
+    const double delta = dd * c;
+    h *= delta;
+    if (fabs(delta - 1.0) < 1e-16) break;
+  }
+  return 1.0 - lead * h;
+}
+
+double sntk_chi_quantile(int64_t d, double p) {
+  /* the chi-square CDF P(d/2, x/2) rises monotonically: bisect on x in [0, hi] */
+  double lo = 0.0, hi = (double)d + 20.0 * sqrt(2.0 * (double)d) + 100.0;
+  for (int it = 0; it < 200 && hi - lo > 1e-15 * hi; it++) {
+    const double mid = 0.5 * (lo + hi);
+    if (gamma_p(0.5 * (double)d, 0.5 * mid) < p)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return sqrt(0.5 * (lo + hi));
+}
+
+double sntk_mode_radius(const sntk_target_t *tg, double t0, double p) {
+  const double a = sntk_ou_alpha(t0);
+  return sqrt(a * a * tg->width * tg->width + sntk_ou_sigma2(t0)) * sntk_chi_quantile(tg->d, p);
+}
+
+void sntk_mode_coverage(const sntk_target_t *tg, double t0, double radius, int64_t n,
+                        const double *X, double *frac, double *inside, int64_t *covered) {
+  const double a = sntk_ou_alpha(t0), r2 = radius * radius;
+  int64_t in_any = 0;
   for (int64_t c = 0; c < tg->C; c++) frac[c] = 0.0;
   for (int64_t i = 0; i < n; i++) {
-    double dist;
-    frac[sntk_target_nearest(tg, X + i * tg->d, &dist)] += 1.0;
-    total += dist;
+    const double *x = X + i * tg->d;
+    int hit = 0;
+    for (int64_t c = 0; c < tg->C; c++) {
+      double q = 0.0;
+      for (int64_t l = 0; l < tg->d; l++) {
+        const double u = x[l] - a * tg->mu[c * tg->d + l];
+        q += u * u;
+      }
+      if (q <= r2) frac[c] += 1.0, hit = 1;
+    }
+    in_any += hit;
   }
   *covered = 0;
   for (int64_t c = 0; c < tg->C; c++) {
     frac[c] /= (double)n;
     if (frac[c] >= 0.5 * tg->w[c]) (*covered)++;
   }
-  *mean_dist = total / (double)n;
+  *inside = (double)in_any / (double)n;
 }

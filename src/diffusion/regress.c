@@ -45,7 +45,7 @@ static int compare(const char *path, const sntk_diff_eval_t *ev, const double *F
   double *Fk = NULL, *bins = NULL;
   int64_t rows, cols;
   int err = SNTK_OK;
-  sntk_diff_errors_t e;
+  sntk_diff_errors_t e = {0};
   for (int i = 0; i < 1 + 2 * NCMP; i++) out[i] = NAN;
   SNTK_TRY(SNTK_ALLOC(bins, ev->nbins));
   e.bins = bins;
@@ -90,8 +90,53 @@ static int write_comparison(MPI_Comm comm, sntk_results_t *res, const sntk_diff_
   return SNTK_OK;
 }
 
+/* Collective. The H* predictor for sampling: alpha = (H* + ridge I)^{-1} (y - F(W0, X)) from the
+ * Cholesky of H* (left intact by the analysis); *ok = 0 when H* + ridge I is not positive definite.
+ */
+static int kernel_fit(sntk_ntk_t *ntk, const sntk_dataset_t *train, sntk_model_t *m0, double *alpha,
+                      int *ok) {
+  const int64_t nk = train->n * train->k;
+  double *b = NULL, logdet;
+  int err = SNTK_OK;
+  SNTK_TRY(sntk_agree(ntk->comm, SNTK_ALLOC(b, nk)));
+  SNTK_TRY(sntk_model_forward(m0, train->X, train->n, b));
+  for (int64_t i = 0; i < nk; i++) b[i] = train->Y[i] - b[i];
+  SNTK_TRY(sntk_ntk_cholesky(ntk, &ntk->Hstar, ntk->cfg.ridge, ok, &logdet));
+  if (*ok) SNTK_TRY(sntk_ntk_solve(ntk, &ntk->Hstar, ntk->cfg.ridge, b, alpha, "kernel score"));
+done:
+  free(b);
+  return err;
+}
+
+void diff_kernel_free(diff_kernel_t *kr) {
+  sntk_model_destroy(&kr->m0);
+  free(kr->Ztr), free(kr->alpha), free(kr->Z), free(kr->F);
+  memset(kr, 0, sizeof *kr);
+}
+
+int diff_kernel_score(void *ctx, double t, int64_t n, const double *X, double *S) {
+  diff_kernel_t *kr = ctx;
+  const int64_t d = kr->map->d, dz = d + 2;
+  if (n > kr->n)
+    return sntk_error(SNTK_ERR_RUNTIME, "kernel score: %lld points, workspace for %lld",
+                      (long long)n, (long long)kr->n);
+  for (int64_t i = 0; i < n; i++) sntk_diff_input(kr->map, X + i * d, t, kr->Z + i * dz);
+  SNTK_CALL(sntk_model_forward(kr->m0, kr->Z, n, kr->F)); /* F(W0, z): 0 for coupled pairs */
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < kr->N; j++) {
+      const double h = sntk_ntk_limit_kernel(kr->act, kr->sigma, kr->Z + i * dz, kr->Ztr + j * dz,
+                                             dz);
+      for (int64_t l = 0; l < d; l++) kr->F[i * d + l] += h * kr->alpha[j * d + l];
+    }
+  const double alpha = sntk_ou_alpha(t), inv = 1.0 / sntk_ou_sigma2(t);
+  for (int64_t i = 0; i < n * d; i++) S[i] = (alpha * kr->F[i] - X[i]) * inv;
+  return SNTK_OK;
+}
+
 int diff_regression(MPI_Comm comm, const sntk_deck_t *deck, const sntk_dataset_t *train,
-                    const sntk_diff_eval_t *ev, sntk_model_t *md, int64_t step, const char *dir) {
+                    const sntk_diff_eval_t *ev, const sntk_diff_map_t *map, sntk_model_t *md,
+                    double eta, int64_t step, const char *dir, int64_t nsamples,
+                    diff_kernel_t *kernel) {
   sntk_model_t *m0 = NULL;
   sntk_ntk_t *ntk = NULL;
   sntk_results_t *res = NULL;
@@ -114,9 +159,33 @@ int diff_regression(MPI_Comm comm, const sntk_deck_t *deck, const sntk_dataset_t
   SNTK_TRY(sntk_results_attr_i64(res, "trained_step", step));
   SNTK_TRY(sntk_results_attr_str(
       res, "targets", ev->exact ? "posterior mean f* = E[x_0 | x_t]" : "noisy labels x_0"));
-  SNTK_TRY(sntk_ntk_analyse(ntk, deck, train, &hold, 0, step, res));
+  SNTK_TRY(sntk_results_attr_f64(res, "eta", eta));
+  SNTK_TRY(sntk_ntk_analyse(ntk, eta, deck->train.steps, train, &hold, 0, step, res));
   SNTK_TRY(write_comparison(comm, res, ev, Ft));
   SNTK_TRY(sntk_results_close(&res));
+  if (kernel && ntk->cfg.limit) { /* the H* predictor as a score field for the sampler */
+    int ok = 0;
+    memset(kernel, 0, sizeof *kernel);
+    err = SNTK_ALLOC(kernel->alpha, train->n * train->k);
+    if (!err) err = SNTK_ALLOC(kernel->Ztr, train->n * train->d);
+    if (!err) err = SNTK_ALLOC(kernel->Z, nsamples * train->d);
+    if (!err) err = SNTK_ALLOC(kernel->F, nsamples * train->k);
+    SNTK_TRY(sntk_agree(comm, err));
+    SNTK_TRY(kernel_fit(ntk, train, m0, kernel->alpha, &ok));
+    if (ok) {
+      memcpy(kernel->Ztr, train->X, (size_t)(train->n * train->d) * sizeof *train->X);
+      kernel->act = m0->act;
+      kernel->sigma = m0->sigma;
+      kernel->map = map;
+      kernel->N = train->n;
+      kernel->n = nsamples;
+      kernel->m0 = m0;
+      m0 = NULL; /* the kernel score owns it now */
+    } else {
+      sntk_log("regression: H* + ridge I is not positive definite: no kernel samples");
+      diff_kernel_free(kernel);
+    }
+  }
 done:
   sntk_results_free(&res);
   sntk_ntk_destroy(&ntk);

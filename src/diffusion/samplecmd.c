@@ -103,7 +103,7 @@ static int sample_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const char
   SNTK_TRY(write_header(res, deck, md, ckpt, step));
   SNTK_TRY(diff_write_target(res, tg, map, NULL));
   SNTK_TRY(sntk_diffusion_sample_report(ctx->comm, &deck->diffusion, diff_sample_seed(deck), tg,
-                                        map, md, step, res));
+                                        map, md, NULL, NULL, step, res));
   SNTK_TRY(sntk_perf_report(ctx->comm, MPI_Wtime() - t0, res));
   SNTK_TRY(sntk_results_close(&res));
   sntk_log("results: %s", path);

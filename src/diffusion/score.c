@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SC_STEP, SC_ERROR, SC_REL, SC_LOSS, SC_NCOLS };
+enum { SC_STEP, SC_ERROR, SC_REL, SC_LOSS, SC_UNWEIGHTED, SC_KL, SC_NCOLS };
 
 static const sntk_column_t score_cols[SC_NCOLS] = {
     {"step", 1, "1", "training step t of the evaluation (weights W(t))"},
@@ -28,6 +28,12 @@ static const sntk_column_t score_cols[SC_NCOLS] = {
      "held-out E_t E ||sigma_t^2 (s_net - s*)||^2 = E alpha_t^2 ||f_net - f*||^2, t ~ U[t0, T]"},
     {"rel_error", 0, "1", "error / E alpha_t^2 ||f*||^2 (the error of the zero predictor)"},
     {"heldout_loss", 0, "1", "held-out denoising loss 1/2 mean ||f_net - x_0||^2 (noisy labels)"},
+    {"error_unweighted", 0, "1",
+     "integral over [t0, T] of E ||s_net - s*||^2 dt, the score term of sampling bounds (NaN "
+     "without an exact score)"},
+    {"kl_bound", 0, "nat",
+     "KL(p_t0 || reverse SDE law at t0) <= KL(p_T || N(0, I)) + error_unweighted (Girsanov, "
+     "exact simulation of the reverse SDE; /score attribute kl_T_bound bounds the first term)"},
 };
 
 typedef struct score_problem {
@@ -42,7 +48,8 @@ typedef struct score_problem {
   sntk_dataset_t batch;        /* minibatch of the current step */
   sntk_diff_eval_t *ev;
   sntk_diff_errors_t errs;
-  int series, bins; /* ids of /score and /score/bin_error */
+  int series, bins, ubins; /* ids of /score, /score/bin_error, /score/bin_error_unweighted */
+  double kl_T;              /* bound on KL(p_T || N(0, I)) (NaN without an exact target) */
   int64_t best_step, last_step;
   double best_error;
   char dir[4096]; /* run directory */
@@ -71,7 +78,8 @@ static int sp_batch(void *self, int64_t step, const sntk_dataset_t **batch) {
   *batch = NULL;
   if (cfg->minibatch == 0) return SNTK_OK;
   sntk_perf_start(SNTK_EV_BATCH);
-  int err = sntk_diff_dataset(sp->tg, &sp->map, cfg->t0, cfg->T, (uint64_t)sp->deck->run.seed,
+  int err = sntk_diff_dataset(sp->tg, &sp->map, cfg->t0, cfg->T,
+                              sntk_data_seed(&sp->deck->data, sp->deck->run.seed),
                               SNTK_RNG_DIFF_BATCH, (uint64_t)(step * cfg->minibatch),
                               cfg->minibatch, &sp->batch);
   sntk_perf_stop(SNTK_EV_BATCH, 0.0);
@@ -153,9 +161,15 @@ static int sp_open(void *self, sntk_results_t *res, int64_t start_step) {
   SNTK_CALL(sntk_results_rows(res, "/score", "bin_error", sp->ev->nbins, "1",
                               "held-out error within each time bin (edges: /diffusion/bin_edges)",
                               &sp->bins));
+  SNTK_CALL(sntk_results_rows(res, "/score", "bin_error_unweighted", sp->ev->nbins, "1",
+                              "held-out E ||s_net - s*||^2 within each time bin (unweighted)",
+                              &sp->ubins));
   SNTK_CALL(sntk_results_attr_at_str(res, "/score", "weighting",
-                                     "sigma_t^4 on the squared score error, i.e. alpha_t^2 on the "
-                                     "squared x_0-prediction error"));
+                                     "error, bin_error: sigma_t^4 on the squared score error, i.e. "
+                                     "alpha_t^2 on the squared x_0-prediction error; "
+                                     "error_unweighted, bin_error_unweighted: none"));
+  sp->kl_T = diff_kl_T_bound(sp->tg, sp->cfg->T);
+  SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "kl_T_bound", sp->kl_T));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "eval_points", (double)sp->ev->n));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "exact", sp->ev->exact));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "zero_predictor_error", sp->ev->norm));
@@ -175,9 +189,11 @@ static int sp_evaluate(void *self, sntk_model_t *md, sntk_results_t *res, int64_
   if (last) sp->last_step = step;
   if (!due(sp, step, last)) return SNTK_OK;
   SNTK_CALL(sntk_diff_eval_run(sp->ev, md, e));
-  const double row[SC_NCOLS] = {(double)step, e->error, e->rel_error, e->loss};
+  const double row[SC_NCOLS] = {(double)step,         e->error, e->rel_error, e->loss,
+                                e->error_unweighted, sp->kl_T + e->error_unweighted};
   SNTK_CALL(sntk_results_append(res, sp->series, row));
   SNTK_CALL(sntk_results_append(res, sp->bins, e->bins));
+  SNTK_CALL(sntk_results_append(res, sp->ubins, e->bins_unweighted));
   int better = e->error < sp->best_error;
   if (better) {
     sp->best_error = e->error;
@@ -185,22 +201,29 @@ static int sp_evaluate(void *self, sntk_model_t *md, sntk_results_t *res, int64_
     SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "best_step", (double)step));
     SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "best_error", e->error));
   }
-  sntk_log("score %8lld  error %12.6e  rel %10.4e  heldout_loss %12.6e%s", (long long)step,
-           e->error, e->rel_error, e->loss, better ? "  (best)" : "");
+  sntk_log("score %8lld  error %12.6e  rel %10.4e  heldout_loss %12.6e  unweighted %11.4e%s",
+           (long long)step, e->error, e->rel_error, e->loss, e->error_unweighted,
+           better ? "  (best)" : "");
   return SNTK_OK;
 }
 
-static int sp_finish(void *self, sntk_model_t *md, sntk_results_t *res) {
+static int sp_finish(void *self, sntk_model_t *md, sntk_results_t *res, double eta) {
   score_problem_t *sp = self;
   const sntk_diffusion_cfg_t *cfg = sp->cfg;
+  diff_kernel_t kr = {0};
+  int err = SNTK_OK;
   sntk_log("score: best held-out error %.6e at step %lld; last %.6e at step %lld", sp->best_error,
            (long long)sp->best_step, sp->errs.error, (long long)sp->last_step);
-  if (cfg->samples > 0)
-    SNTK_CALL(sntk_diffusion_sample_report(sp->comm, cfg, diff_sample_seed(sp->deck), sp->tg,
-                                           &sp->map, md, sp->last_step, res));
   if (cfg->regression)
-    SNTK_CALL(diff_regression(sp->comm, sp->deck, sp->train, sp->ev, md, sp->last_step, sp->dir));
-  return SNTK_OK;
+    SNTK_TRY(diff_regression(sp->comm, sp->deck, sp->train, sp->ev, &sp->map, md, eta,
+                             sp->last_step, sp->dir, cfg->samples, cfg->samples > 0 ? &kr : NULL));
+  if (cfg->samples > 0)
+    SNTK_TRY(sntk_diffusion_sample_report(sp->comm, cfg, diff_sample_seed(sp->deck), sp->tg,
+                                          &sp->map, md, kr.m0 ? diff_kernel_score : NULL, &kr,
+                                          sp->last_step, res));
+done:
+  diff_kernel_free(&kr);
+  return err;
 }
 
 static void sp_free(score_problem_t *sp) {
@@ -209,6 +232,7 @@ static void sp_free(score_problem_t *sp) {
   sntk_data_free(&sp->train0);
   sntk_data_free(&sp->batch);
   free(sp->errs.bins);
+  free(sp->errs.bins_unweighted);
 }
 
 int sntk_score_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {
@@ -226,8 +250,10 @@ int sntk_score_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
                                       "set (diffusion.minibatch = 0): kernel regression fits a "
                                       "fixed set");
   SNTK_TRY(diff_setup(ctx->comm, deck, &sp.tg, &sp.map, &sp.train0));
-  err = sntk_diff_eval_create(sp.tg, &sp.map, sp.cfg, (uint64_t)deck->run.seed, &sp.ev);
+  err = sntk_diff_eval_create(sp.tg, &sp.map, sp.cfg, sntk_data_seed(&deck->data, deck->run.seed),
+                              &sp.ev);
   if (!err) err = SNTK_ALLOC(sp.errs.bins, sp.cfg->t_bins);
+  if (!err) err = SNTK_ALLOC(sp.errs.bins_unweighted, sp.cfg->t_bins);
   SNTK_TRY(sntk_agree(ctx->comm, err));
   const sntk_problem_t pb = {.command = "score",
                              .self = &sp,

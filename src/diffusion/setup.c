@@ -16,7 +16,7 @@ uint64_t diff_sample_seed(const sntk_deck_t *deck) {
 int diff_setup(MPI_Comm comm, const sntk_deck_t *deck, sntk_target_t **tg, sntk_diff_map_t *map,
                sntk_dataset_t *train) {
   const sntk_diffusion_cfg_t *cfg = &deck->diffusion;
-  const uint64_t seed = (uint64_t)deck->run.seed;
+  const uint64_t seed = sntk_data_seed(&deck->data, deck->run.seed);
   const int full = cfg->minibatch == 0;
   memset(train, 0, sizeof *train);
   SNTK_CALL(sntk_agree(comm, sntk_diffusion_cfg_check(cfg)));

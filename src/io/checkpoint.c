@@ -117,6 +117,7 @@ static void write_attrs(writer_t *w, int64_t step, const sntk_model_t *md,
   note(w, sntk_h5_attr_str(w->file, "config", info->config));
   note(w, sntk_h5_attr_str(w->file, "config_hash", info->hash));
   note(w, sntk_h5_attr_str(w->file, "data_hash", info->data_hash));
+  note(w, sntk_h5_attr_f64(w->file, "eta", info->eta));
   note(w, sntk_h5_attr_str(w->file, "created", created));
   note(w, sntk_h5_attr_str(w->file, "description",
                            "softntk checkpoint: W(step) [m, d] and signs a [m, k] (neuron-major), "
@@ -361,6 +362,8 @@ static int read_meta(hid_t f, sntk_ckpt_meta_t *meta) {
   SNTK_CALL(sntk_h5_attr_read_str(f, "softntk_version", &s));
   snprintf(meta->version, sizeof meta->version, "%s", s);
   free(s);
+  meta->eta = NAN; /* checkpoints before the learning rate was recorded */
+  if (H5Aexists(f, "eta") > 0) SNTK_CALL(sntk_h5_attr_read_f64(f, "eta", &meta->eta));
   return SNTK_OK;
 }
 

@@ -2,6 +2,7 @@
  * file by flushes (see results.h). The restart repair is in results_repair.c. */
 #include "results_impl.h"
 
+#include "softntk/blasinfo.h"
 #include "softntk/error.h"
 #include "softntk/h5util.h"
 #include "softntk/parallel.h"
@@ -94,6 +95,7 @@ int results_create_file(const char *path, const char *command, const char *text,
   SNTK_TRY(sntk_h5_attr_str(f, "format", SNTK_RESULTS_FORMAT));
   SNTK_TRY(sntk_h5_attr_i64(f, "format_version", SNTK_RESULTS_VERSION));
   SNTK_TRY(sntk_h5_attr_str(f, "softntk_version", sntk_version()));
+  SNTK_TRY(sntk_h5_attr_str(f, "blas", sntk_blas_summary()));
   SNTK_TRY(sntk_h5_attr_str(f, "command", command));
   SNTK_TRY(sntk_h5_attr_str(f, "config", text));
   SNTK_TRY(sntk_h5_attr_str(f, "config_hash", hash));

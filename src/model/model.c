@@ -364,20 +364,22 @@ static int check_int_sizes(const sntk_model_t *md) {
   return SNTK_OK;
 }
 
-int sntk_model_eval(sntk_model_t *md, const sntk_dataset_t *ds, double *loss, double *F,
-                    double *grad) {
-  const int64_t k = md->k, n = ds->n;
+/* Forward and backward over n samples X, with the residuals E = F - Y (Y given) or E = v (v given,
+ * the vector-Jacobian product): *loss = 1/2 ||E||^2, F (optional) and grad = J^T E (optional). */
+static int eval_chunks(sntk_model_t *md, const double *X, const double *Y, const double *v,
+                       int64_t n, double *loss, double *F, double *grad) {
+  const int64_t k = md->k;
   double total = 0.0;
   SNTK_CALL(check_int_sizes(md));
   update_wmax(md);
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
-    const double *Xc = ds->X + i0 * md->d, *Yc = ds->Y + i0 * k;
+    const double *Xc = X + i0 * md->d;
     double *Fc = F ? F + i0 * k : md->Fc;
     SNTK_CALL(forward_chunk(md, Xc, c, Fc));
     double part = 0.0;
     for (int64_t j = 0; j < c * k; j++) {
-      md->E[j] = Fc[j] - Yc[j];
+      md->E[j] = Y ? Fc[j] - Y[i0 * k + j] : v[i0 * k + j];
       part += md->E[j] * md->E[j];
     }
     total += 0.5 * part;
@@ -386,8 +388,17 @@ int sntk_model_eval(sntk_model_t *md, const sntk_dataset_t *ds, double *loss, do
   if (grad) /* gT is d x m_loc; the gradient block is m_loc x d like W */
     for (int64_t r = 0; r < md->m_loc; r++)
       for (int64_t j = 0; j < md->d; j++) grad[r * md->d + j] = md->gT[j * md->m_loc + r];
-  *loss = total;
+  if (loss) *loss = total;
   return SNTK_OK;
+}
+
+int sntk_model_eval(sntk_model_t *md, const sntk_dataset_t *ds, double *loss, double *F,
+                    double *grad) {
+  return eval_chunks(md, ds->X, ds->Y, NULL, ds->n, loss, F, grad);
+}
+
+int sntk_model_vjp(sntk_model_t *md, const double *X, int64_t n, const double *v, double *grad) {
+  return eval_chunks(md, X, NULL, v, n, NULL, NULL, grad);
 }
 
 int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) {
@@ -442,6 +453,109 @@ int sntk_model_features(sntk_model_t *md, const double *X, int64_t n, double *U,
     features_chunk(md, c, U + i0 * md->k, ldu);
   }
   return SNTK_OK;
+}
+
+enum { JVP_ROWS = 256 }; /* rows of X dW^T formed at a time: a small scratch, reused while in cache */
+
+/* After forward_chunk, for the c rows i0.. of the chunk and Zp = X dW^T of those rows (c x m_loc):
+ * out (c x k) = this rank's part of
+ * J dW, sum_r u_{i,l,r} Zp_ir gamma. With P = Z o (the activation's derivative) o Zp: exp and relu
+ * give gamma P A^T; softmax (Z holding exp(z - shift), S = Z ft) gives
+ * gamma ft_i ((Z o Zp) A^T - <a_l, S_i> sum_r Z_ir Zp_ir). */
+static void jvp_rows(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp, double *out) {
+  const int64_t ml = md->m_loc, k = md->k;
+  for (int64_t i = 0; i < c; i++) {
+    const double *z = md->Z + (i0 + i) * ml;
+    double *p = Zp + i * ml;
+    if (md->act == SNTK_ACT_RELU)
+      for (int64_t r = 0; r < ml; r++) p[r] = z[r] > 0.0 ? p[r] : 0.0;
+    else
+      for (int64_t r = 0; r < ml; r++) p[r] *= z[r];
+  }
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)k, (int)ml, md->gamma, Zp,
+              (int)ml, md->A, (int)ml, 0.0, out, (int)k);
+  if (md->act != SNTK_ACT_SOFTMAX) return;
+  const int64_t w = k + 2;
+  for (int64_t i = 0; i < c; i++) {
+    double sum = 0.0;
+    for (int64_t r = 0; r < ml; r++) sum += Zp[i * ml + r];
+    const double *t = md->T + (i0 + i) * w;
+    for (int64_t l = 0; l < k; l++)
+      out[i * k + l] = md->ft[i0 + i] * (out[i * k + l] - md->gamma * sum * t[2 + l] / t[1]);
+  }
+}
+
+int sntk_model_jvp(sntk_model_t *md, const double *X, int64_t n, const double *dW, double *out) {
+  const int64_t ml = md->m_loc, d = md->d, k = md->k;
+  const int64_t rows = md->chunk < JVP_ROWS ? md->chunk : JVP_ROWS;
+  double *Zp = NULL;
+  int err = SNTK_OK;
+  SNTK_TRY(check_int_sizes(md));
+  SNTK_TRY(SNTK_ALLOC(Zp, rows * ml));
+  update_wmax(md);
+  for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
+    const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
+    SNTK_TRY(forward_chunk(md, X + i0 * d, c, md->Fc));
+    for (int64_t j0 = 0; j0 < c; j0 += rows) {
+      const int64_t cr = c - j0 < rows ? c - j0 : rows;
+      /* Zp = X dW^T: the directional derivative of every pre-activation of these rows */
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cr, (int)ml, (int)d, 1.0,
+                  X + (i0 + j0) * d, (int)d, dW, (int)d, 0.0, Zp, (int)ml);
+      jvp_rows(md, j0, cr, Zp, out + (i0 + j0) * k);
+    }
+  }
+  SNTK_TRY(sntk_allreduce_sum(out, n * k, md->comm));
+done:
+  free(Zp);
+  return err;
+}
+
+/* Global squared norm of this rank's m_loc x d block. */
+static int block_norm2(const sntk_model_t *md, const double *g, double *out) {
+  double s = 0.0;
+  for (int64_t i = 0; i < md->m_loc * md->d; i++) s += g[i] * g[i];
+  *out = s;
+  return sntk_allreduce_sum(out, 1, md->comm);
+}
+
+int sntk_model_jjt_max(sntk_model_t *md, const sntk_dataset_t *ds, uint64_t seed, int max_iter,
+                       double rtol, double *lambda, int *iters) {
+  const int64_t nk = ds->n * md->k;
+  double *v = NULL, *g = NULL, lam = 0.0;
+  int err = SNTK_OK, it = 0;
+  SNTK_TRY(SNTK_ALLOC(v, nk));
+  SNTK_TRY(SNTK_ALLOC(g, md->m_loc * md->d));
+  double v2 = 0.0;
+  for (int64_t i = 0; i < nk; i++) {
+    sntk_rng_t s;
+    sntk_rng_init(&s, seed, SNTK_RNG_POWER, (uint64_t)i);
+    v[i] = sntk_rng_normal(&s);
+    v2 += v[i] * v[i];
+  }
+  for (int64_t i = 0; i < nk; i++) v[i] /= sqrt(v2);
+  /* v <- J J^T v / ||J J^T v|| with ||v|| = 1: ||J J^T v|| rises to lambda_max from below */
+  for (it = 1; it <= max_iter; it++) {
+    double w2 = 0.0, g2;
+    SNTK_TRY(sntk_model_vjp(md, ds->X, ds->n, v, g));
+    SNTK_TRY(block_norm2(md, g, &g2));
+    SNTK_TRY(sntk_model_jvp(md, ds->X, ds->n, g, v));
+    for (int64_t i = 0; i < nk; i++) w2 += v[i] * v[i];
+    const double prev = lam;
+    lam = sqrt(w2);
+    if (!(lam > 0.0) || !isfinite(lam))
+      SNTK_TRY(sntk_error(SNTK_ERR_RUNTIME,
+                          "power iteration on J J^T: ||J J^T v|| = %g at iteration %d (the "
+                          "Jacobian vanishes or overflows at these weights)",
+                          lam, it));
+    for (int64_t i = 0; i < nk; i++) v[i] /= lam;
+    if (fabs(lam - prev) <= rtol * lam) break;
+  }
+  *lambda = lam;
+  *iters = it > max_iter ? max_iter : it;
+done:
+  free(v);
+  free(g);
+  return err;
 }
 
 void sntk_model_update(sntk_model_t *md, const double *grad, double eta) {

@@ -70,7 +70,7 @@ static int save_grams(sntk_ntk_t *ntk, int64_t step, sntk_results_t *res) {
                         "infinite-width NTK H*, nk x nk");
 }
 
-int sntk_ntk_analyse(sntk_ntk_t *ntk, const sntk_deck_t *deck, const sntk_dataset_t *train,
+int sntk_ntk_analyse(sntk_ntk_t *ntk, double eta, int64_t lin_steps, const sntk_dataset_t *train,
                      const sntk_dataset_t *hold, int64_t step, int64_t gd_steps,
                      sntk_results_t *res) {
   sntk_ntk_snap_t snap;
@@ -82,9 +82,9 @@ int sntk_ntk_analyse(sntk_ntk_t *ntk, const sntk_deck_t *deck, const sntk_datase
   SNTK_CALL(ntk_series_append(res, &series, &snap));
   SNTK_CALL(sntk_results_flush(res));
   if (hold->n > 0)
-    SNTK_CALL(ntk_regression(ntk, train, hold, deck->train.eta, ntk->cfg.gd ? gd_steps : 0, res));
+    SNTK_CALL(ntk_regression(ntk, train, hold, eta, ntk->cfg.gd ? gd_steps : 0, res));
   if (ntk->cfg.spectrum == SNTK_SPECTRUM_FULL)
-    SNTK_CALL(ntk_linearised_write(ntk, train, deck->train.eta, deck->train.steps, res));
+    SNTK_CALL(ntk_linearised_write(ntk, train, eta, lin_steps, res));
   if (ntk->cfg.limit) SNTK_CALL(limit_spectrum(ntk, res));
   if (ntk->cfg.save_gram) SNTK_CALL(save_grams(ntk, step, res));
   const double wall = ntk_wtime(ntk->comm) - t0;
@@ -106,7 +106,7 @@ static int load_data(MPI_Comm comm, const sntk_deck_t *deck, sntk_dataset_t *all
   const int64_t h = deck->ntk.holdout;
   const int whole_file = dc.source == SNTK_SOURCE_FILE && !(mask & SNTK_DATA_SET_N);
   if (!whole_file) dc.n += h;
-  SNTK_CALL(sntk_data_load(comm, &dc, (uint64_t)deck->run.seed, mask, all));
+  SNTK_CALL(sntk_data_load(comm, &dc, sntk_data_seed(&dc, deck->run.seed), mask, all));
   *ntrain = whole_file ? all->n - h : deck->data.n;
   if (*ntrain < 1)
     return sntk_error(SNTK_ERR_INPUT, "%s holds %lld samples: too few for ntk.holdout = %lld",
@@ -143,6 +143,8 @@ static int write_header(sntk_results_t *res, const sntk_deck_t *deck, const sntk
   SNTK_CALL(sntk_results_attr_f64(res, "nu", md->nu));
   SNTK_CALL(sntk_results_attr_f64(res, "sigma", md->sigma));
   SNTK_CALL(sntk_results_attr_i64(res, "seed", deck->run.seed));
+  SNTK_CALL(sntk_results_attr_i64(res, "data_seed",
+                                  (int64_t)sntk_data_seed(&deck->data, deck->run.seed)));
   SNTK_CALL(sntk_results_attr_i64(res, "step", step));
   SNTK_CALL(sntk_results_attr_str(res, "process_grid", grid));
   SNTK_CALL(sntk_results_attr_i64(res, "nb", ntk->nb));
@@ -223,6 +225,13 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
   sntk_dataset_t hold = {all.n - n, all.d, all.k, all.X + n * all.d, all.Y + n * all.k};
   SNTK_TRY(sntk_model_create(comm, &deck->model, all.d, all.k, deck->train.chunk, n, &md));
   sntk_model_init(md, (uint64_t)deck->run.seed); /* W0; a checkpoint then replaces W */
+  /* the learning rate of the linearised curve and of kernel gradient descent: the one softntk train
+   * chooses for this deck (eta = auto: by power iteration at W0) */
+  double eta = NAN;
+  char rule[512] = "";
+  if (deck->ntk.spectrum == SNTK_SPECTRUM_FULL || (deck->ntk.gd && deck->ntk.holdout > 0))
+    SNTK_TRY(sntk_train_resolve_eta(&deck->train, md, &train, (uint64_t)deck->run.seed, &eta, rule,
+                                    sizeof rule));
   if (opts && opts->restart_given && strcmp(opts->restart, "none") != 0)
     SNTK_TRY(load_weights(comm, deck, opts->restart, &train, md, &step));
   int same;
@@ -235,9 +244,12 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
   log_banner(deck, ntk, hold.n, path);
   SNTK_TRY(sntk_results_create(comm, path, "ntk", deck->text, deck->hash, &res));
   SNTK_TRY(write_header(res, deck, ntk, &train, step));
+  if (rule[0]) SNTK_TRY(sntk_results_attr_f64(res, "eta", eta));
+  if (rule[0]) SNTK_TRY(sntk_results_attr_str(res, "eta_rule", rule));
   sntk_perf_reset();
   double t0 = MPI_Wtime();
-  SNTK_TRY(sntk_ntk_analyse(ntk, deck, &train, &hold, step, deck->train.steps, res));
+  SNTK_TRY(sntk_ntk_analyse(ntk, eta, deck->train.steps, &train, &hold, step, deck->train.steps,
+                            res));
   SNTK_TRY(sntk_perf_report(comm, MPI_Wtime() - t0, res));
   SNTK_TRY(sntk_results_close(&res));
   sntk_log("results: %s", path);

@@ -21,14 +21,35 @@
 enum { KX_HADAMARD, KX_LIMIT };
 enum { KX_PANEL = 256 }; /* local columns per x_i . x_j GEMM */
 
-double ntk_limit_entry(int act, double sigma, double kx, double ni, double nj) {
+/* The angle between x and y (squared norms nx2, ny2 > 0) as 2 atan2(|u - v|, |u + v|) of the unit
+ * vectors u, v: accurate to a few eps in absolute terms for every pair, where acos(x . y / (|x|
+ * |y|)) loses half the digits as the pair becomes parallel (a rounding of eps in the cosine moves
+ * the angle by about sqrt(2 eps) there). Identical inputs give exactly 0. */
+static double unit_angle(const double *x, const double *y, int64_t d, double nx2, double ny2) {
+  const double nx = sqrt(nx2), ny = sqrt(ny2);
+  double dm = 0.0, dp = 0.0;
+  for (int64_t c = 0; c < d; c++) {
+    const double u = x[c] / nx, v = y[c] / ny;
+    dm += (u - v) * (u - v);
+    dp += (u + v) * (u + v);
+  }
+  return 2.0 * atan2(sqrt(dm), sqrt(dp));
+}
+
+double ntk_limit_entry(int act, double sigma, const double *xi, const double *xj, int64_t d,
+                       double kx, double ni, double nj) {
   const double s2 = sigma * sigma;
   if (act == SNTK_ACT_SOFTMAX) return kx * exp(s2 * kx);
   if (act == SNTK_ACT_EXP) return kx * exp(0.5 * s2 * (ni + nj + 2.0 * kx));
   if (ni <= 0.0 || nj <= 0.0) return 0.0;
-  double c = kx / sqrt(ni * nj);
-  c = c > 1.0 ? 1.0 : c < -1.0 ? -1.0 : c;
-  return kx * (M_PI - acos(c)) / (2.0 * M_PI);
+  /* kx (pi - theta) / (2 pi), written so that theta = 0 gives exactly kx / 2 */
+  return kx * (0.5 - unit_angle(xi, xj, d, ni, nj) / (2.0 * M_PI));
+}
+
+double sntk_ntk_limit_kernel(int act, double sigma, const double *x, const double *y, int64_t d) {
+  double kx = 0.0, nx = 0.0, ny = 0.0;
+  for (int64_t c = 0; c < d; c++) kx += x[c] * y[c], nx += x[c] * x[c], ny += y[c] * y[c];
+  return ntk_limit_entry(act, sigma, x, y, d, kx, nx, ny);
 }
 
 /* Scratch of the local x_i . x_j blocks. */
@@ -81,7 +102,9 @@ static int kx_apply(sntk_ntk_t *ntk, sntk_dmat_t *H, int mode) {
         for (int64_t li = 0; li < mloc; li++) col[li] *= kc[li];
       else
         for (int64_t li = 0; li < mloc; li++)
-          col[li] = s.lr[li] == l2 ? ntk_limit_entry(act, sigma, kc[li], s.nr[li], s.nc[c]) : 0.0;
+          col[li] = s.lr[li] == l2 ? ntk_limit_entry(act, sigma, s.Xr + li * d, s.Xc + c * d, d,
+                                                     kc[li], s.nr[li], s.nc[c])
+                                   : 0.0;
     }
   }
 done:

@@ -67,7 +67,7 @@ static void cross_limit(const sntk_ntk_t *ntk, const sntk_dataset_t *tr, const s
     for (int64_t j = 0; j < tr->n; j++) {
       const double *xj = tr->X + j * d;
       const double kx = cblas_ddot((int)d, xp, 1, xj, 1), nj = cblas_ddot((int)d, xj, 1, xj, 1);
-      const double hv = ntk_limit_entry(ntk->model->act, ntk->model->sigma, kx, np, nj);
+      const double hv = ntk_limit_entry(ntk->model->act, ntk->model->sigma, xp, xj, d, kx, np, nj);
       for (int64_t l = 0; l < k; l++) pred[p * k + l] += hv * alpha[j * k + l];
     }
   }

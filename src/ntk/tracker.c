@@ -4,33 +4,37 @@
  * run's exit status 1 at the end (sntk_ntk_tracker_finish). */
 #include "ntk_impl.h"
 
-#include "softntk/deck.h"
 #include "softntk/error.h"
 #include "softntk/log.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 struct sntk_ntk_tracker {
   sntk_ntk_t *ntk;
-  const sntk_deck_t *deck;
   const sntk_dataset_t *ds;
+  int64_t every;      /* ntk.every */
+  int64_t steps;      /* train.steps: length of the linearised loss curve */
+  double eta;         /* the learning rate of the run (NaN until set) */
   ntk_series_t series;
   int declared;
   int64_t neig; /* eigenvalues per snapshot */
   int64_t snapshots;
 };
 
-int sntk_ntk_tracker_create(const sntk_deck_t *deck, sntk_model_t *md, const sntk_dataset_t *ds,
+int sntk_ntk_tracker_create(const sntk_ntk_cfg_t *cfg, const sntk_parallel_cfg_t *par,
+                            int64_t steps, sntk_model_t *md, const sntk_dataset_t *ds,
                             sntk_ntk_tracker_t **out) {
   sntk_ntk_tracker_t *trk = NULL;
   int err = SNTK_OK;
   *out = NULL;
-  if (deck->ntk.every == 0) return SNTK_OK;
+  if (cfg->every == 0) return SNTK_OK;
   SNTK_TRY(sntk_agree(md->comm, SNTK_ALLOC(trk, 1)));
-  trk->deck = deck;
   trk->ds = ds;
-  SNTK_TRY(sntk_ntk_create(&deck->ntk, &deck->parallel, md, ds->X, ds->n, 0, SNTK_NTK_KEEP_INIT,
-                           &trk->ntk));
+  trk->every = cfg->every;
+  trk->steps = steps;
+  trk->eta = NAN;
+  SNTK_TRY(sntk_ntk_create(cfg, par, md, ds->X, ds->n, 0, SNTK_NTK_KEEP_INIT, &trk->ntk));
 done:
   if (err) sntk_ntk_tracker_destroy(&trk);
   *out = trk;
@@ -47,14 +51,18 @@ int sntk_ntk_tracker_open(sntk_ntk_tracker_t *trk, sntk_results_t *res) {
   return SNTK_OK;
 }
 
+void sntk_ntk_tracker_set_eta(sntk_ntk_tracker_t *trk, double eta) {
+  if (trk) trk->eta = eta;
+}
+
 int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t t) {
   sntk_ntk_snap_t snap;
-  if (!trk || t % trk->deck->ntk.every != 0) return SNTK_OK;
+  if (!trk || t % trk->every != 0) return SNTK_OK;
   sntk_ntk_t *ntk = trk->ntk;
   if (!trk->snapshots)
     sntk_log("ntk: every %lld steps, spectrum %s, limit %s; grid %dx%d, nb %lld, %.2f GiB planned "
              "per rank",
-             (long long)trk->deck->ntk.every, sntk_spectrum_names[ntk->cfg.spectrum],
+             (long long)trk->every, sntk_spectrum_names[ntk->cfg.spectrum],
              ntk->cfg.limit ? "on" : "off", ntk->grid->nprow, ntk->grid->npcol, (long long)ntk->nb,
              ntk->mem_need / 1073741824.0);
   SNTK_CALL(sntk_ntk_snapshot(ntk, t, &snap));
@@ -66,8 +74,7 @@ int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t 
   SNTK_CALL(ntk_series_append(res, &trk->series, &snap));
   SNTK_CALL(sntk_results_flush(res));
   if (t == 0 && ntk->cfg.spectrum == SNTK_SPECTRUM_FULL)
-    SNTK_CALL(
-        ntk_linearised_write(ntk, trk->ds, trk->deck->train.eta, trk->deck->train.steps, res));
+    SNTK_CALL(ntk_linearised_write(ntk, trk->ds, trk->eta, trk->steps, res));
   if (ntk->cfg.save_gram) {
     char name[64];
     snprintf(name, sizeof name, "gram_%lld", (long long)t);

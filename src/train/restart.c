@@ -155,6 +155,9 @@ static int try_checkpoint(trainer_t *tr, const char *path, int *usable) {
   SNTK_CALL(err);
   *usable = 1;
   tr->start_step = meta.step;
+  /* the run's learning rate: a number in the deck wins (a change is warned about above); auto keeps
+   * the checkpoint's (NaN when the checkpoint predates the record: resolved again) */
+  if (!sntk_train_eta_fixed(&tr->deck->train, &tr->eta)) tr->eta = meta.eta;
   double known[2] = {train_value(&h, "loss", 0), meta.step > 0 ? train_value(&h, "wall_time", -1)
                                                                : 0.0};
   err = SNTK_MPI(MPI_Bcast(known, 2, MPI_DOUBLE, 0, tr->ctx->comm));

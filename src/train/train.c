@@ -18,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int check_seeds(const char *text, char *why, size_t len) {
+  int64_t count;
+  return sntk_int_list(text, 0, 9000000000000000LL, SNTK_MAX_SEEDS, NULL, &count, why, len);
+}
+
 #define OFF(f) offsetof(sntk_run_cfg_t, f)
 const sntk_key_t sntk_run_keys[] = {
     {"name", SNTK_T_STRING, OFF(name), "default", 0, 0, 0, NULL, NULL,
@@ -35,14 +40,68 @@ const sntk_key_t sntk_run_keys[] = {
     {"lock_wait", SNTK_T_REAL, OFF(lock_wait), "30", 0, 3600, 0, NULL, NULL,
      "seconds to wait for leftover processes of a killed run of the same deck still holding the "
      "run directory (mpirun killed: its ranks live on briefly)"},
+    {"seeds", SNTK_T_STRING, OFF(seeds), "", 0, 0, 0, NULL, check_seeds,
+     "many runs in one launch: a list of seeds such as 1-32 or 1,5,9-12; the command runs once "
+     "per seed s with run.seed = s in the run directory <name>-s<s> (\"\": one run, run.seed)"},
     {NULL}};
 #undef OFF
+
+/* "auto", or a finite number > 0. */
+static int parse_eta(const char *text, double *eta) {
+  char *end;
+  *eta = strtod(text, &end);
+  return end != text && !*end && isfinite(*eta) && *eta > 0;
+}
+
+static int check_eta(const char *text, char *why, size_t len) {
+  double eta;
+  if (strcmp(text, "auto") == 0 || parse_eta(text, &eta)) return 0;
+  snprintf(why, len, "must be 'auto' or a finite number > 0");
+  return 1;
+}
+
+int sntk_train_eta_fixed(const sntk_train_cfg_t *cfg, double *eta) {
+  return strcmp(cfg->eta, "auto") != 0 && parse_eta(cfg->eta, eta);
+}
+
+/* x rounded down to two significant digits, as the decimal number it prints as. */
+static double round_down_2(double x) {
+  const double p = pow(10.0, floor(log10(x)) - 1.0);
+  char txt[32];
+  snprintf(txt, sizeof txt, "%.1e", floor(x / p * (1.0 + 1e-12)) * p);
+  return strtod(txt, NULL);
+}
+
+int sntk_train_resolve_eta(const sntk_train_cfg_t *cfg, sntk_model_t *md, const sntk_dataset_t *ds,
+                           uint64_t seed, double *eta, char *rule, size_t len) {
+  if (sntk_train_eta_fixed(cfg, eta)) {
+    snprintf(rule, len, "train.eta = %s", cfg->eta);
+    return SNTK_OK;
+  }
+  double lambda;
+  int iters;
+  const double t0 = MPI_Wtime();
+  SNTK_CALL(sntk_model_jjt_max(md, ds, seed, SNTK_ETA_POWER_ITERS, SNTK_ETA_POWER_RTOL, &lambda,
+                               &iters));
+  *eta = round_down_2(cfg->eta_factor / lambda);
+  snprintf(rule, len,
+           "train.eta = auto: eta_factor / lambda_max(J J^T) = %g / %.6e rounded down to two "
+           "digits; lambda_max at initialisation by %d power iterations (rtol %g)",
+           cfg->eta_factor, lambda, iters, SNTK_ETA_POWER_RTOL);
+  sntk_log("eta = auto: lambda_max(J J^T) = %.6e at initialisation (%d power iterations, %.2f s); "
+           "eta = %g / lambda_max = %.6e -> %g",
+           lambda, iters, MPI_Wtime() - t0, cfg->eta_factor, cfg->eta_factor / lambda, *eta);
+  return SNTK_OK;
+}
 
 #define OFF(f) offsetof(sntk_train_cfg_t, f)
 const sntk_key_t sntk_train_keys[] = {
     {"steps", SNTK_T_INT, OFF(steps), "1000", 0, 9e15, 0, NULL, NULL, "gradient-descent steps"},
-    {"eta", SNTK_T_REAL, OFF(eta), "3e-5", 0, INFINITY, SNTK_KEY_MIN_OPEN, NULL, NULL,
-     "learning rate (> 0); the stable range scales like 1 / (gamma^2 lambda_max(H) / nu)"},
+    {"eta", SNTK_T_STRING, OFF(eta), "auto", 0, 0, 0, NULL, check_eta,
+     "learning rate: auto (eta_factor / lambda_max(J J^T) at initialisation, by power iteration) "
+     "or a number > 0; the stable range is eta < 2 / lambda_max(J J^T)"},
+    {"eta_factor", SNTK_T_REAL, OFF(eta_factor), "1", 0, 2, SNTK_KEY_MIN_OPEN | SNTK_KEY_MAX_OPEN,
+     NULL, NULL, "c in eta = c / lambda_max(J J^T) when eta = auto (0 < c < 2)"},
     {"target_loss", SNTK_T_REAL, OFF(target_loss), "0", 0, INFINITY, 0, NULL, NULL,
      "stop once the loss is at or below this value (0: run all steps)"},
     {"log_every", SNTK_T_INT, OFF(log_every), "100", 1, 9e15, 0, NULL, NULL,
@@ -114,8 +173,9 @@ int sntk_trainer_results_header(trainer_t *tr) {
   SNTK_CALL(sntk_results_attr_f64(res, "gamma", md->gamma));
   SNTK_CALL(sntk_results_attr_f64(res, "nu", md->nu));
   SNTK_CALL(sntk_results_attr_f64(res, "sigma", md->sigma));
-  SNTK_CALL(sntk_results_attr_f64(res, "eta", deck->train.eta));
   SNTK_CALL(sntk_results_attr_i64(res, "seed", deck->run.seed));
+  SNTK_CALL(sntk_results_attr_i64(res, "data_seed",
+                                  (int64_t)sntk_data_seed(&deck->data, deck->run.seed)));
   SNTK_CALL(sntk_results_attr_i64(res, "chunk", md->chunk));
   SNTK_CALL(sntk_results_attr_str(res, "data_hash", tr->data_hash));
   if (deck->data.store) {
@@ -158,8 +218,8 @@ static void log_banner(const trainer_t *tr) {
   sntk_log("  ranks: %d, neurons per rank %lld..%lld, chunk %lld samples, %.1f MiB per rank", P,
            (long long)lo, (long long)hi, (long long)md->chunk,
            sntk_model_bytes(hi, md->d, md->k, md->chunk) / 1048576.0);
-  sntk_log("  train: steps %lld..%lld, eta = %g%s, output in %s", (long long)tr->start_step,
-           (long long)deck->train.steps, deck->train.eta,
+  sntk_log("  train: steps %lld..%lld, eta = %g%s%s, output in %s", (long long)tr->start_step,
+           (long long)deck->train.steps, tr->eta, strcmp(deck->train.eta, "auto") ? "" : " (auto)",
            deck->train.target_loss > 0 ? " (until target_loss)" : "", tr->dir);
   sntk_log("%8s %14s %14s %14s %10s %10s", "step", "loss", "grad_norm", "max_drift", "s/step",
            "ETA");
@@ -167,8 +227,8 @@ static void log_banner(const trainer_t *tr) {
 
 /* A non-finite loss, or one grown a million-fold over the initial loss, ends the run with advice.
  */
-static int diverged(const sntk_deck_t *deck, const sntk_model_t *md, int64_t t, double loss,
-                    double loss0) {
+static int diverged(const sntk_deck_t *deck, const sntk_model_t *md, double eta, int64_t t,
+                    double loss, double loss0) {
   char txt[32];
   snprintf(txt, sizeof txt, isnan(loss) ? "NaN" : isinf(loss) ? "infinite" : "%.6e", loss);
   if (t == 0)
@@ -179,12 +239,14 @@ static int diverged(const sntk_deck_t *deck, const sntk_model_t *md, int64_t t, 
   if (md->act == SNTK_ACT_EXP && isinf(loss))
     return sntk_error(SNTK_ERR_RUNTIME,
                       "loss is infinite at step %lld: exp(w . x) overflowed (weights grew too "
-                      "large); lower train.eta (now %g) or model.sigma (now %g)",
-                      (long long)t, deck->train.eta, md->sigma);
+                      "large); lower train.eta (now %g%s) or model.sigma (now %g)",
+                      (long long)t, eta, strcmp(deck->train.eta, "auto") ? "" : ", from auto",
+                      md->sigma);
   return sntk_error(SNTK_ERR_RUNTIME,
                     "loss is %s at step %lld (initial loss %.6e): gradient descent diverged; lower "
-                    "train.eta (now %g)",
-                    txt, (long long)t, loss0, deck->train.eta);
+                    "train.eta (now %g%s)",
+                    txt, (long long)t, loss0, eta,
+                    strcmp(deck->train.eta, "auto") ? "" : ", from auto: or train.eta_factor");
 }
 
 static int is_divergent(double loss, double loss0) {
@@ -226,7 +288,7 @@ static int measures(const trainer_t *tr, const loop_clock_t *clk, double *gnorm,
 /* Collective: flush results, then write the checkpoint of `step` holding the series rows before it.
  */
 static int checkpoint(trainer_t *tr, int64_t step, loop_clock_t *clk, const char *why) {
-  sntk_ckpt_info_t info = {tr->deck->text, tr->deck->hash, tr->data_hash};
+  sntk_ckpt_info_t info = {tr->deck->text, tr->deck->hash, tr->data_hash, tr->eta};
   sntk_series_set_t h;
   double secs;
   int64_t bytes = 0;
@@ -289,7 +351,7 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
     int last = t >= tc->steps || (tc->target_loss > 0 && loss <= tc->target_loss);
     if (is_divergent(loss, loss0)) {
       SNTK_CALL(sntk_results_flush(tr->res));
-      return diverged(deck, md, t, loss, loss0);
+      return diverged(deck, md, tr->eta, t, loss, loss0);
     }
     SNTK_CALL(sntk_ntk_tracker_step(tr->trk, tr->res, t)); /* [ntk] every: NTK of W(t) */
     if (tr->pb->evaluate) SNTK_CALL(tr->pb->evaluate(tr->pb->self, md, tr->res, t, last));
@@ -305,7 +367,7 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
     }
     if (last) break;
     sntk_fault_point("step", (long long)t);
-    sntk_model_update(md, tr->grad, tc->eta);
+    sntk_model_update(md, tr->grad, tr->eta);
     int every_due = cc->every_steps > 0 && (t + 1) % cc->every_steps == 0;
     const char *why = ckpt_reason(req, every_due); /* once: a later signal must not change it */
     if (every_due || req) SNTK_CALL(checkpoint(tr, t + 1, clk, why));
@@ -329,13 +391,39 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
   return SNTK_OK;
 }
 
+/* Collective. tr->eta for this invocation: a resumed run keeps its checkpoint's (set by the restart
+ * when the checkpoint records one); otherwise train.eta, or for auto the power iteration at the
+ * initial weights W0 on the step-0 training set (a resumed run whose checkpoint predates the
+ * record computes it at W0 again). Recorded in results.h5 with the rule that chose it. */
+static int settle_eta(trainer_t *tr) {
+  char rule[512] = "the checkpoint's";
+  if (isnan(tr->eta)) {
+    sntk_model_t *md = tr->md;
+    double *saved = md->W, loss0;
+    md->W = md->W0;
+    /* outputs that overflow at initialisation are reported as such, not as a failed iteration */
+    int err = sntk_model_eval(md, &tr->ds, &loss0, NULL, NULL);
+    if (!err && !isfinite(loss0)) err = diverged(tr->deck, md, NAN, 0, loss0, loss0);
+    if (!err)
+      err = sntk_train_resolve_eta(&tr->deck->train, md, &tr->ds, (uint64_t)tr->deck->run.seed,
+                                   &tr->eta, rule, sizeof rule);
+    md->W = saved;
+    SNTK_CALL(err);
+  }
+  sntk_ntk_tracker_set_eta(tr->trk, tr->eta);
+  SNTK_CALL(sntk_results_attr_f64(tr->res, "eta", tr->eta));
+  if (tr->start_step == 0) SNTK_CALL(sntk_results_attr_str(tr->res, "eta_rule", rule));
+  return SNTK_OK;
+}
+
 /* The default problem's load hook (self is the deck): the training set of the [data] section. */
 static int load_data(void *self, MPI_Comm comm, sntk_dataset_t *ds) {
   const sntk_deck_t *deck = self;
   const sntk_data_cfg_t *dc = &deck->data;
   if (dc->source == SNTK_SOURCE_SPHERE)
     SNTK_CALL(sntk_agree(comm, check_memory(comm, deck, dc->n, dc->d, dc->k)));
-  return sntk_data_load(comm, dc, (uint64_t)deck->run.seed, sntk_deck_data_mask(deck), ds);
+  return sntk_data_load(comm, dc, sntk_data_seed(dc, deck->run.seed), sntk_deck_data_mask(deck),
+                        ds);
 }
 
 int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {
@@ -366,8 +454,11 @@ int sntk_train_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_ru
   SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(tr.grad, tr.md->m_loc * tr.md->d)));
   sntk_model_init(tr.md, seed);
   /* Before a checkpoint replaces W: the tracker keeps H(0) of the initial weights. */
-  SNTK_TRY(sntk_ntk_tracker_create(deck, tr.md, &tr.ds, &tr.trk));
+  SNTK_TRY(sntk_ntk_tracker_create(&deck->ntk, &deck->parallel, deck->train.steps, tr.md, &tr.ds,
+                                   &tr.trk));
+  tr.eta = NAN;
   SNTK_TRY(sntk_trainer_begin(&tr, opts && opts->restart ? opts->restart : "auto"));
+  SNTK_TRY(settle_eta(&tr));
   log_banner(&tr);
   clk.start = clk.last_ckpt = MPI_Wtime();
   clk.ckpt_est = 1.0 + (double)(tr.md->m * tr.md->d * 8) / 2e8; /* until one is measured */
@@ -375,7 +466,7 @@ int sntk_train_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_ru
   err = descend(&tr, &clk);
   if (err && err != SNTK_STOPPED) goto done;
   int stopped = err;
-  if (!stopped && problem->finish) SNTK_TRY(problem->finish(problem->self, tr.md, tr.res));
+  if (!stopped && problem->finish) SNTK_TRY(problem->finish(problem->self, tr.md, tr.res, tr.eta));
   SNTK_TRY(sntk_ntk_tracker_finish(tr.trk));
   SNTK_TRY(sntk_perf_report(comm, MPI_Wtime() - clk.start, tr.res));
   SNTK_TRY(sntk_results_close(&tr.res));

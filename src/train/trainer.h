@@ -30,6 +30,7 @@ typedef struct trainer {
   double loss0;        /* loss at step 0 (NaN until known; from the checkpoint when resumed) */
   int64_t start_step; /* first step of this invocation (0, or the checkpoint's step) */
   double wall_offset; /* wall_time already spent before this invocation (resumed runs) */
+  double eta;         /* the learning rate: train.eta, resolved once and kept by checkpoints */
 } trainer_t;
 
 extern const sntk_column_t sntk_train_cols[NCOLS];

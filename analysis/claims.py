@@ -1,0 +1,350 @@
+"""The claims of arXiv 2405.03251 that softntk measures: one declarative table, read by
+analysis/report.py to write the claims report (HTML and PDF) and the README's experiments table.
+
+Nothing here computes: every number comes from an experiment's JSON (the analysis script's output,
+<RESULTS>/<name>/<name>.json in the published layout, <RESULTS>/<name>/<variant>/<name>.json in the
+layout of scripts/run_experiment.sh). To change what the report shows, edit this table.
+
+A claim (dict):
+  id          short name; the page anchor; the key of the claim's verdict block (below)
+  title       one line
+  experiment  the experiment whose verdict and figure the claim takes (experiments/<name>/)
+  statement   the paper's statement, in words
+  prediction  what is measured and its predicted value with the constant
+  measures    list of measurements (below); each may name another experiment
+  verdict     optional rule, used only when the experiment's JSON carries no verdict block (below)
+  caveat      optional: what the measurement does not test (prose, no measured numbers: numbers
+              come from the JSON only)
+  command     the command that reruns the experiment ({variant} is filled in)
+
+A measurement (dict):
+  label       text; {field} takes a field of the selected item (see each) or {key}, the item's key
+  short       optional shorter label for the README's table (the same numbers)
+  label_fields  optional {name: path}: more label fields, read relative to the item
+  experiment  optional: another experiment's JSON (default the claim's)
+  path        where the value is: dotted ("width.fit_gd.slope", integers index lists, -1 the last)
+              or a JSON pointer ("/series/exp, sigma = 1/fit_fro/slope") for keys with dots;
+              relative to the item when `each` or `at` is given
+  at          optional path of the one item the measurement reads (e.g. "varying.widest")
+  each        optional path of a list or dict: the measurement is repeated for its items
+  where       optional {field: value}: keep the items whose fields equal these
+  pick        with each: "all" (default), "first", "last", "max:FIELD" (the item with the largest
+              FIELD), "min:FIELD"
+  ref         the predicted value: a number, a {item key: number} map, or text ("<= 2")
+  ref_path    or a path (relative like `path`) to the value it is compared with (e.g. a bound)
+  ref_label   what ref is ("bound", "noise floor"; default "predicted")
+  interval    optional path of the interval; by default the report looks at the value itself (an
+              interval dict {estimate, low, high, level, seeds}, as analysis/sntk_stats.py writes
+              them, plus the seed count) and at the sibling key <path>_interval ({low, high, level,
+              seeds} or [low, high]); without either the report says "not computed"
+  seeds       the seed count: a number, a path (to a number, or to a list with one count per
+              point), or {"text": "closed form"}; an interval dict's own "seeds" takes precedence
+  seeds_len   True: the path holds a list whose length is the count (e.g. timing repetitions)
+  seeds_unit  what the count counts (default "seeds")
+  fmt         "g" (3 significant digits, default), "g5" (5), "slope" (2 decimals), "pct", "int"
+  readme      True (or {field: value} to keep some items): shown in the README's table too
+  variants    optional list: only for these variants (tiny, small, full)
+A measurement whose path is absent from the JSON is shown as "missing" (and fails the tests on the
+tiny variant); one whose value is null is shown as "not computed".
+
+Verdicts. Statuses: supported, not supported, not tested at this size, pre-asymptotic.
+1. An experiment's analysis decides: it writes into its JSON either
+       "verdicts": {"<claim id>": {"status": "...", "reason": "..."}, ...}
+   (one block per claim the experiment serves) or, for an experiment with one claim,
+       "verdict": {"status": "...", "reason": "..."}
+   The report shows it as written ("decided by the experiment's analysis"). This is the way to add
+   a verdict: no change here is needed.
+2. Otherwise the claim's `verdict` rule below, when it has one:
+       {"all": [[path, op, limit], ...], "why": text}   supported when every comparison holds
+                                                        (op one of <=, <, >=, >, ==), else not
+                                                        supported; a missing path: not tested
+       {"checks": path, "why": text}                    a block of named checks {name: {value, op,
+                                                        limit, passed}, passed} (as
+                                                        analysis/sample_checks.py writes):
+                                                        supported when `passed`, else not supported
+                                                        with the failed checks as the reason
+                                                        ("names": {check: words} to name them)
+3. Otherwise: not tested at this size (the JSON carries no verdict and no rule applies)."""
+
+STATUSES = ("supported", "not supported", "not tested at this size", "pre-asymptotic")
+
+RERUN = "scripts/run_experiment.sh {experiment} {variant}"
+
+CLAIMS = [
+    {
+        "id": "convergence",
+        "title": "Gradient descent converges linearly on a wide softmax network",
+        "experiment": "convergence",
+        "statement": "With the paper's output scale (α = m) and a width polynomial in n, gradient "
+                     "descent on the two-layer softmax network drives the training loss to zero "
+                     "at a linear rate: ‖F(t) − y‖² ≤ (1 − m η λ / 2)ᵗ ‖F(0) − y‖², with λ = "
+                     "λ_min(H*) and H = J Jᵀ / m.",
+        "prediction": "Every per-step loss ratio L(t+1)/L(t) lies below 1 − η λ_min(J Jᵀ(0)) / 2 "
+                      "(constant 1/2); the loss follows the linearised (frozen-NTK) curve, closer "
+                      "as m grows.",
+        "measures": [
+            {"label": "{activation}, m = {m}: mean loss ratio per step", "each": "runs",
+             "short": "{activation}, m = {m}: loss ratio per step",
+             "where": {"activation": "softmax"}, "pick": "max:m", "path": "contraction_measured",
+             "ref_path": "contraction_bound_H0", "ref_label": "bound", "fmt": "g5", "seeds": 1,
+             "readme": True},
+            {"label": "{activation}, m = {m}: share of steps below the bound", "each": "runs",
+             "path": "share_below_bound_H0", "fmt": "pct", "seeds": 1},
+            {"label": "{activation}, m = {m}: max |L − L_lin| / L_lin over the run", "each": "runs",
+             "short": "{activation}, m = {m}: max |L − L_lin| / L_lin",
+             "path": "max_rel_dev_linearised", "seeds": 1,
+             "readme": {"activation": ["softmax", "relu"]}},
+        ],
+        "caveat": "For linear dynamics with η λ_max < 2 the cumulative curve lies below the bound "
+                  "whatever the data, so the share of steps below it cannot fail; the runs use η "
+                  "near 0.9 / λ_max and widths far below the theorem's hypotheses. One run (one "
+                  "seed) per configuration.",
+        "command": RERUN,
+    },
+    {
+        "id": "kernel-limit",
+        "title": "The NTK at initialisation concentrates around its infinite-width limit H*",
+        "experiment": "kernel-limit",
+        "statement": "The empirical NTK H(0) of a width-m network converges to the infinite-width "
+                     "kernel H* (closed forms in DESIGN.md section 2), so λ_min(H(0)) inherits "
+                     "λ_min(H*) > 0.",
+        "prediction": "H(0) is an average of m independent neuron terms (softmax: a ratio of two), "
+                      "so E ‖H(0) − H*‖_F² = C / m exactly for exp and ReLU (2C / m for coupled "
+                      "pairs) and C / m + O(m⁻²) for softmax, with C in closed form from the data "
+                      "(experiments/kernel-limit/CONSTANT.md): the RMS over weight seeds of "
+                      "‖H(0) − H*‖_F / √(C/m) → 1.",
+        "measures": [
+            {"label": "{key}: RMS ‖H(0) − H*‖_F / √(C/m) at the widest m", "each": "series",
+             "short": "{key}", "path": "rms_ratio.-1", "interval": "rms_ratio_interval.-1",
+             "ref": 1.0, "seeds": "seeds.-1", "fmt": "g",
+             "readme": True},
+            {"label": "{key}: slope of RMS ‖H(0) − H*‖_F / ‖H*‖_F against m", "each": "series",
+             "path": "fit_fro.slope", "interval": "fit_fro", "ref": -0.5, "seeds": "fit_fro.seeds",
+             "fmt": "slope"},
+        ],
+        "caveat": "σ = 1.5 is reported, not checked: its log-normal tail needs far more neurons than "
+                  "2^17 before the RMS reflects C (the median ratio rises instead). The check is at "
+                  "the widest width only; at small m softmax departs from 1 as its second-order "
+                  "term C₂/(Cm) predicts.",
+        "command": RERUN,
+    },
+    {
+        "id": "perturbation",
+        "title": "Normalisation gives the NTK a good perturbation property",
+        "experiment": "perturbation",
+        "statement": "The paper's mechanism: softmax's normalisation makes the NTK stable under "
+                     "perturbations of the weights: if ‖w_r − w_r(0)‖ ≤ R for every neuron then "
+                     "‖H(W) − H(W(0))‖ ≤ C R (a constant depending on n and e^{O(B)}), and "
+                     "gradient descent keeps R small, shrinking with m, so λ_min(H(t)) ≥ "
+                     "λ_min(H(0)) / 2 along training.",
+        "prediction": "Along gradient descent R = max_r ‖w_r(t) − w_r(0)‖ falls like m^(−1) "
+                      "(softmax, exp with the paper's scales) and m^(−1/2) (ReLU); ‖H(t) − H(0)‖ "
+                      "grows at most linearly in R (log-log slope of ΔH against R at least 1).",
+        "measures": [
+            {"label": "{key}: slope of R against m", "each": "activations", "path": "fit_R.slope",
+             "short": "{key}: R–m slope",
+             "ref": {"softmax": -1.0, "exp": -1.0, "relu": -0.5}, "fmt": "slope", "seeds": 1,
+             "readme": True},
+            {"label": "{key}: slope of ΔH = ‖H(t) − H(0)‖ against R along training",
+             "each": "activations", "short": "{key}: ΔH–R slope", "path": "fit_dH_vs_R.slope",
+             "ref": "≥ 1", "fmt": "slope", "seeds": 1,
+             "readme": True},
+        ],
+        "caveat": "Only the gradient-descent trajectory is measured, not the worst perturbation of "
+                  "size R that the lemma bounds: coupled pairs move in opposite directions, so "
+                  "the first-order change of H cancels along this path. The ΔH–R slope pools "
+                  "correlated snapshots of one run per width. Softmax's invariance under a common "
+                  "shift of all w_r is not measured here.",
+        "command": RERUN,
+    },
+    {
+        "id": "threshold",
+        "title": "A width polynomial in n suffices",
+        "experiment": "threshold",
+        "statement": "The convergence theorem holds once m exceeds a polynomial in n: m = Ω(n²) up "
+                     "to factors in λ, δ and logarithms for softmax (and exp); Du et al.'s "
+                     "bound for ReLU is m = Ω(n⁶ / (λ⁴ δ³)). The width is sufficient, "
+                     "not necessary.",
+        "prediction": "The smallest width m*(n) at which gradient descent reaches the loss target "
+                      "grows no faster than n² (exponent at most 2).",
+        "measures": [
+            {"label": "{key}: exponent of m*(n)", "each": "activations", "path": "fit.slope",
+             "short": "{key}: exponent",
+             "ref": "≤ 2", "fmt": "slope", "seeds": "rows.0.seeds", "readme": True},
+            {"label": "{key}: m* at n = {n}", "each": "activations", "path": "rows.-1.m_star",
+             "label_fields": {"n": "rows.-1.n"}, "fmt": "g", "seeds": "rows.-1.seeds",
+             "variants": ["small", "full"]},
+        ],
+        "caveat": "m* is the width at which the loss target is reached within a fixed step budget: "
+                  "narrow networks still descending when the budget ends count as failures, and "
+                  "widths that never succeeded are dropped rather than treated as censored. The "
+                  "exponent then reflects the budget as much as the width.",
+        "command": RERUN,
+    },
+    {
+        "id": "normalisation",
+        "title": "On the unit sphere the normalisation costs nothing in conditioning",
+        "experiment": "normalisation",
+        "statement": "The softmax network is the exp network divided by its mean activation; in "
+                     "the infinite-width limit H*_softmax = H*_exp / (Z(x_i) Z(x_j)), Z(x) = "
+                     "exp(σ² ‖x‖² / 2). On the sphere, where the analysis lives, this is a "
+                     "constant rescaling.",
+        "prediction": "Unit sphere: λ_min(H*_exp) / λ_min(H*_softmax) = e^{σ²} and equal condition "
+                      "numbers (an identity of the closed forms). Norms in [r_min, r_max]: the "
+                      "ratio inside Ostrowski's bracket [e^{σ² r_min²}, e^{σ² r_max²}].",
+        "measures": [
+            {"label": "sphere: max over σ of |ratio / e^{σ²} − 1|",
+             "path": "sphere.max_rel_dev_ratio", "ref": 0.0, "seeds": {"text": "closed form"},
+             "readme": True},
+            {"label": "sphere: max over σ of |cond_exp / cond_softmax − 1|",
+             "path": "sphere.max_rel_dev_cond", "ref": 0.0, "seeds": {"text": "closed form"}},
+            {"label": "varying norms: share of ratios inside the bracket",
+             "path": "varying.inside_bracket_fraction", "ref": 1.0, "fmt": "pct",
+             "seeds": {"text": "closed form"}},
+            {"label": "norms in [{norm_min}, {norm_max}], σ = {sigma_max}: cond(H*_softmax)",
+             "at": "varying.widest", "path": "cond_softmax", "seeds": {"text": "closed form"},
+             "readme": True},
+            {"label": "norms in [{norm_min}, {norm_max}], σ = {sigma_max}: cond(H*_exp)",
+             "at": "varying.widest", "path": "cond_exp", "seeds": {"text": "closed form"},
+             "readme": True},
+        ],
+        "verdict": {"all": [["sphere.max_rel_dev_ratio", "<=", 1e-9],
+                            ["sphere.max_rel_dev_cond", "<=", 1e-9],
+                            ["varying.inside_bracket_fraction", ">=", 1.0]],
+                    # 1e-9: the identity is exact; the eigen-solver's relative error, n eps cond,
+                    # is about 1e-10 at most for these kernels (experiments/normalisation/README.md,
+                    # whose expect.json range this repeats); a wrong Z, sigma or kernel moves it
+                    # by 1e-2 or more
+                    "why": "the sphere identity holds to round-off and every off-sphere ratio "
+                           "lies in its bracket"},
+        "caveat": "The sphere part checks an identity of the closed forms (a transcription check): "
+                  "its finding is that on the sphere normalisation buys no conditioning in the "
+                  "limit. Off the sphere softmax is the better conditioned kernel.",
+        "command": RERUN,
+    },
+    {
+        "id": "lambda-min",
+        "title": "λ_min(H*) sets the width and the number of steps",
+        "experiment": "normalisation",
+        "statement": "Every theorem is stated in λ = λ_min(H*) > 0: the width m = "
+                     "Ω(λ⁻² n² ...) and the steps T = O(log(1/ε) / (m η λ)).",
+        "prediction": "λ_min(H*) > 0 for the data (points on the sphere with a constant "
+                      "coordinate), falling with n and with σ; the theorem's width and step count "
+                      "evaluated from it bound what the runs need.",
+        "measures": [
+            {"label": "n = {n}, d = {d}, σ = {sigma}: λ_min(H*_softmax)", "each": "pairs",
+             "where": {"sphere": True}, "path": "lambda_min_softmax", "seeds": 1,
+             "readme": {"sigma": 1.0}},
+            {"label": "n = {n}, d = {d}, σ = {sigma}: λ_min(H*_softmax)",
+             "experiment": "convergence", "each": "runs", "where": {"activation": "softmax"},
+             "pick": "first", "path": "lambda_min_Hstar", "seeds": 1, "readme": True},
+        ],
+        "caveat": "λ_min(H*) is read from the normalisation and convergence experiments at "
+                  "their data sizes only: no map across n, d and σ is measured, and the "
+                  "theorem's width and step count are not evaluated beside what the runs needed.",
+        "command": RERUN,
+    },
+    {
+        "id": "diffusion-score",
+        "title": "A softmax network learns a diffusion model's score",
+        "experiment": "diffusion",
+        "statement": "Applied to denoising score matching, gradient descent on the "
+                     "over-parameterised softmax network learns the score function with provable "
+                     "accuracy: in the NTK regime the trained network is the kernel regressor of "
+                     "H*, and early stopping controls the error.",
+        "prediction": "The held-out score error falls from the zero predictor's to a best step, "
+                      "later and lower as the number of training triples N grows; the distance of "
+                      "the trained network to kernel gradient descent with H* falls like "
+                      "m^(−1/2).",
+        "measures": [
+            {"label": "N = {N}, m = {m}: best held-out score error (step {best_step})",
+             "short": "N = {N}: best error (step {best_step})",
+             "each": "early_stopping.runs", "path": "best_error", "ref_path": "zero_error",
+             "ref_label": "zero predictor", "seeds": 1, "readme": True},
+            {"label": "N = {N}: slope of ‖f_net − f_gd(H*)‖ / ‖f_gd(H*)‖ against m",
+             "short": "N = {N}: network-to-kernel slope",
+             "each": "width.series", "path": "fit_gd_limit.slope", "ref": -0.5, "fmt": "slope",
+             "seeds": "seeds", "readme": True},
+            {"label": "N = {N}, widest m: score error of the network / kernel GD with H*",
+             "each": "width.series", "path": "score_ratio.-1", "ref": 1.0, "fmt": "g",
+             "seeds": "seeds"},
+        ],
+        "caveat": "One seed per configuration; the error is E ‖σ_t² (s − s*)‖², which weights "
+                  "small t (where sampling fails) by σ_t⁴.",
+        "command": RERUN,
+    },
+    {
+        "id": "diffusion-sampling",
+        "title": "Samples from the learned score match the target",
+        "experiment": "diffusion",
+        "statement": "A score learned to that accuracy generates the data: reverse-SDE samples "
+                     "with the learned score approach the target distribution.",
+        "prediction": "The learned-score samples pass the sample checks "
+                      "(analysis/sample_checks.py): sliced W2 at most 1.5x and MMD at most 2x the "
+                      "noise floor, better than the moment-matched Gaussian by more than the "
+                      "floor's spread, every mode covered within its radius; the exact score's "
+                      "samples pass and the Gaussian's fail.",
+        "measures": [
+            {"label": "sliced W2, learned score", "path": "samples.sw2_learned",
+             "ref_path": "samples.sw2_floor", "ref_label": "noise floor", "seeds": 1,
+             "readme": True},
+            {"label": "sliced W2, moment-matched Gaussian", "path": "samples.sw2_gaussian",
+             "ref_path": "samples.sw2_floor", "ref_label": "noise floor", "seeds": 1,
+             "readme": True},
+            {"label": "sliced W2, exact score", "path": "samples.sw2_exact",
+             "ref_path": "samples.sw2_floor", "ref_label": "noise floor", "seeds": 1},
+            {"label": "MMD, learned score", "path": "samples.mmd_learned",
+             "ref_path": "samples.mmd_floor", "ref_label": "noise floor", "seeds": 1,
+             "readme": True},
+            {"label": "MMD, moment-matched Gaussian", "path": "samples.mmd_gaussian",
+             "ref_path": "samples.mmd_floor", "ref_label": "noise floor", "seeds": 1,
+             "readme": True},
+            {"label": "modes covered within their radius, learned score",
+             "path": "samples.modes_covered_learned", "fmt": "int", "seeds": 1, "readme": True},
+            {"label": "share of learned samples inside any mode's radius",
+             "path": "samples.inside_learned", "fmt": "pct", "seeds": 1},
+            {"label": "share of Gaussian samples inside any mode's radius",
+             "path": "samples.inside_gaussian", "fmt": "pct", "seeds": 1},
+        ],
+        "verdict": {"checks": "samples.verdict.learned",
+                    "why": "the sample checks of analysis/sample_checks.py on the learned score's "
+                           "samples (widest width run)",
+                    "names": {"sw2_over_floor": "sliced W2 / noise floor",
+                              "mmd_over_floor": "MMD / noise floor",
+                              "sw2_gain_over_gaussian": "sliced-W2 gain over the Gaussian",
+                              "mmd_gain_over_gaussian": "MMD gain over the Gaussian",
+                              "modes_covered": "modes covered within their radius"}},
+        "caveat": "One sample set of the widest width run; the target is 4 point masses on the "
+                  "unit circle (d = 2).",
+        "command": RERUN,
+    },
+    {
+        "id": "scaling",
+        "title": "The instrument: the step and the NTK eigen-solve scale across ranks",
+        "experiment": "scaling",
+        "statement": "softntk's decomposition (neurons sharded over ranks, one small allreduce per "
+                     "chunk; the Gram block-cyclic on a BLACS grid) scales: not a claim of the "
+                     "paper, a claim of the instrument that tests it.",
+        "prediction": "Parallel efficiency 1 for the step (strong and weak scaling), below 1 for "
+                      "the eigen-solve (PDSYEVD's tridiagonalisation is communication-bound); "
+                      "flop counts independent of P.",
+        "measures": [
+            {"label": "step, strong, P = {P}: efficiency", "each": "step.strong", "pick": "last",
+             "path": "efficiency", "ref": 1.0, "seeds": "seconds_reps",
+             "seeds_len": True, "seeds_unit": "repetitions", "readme": True},
+            {"label": "step, weak, P = {P}: efficiency", "each": "step.weak", "pick": "last",
+             "path": "efficiency", "ref": 1.0, "seeds": "seconds_reps",
+             "seeds_len": True, "seeds_unit": "repetitions", "readme": True},
+            {"label": "eigen-solve, strong, P = {P}: efficiency", "each": "eigen.strong",
+             "pick": "last", "path": "efficiency", "seeds": "seconds_reps",
+             "seeds_len": True, "seeds_unit": "repetitions", "readme": True},
+            {"label": "eigen-solve, weak, P = {P}: efficiency", "each": "eigen.weak",
+             "pick": "last", "path": "efficiency", "seeds": "seconds_reps",
+             "seeds_len": True, "seeds_unit": "repetitions", "readme": True},
+        ],
+        "caveat": "P is at most 2 on a shared 2-core machine, and the efficiencies are timings "
+                  "(best of a few repetitions), not statistics; the flop-count ratio equals 1 by "
+                  "the work model.",
+        "command": RERUN,
+    },
+]
