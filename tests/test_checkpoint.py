@@ -141,7 +141,8 @@ for name, cmd, sig in [("term", [SOFTNTK], signal.SIGTERM),
             break
     p.send_signal(sig)
     out, err = p.communicate(timeout=60)
-    ck = sorted(glob.glob(f"out/{name}/checkpoints/ckpt-*.h5"))
+    ck = sorted(glob.glob(f"out/{name}/checkpoints/ckpt-*.h5"),
+                key=lambda p: int(os.path.basename(p)[5:-3]))
     t.check(p.returncode == 3 and ck and inspect_ok(ck[-1]) and "stopped at step" in out,
             f"{signal.Signals(sig).name} on {np_} rank(s): exit {p.returncode}, checkpoint "
             f"{os.path.basename(ck[-1]) if ck else None} valid")

@@ -176,8 +176,9 @@ def check_max_requeues(t, cluster):
     info = wait_jobs(cluster, [job], 120)[job][0]
     with open(f"logs/norequeue-{job}.out") as f:
         log = f.read()
-    ck = sorted(os.listdir("out/norequeue/checkpoints")) if os.path.isdir(
-        "out/norequeue/checkpoints") else []
+    ckdir = "out/norequeue/checkpoints"
+    ck = sorted((f for f in (os.listdir(ckdir) if os.path.isdir(ckdir) else [])
+                 if f.startswith("ckpt-") and f.endswith(".h5")), key=lambda f: int(f[5:-3]))
     valid = bool(ck) and run(1, ["inspect", f"out/norequeue/checkpoints/{ck[-1]}"]).code == 0
     t.check(info.get("JobState") == "FAILED" and info.get("ExitCode") == "3:0"
             and info.get("Restarts") == "0" and "not requeueing" in log and valid
