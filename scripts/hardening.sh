@@ -24,11 +24,14 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 status=0
 
-echo "hardening: sanitizers (ASan + UBSan), whole suite but slurm and experiments (the same code paths, at scale)"
+# Not under the sanitizers: slurm and experiments (the same code paths, at scale) and the kill test
+# (a hundred restarts of the checkpoint and results code the io suite runs under them once each).
+echo "hardening: sanitizers (ASan + UBSan), whole suite but slurm, experiments and the kill test"
 [ -f build-asan/build.ninja ] ||
   meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C build-asan >/dev/null || status=1
-meson test -C build-asan --no-suite slurm --no-suite experiments --print-errorlogs || status=1
+meson test -C build-asan --no-suite slurm --no-suite experiments --no-suite kill \
+  --print-errorlogs || status=1
 
 echo "hardening: valgrind memcheck, single-rank C tests"
 meson test -C build --setup valgrind --print-errorlogs \
