@@ -28,6 +28,8 @@ struct sntk_perturb {
   double *v2;  /* 2n: reduction scratch */
   double *G;   /* n x n scratch of the power iteration */
   double *D2;  /* m_loc x d scratch */
+  double *Wc;  /* m_loc x d: the weights S, U and f belong to */
+  int valid;   /* S, U, f hold the features of Wc */
 };
 
 int sntk_perturb_create(sntk_model_t *md, const double *X, int64_t n, sntk_perturb_t **out) {
@@ -52,6 +54,7 @@ int sntk_perturb_create(sntk_model_t *md, const double *X, int64_t n, sntk_pertu
   SNTK_TRY(SNTK_ALLOC(p->f, n));
   SNTK_TRY(SNTK_ALLOC(p->v2, 2 * n));
   SNTK_TRY(SNTK_ALLOC(p->D2, (p->ml > 0 ? p->ml : 1) * p->d));
+  SNTK_TRY(SNTK_ALLOC(p->Wc, (p->ml > 0 ? p->ml : 1) * p->d));
   for (int64_t r = 0; r < p->ml; r++) p->a[r] = md->A[r];
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)p->d, 1.0, X, (int)p->d,
               X, (int)p->d, 0.0, p->K, (int)n);
@@ -69,7 +72,7 @@ void sntk_perturb_destroy(sntk_perturb_t **pp) {
   sntk_perturb_t *p = *pp;
   if (!p) return;
   free(p->a), free(p->S), free(p->U), free(p->Zd), free(p->M), free(p->K), free(p->P);
-  free(p->G), free(p->f), free(p->v2), free(p->D2);
+  free(p->G), free(p->f), free(p->v2), free(p->D2), free(p->Wc);
   free(p);
   *pp = NULL;
 }
@@ -85,10 +88,16 @@ static int allsum(const sntk_perturb_t *p, double *v, int64_t len) {
   return SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, (int)len, MPI_DOUBLE, MPI_SUM, p->comm));
 }
 
-/* S, U and f at W. */
+/* S, U and f at W (kept while W is the same: the worst-direction iteration evaluates dH and dH* at
+ * one W many times). Every rank decides alike: the flag is agreed. */
 static int features(sntk_perturb_t *p, const double *W) {
   const int64_t n = p->n, ml = p->ml;
   const int act = p->md->act;
+  const size_t bytes = (size_t)(ml * p->d) * sizeof *W;
+  int same = p->valid && memcmp(W, p->Wc, bytes) == 0;
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &same, 1, MPI_INT, MPI_LAND, p->comm)));
+  if (same) return SNTK_OK;
+  p->valid = 0;
   project(p, W, p->S);
   if (act == SNTK_ACT_SOFTMAX) {
     double *mx = p->v2;
@@ -126,6 +135,8 @@ static int features(sntk_perturb_t *p, const double *W) {
       p->U[j] = p->a[j % (ml > 0 ? ml : 1)] * p->S[j];
     }
   }
+  if (ml > 0) memcpy(p->Wc, W, bytes);
+  p->valid = 1;
   return SNTK_OK;
 }
 

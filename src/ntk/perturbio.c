@@ -133,9 +133,9 @@ int sntk_ntk_perturb(const sntk_ntk_cfg_t *cfg, sntk_model_t *md, const sntk_dat
   double wv1, wv2;
   int t1, t2;
   memcpy(w.D[DIR_WORST], w.start, (size_t)ml * sizeof *w.start);
-  SNTK_TRY(sntk_perturb_worst(w.p, W, w.D[DIR_WORST], iters, 1e-6, hist, &wv1, &t1));
+  SNTK_TRY(sntk_perturb_worst(w.p, W, w.D[DIR_WORST], iters, 1e-4, hist, &wv1, &t1));
   memcpy(w.Wr, w.D[DIR_EIG], (size_t)ml * sizeof *w.Wr);
-  SNTK_TRY(sntk_perturb_worst(w.p, W, w.Wr, iters, 1e-6, hist2, &wv2, &t2));
+  SNTK_TRY(sntk_perturb_worst(w.p, W, w.Wr, iters, 1e-4, hist2, &wv2, &t2));
   if (wv2 > wv1) memcpy(w.D[DIR_WORST], w.Wr, (size_t)ml * sizeof *w.Wr);
   for (int j = t1 + 1; j <= iters; j++) hist[j] = NAN;
   for (int j = t2 + 1; j <= iters; j++) hist2[j] = NAN;
