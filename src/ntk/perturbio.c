@@ -20,7 +20,7 @@ typedef struct work {
   sntk_perturb_t *p;
   sntk_model_t *md;
   int64_t n, nn, md_len;
-  double *H, *Hr, *dH, *tmp, *Wr, *D[NDIR], *start;
+  double *H, *Hr, *Hs, *dH, *tmp, *Wr, *D[NDIR], *start;
 } work_t;
 
 /* max_r ||D_r|| over all ranks */
@@ -103,6 +103,7 @@ int sntk_ntk_perturb(const sntk_ntk_cfg_t *cfg, sntk_model_t *md, const sntk_dat
   SNTK_TRY(sntk_perturb_create(md, tr->X, n, &w.p));
   SNTK_TRY(SNTK_ALLOC(w.H, nn));
   SNTK_TRY(SNTK_ALLOC(w.Hr, nn));
+  SNTK_TRY(SNTK_ALLOC(w.Hs, nn));
   SNTK_TRY(SNTK_ALLOC(w.dH, nn));
   SNTK_TRY(SNTK_ALLOC(w.tmp, nn));
   SNTK_TRY(SNTK_ALLOC(w.Wr, ml));
@@ -169,6 +170,7 @@ int sntk_ntk_perturb(const sntk_ntk_cfg_t *cfg, sntk_model_t *md, const sntk_dat
           s += e * e;
         }
       shift_err[j] = md->act == SNTK_ACT_RELU ? NAN : sqrt(s);
+      if (j == nR - 1) memcpy(w.Hs, w.Hr, (size_t)nn * sizeof *w.Hs);
     }
   }
   /* logits bound B = max |w_r . x_i| and max ||w_r|| */
@@ -221,6 +223,11 @@ int sntk_ntk_perturb(const sntk_ntk_cfg_t *cfg, sntk_model_t *md, const sntk_dat
                                "the same from the top-eigenvector start"));
   SNTK_TRY(sntk_results_matrix(res, "/perturb/shift_vector", md->d, 0, v, "units of w",
                                "the common shift v (unit norm)"));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/H", n, n, w.H, "1",
+                               "the normalised NTK H(W) the perturbations start from"));
+  SNTK_TRY(
+      sntk_results_matrix(res, "/perturb/H_shift", n, n, w.Hs, "1",
+                          "H(W + R v 1^T): every neuron shifted by R v, R the largest radius"));
   SNTK_TRY(sntk_results_attr_at_str(res, g, "directions", dir_names));
   SNTK_TRY(sntk_results_attr_at_str(
       res, g, "note",
@@ -258,7 +265,7 @@ int sntk_ntk_perturb(const sntk_ntk_cfg_t *cfg, sntk_model_t *md, const sntk_dat
              ffro[q * nR] / R[0], R[nR - 1], ffro[q * nR + nR - 1] / R[nR - 1]);
 done:
   sntk_perturb_destroy(&w.p);
-  free(w.H), free(w.Hr), free(w.dH), free(w.tmp), free(w.Wr), free(w.start);
+  free(w.H), free(w.Hr), free(w.Hs), free(w.dH), free(w.tmp), free(w.Wr), free(w.start);
   for (int q = 0; q < NDIR; q++) free(w.D[q]);
   free(first), free(ffro), free(fspec), free(lin), free(shift_err), free(relu_b), free(hist),
       free(hist2);
