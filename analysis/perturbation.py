@@ -321,7 +321,12 @@ def main(out, paths):
                        "per_check": {k: {"runs": v[0], "failed": v[1]} for k, v in
                                      per_check.items()},
                        "failed": fails[:50]},
-            "verdict": {"worst_case_supported": int(supported),
+            "verdict": {"status": "supported" if supported else "not supported",
+                        "reason": verdict + "; softmax / exp at the largest n: " + "; ".join(
+                            f"sigma = {k}: {v['at_largest_n']['ratio']:.3f} "
+                            f"[{v['at_largest_n']['low']:.3f}, {v['at_largest_n']['high']:.3f}]"
+                            for k, v in by_sigma.items()),
+                        "worst_case_supported": int(supported),
                         "ratio_high_max": max((q["high"] for q in rat), default=float("nan")),
                         "text": verdict},
             "notes": "worst = a stationary point of the power iteration on Delta -> dH[Delta] "

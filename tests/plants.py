@@ -104,7 +104,7 @@ PLANTS = {
         # the common shift reached only half the neurons: softmax's H moves
         ("the shift applied to half the neurons", shift_on_half),
         # the first-order map a factor 2 too large (a missing 1/2 in the symmetrisation)
-        ("dH[Delta] scaled by 2", lambda d: scale_dataset(d, "perturb/first_order", 2.0)),
+        ("the first-order map scaled by 2", lambda d: scale_dataset(d, "perturb/first_order", 2.0)),
         # the worst-direction search did nothing: the random direction reported as the worst
         ("worst direction = its random start", worst_is_random),
     ],
