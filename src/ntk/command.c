@@ -221,6 +221,10 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
   int64_t n = 0, step = 0; /* training step of W: 0 at initialisation */
   int err = SNTK_OK;
   SNTK_TRY(load_data(comm, deck, &all, &n));
+  if (deck->ntk.perturb && all.k != 1)
+    SNTK_TRY(sntk_error(SNTK_ERR_INPUT,
+                        "ntk.perturb = true is for scalar networks (data.k = 1), not k = %lld",
+                        (long long)all.k));
   sntk_dataset_t train = {n, all.d, all.k, all.X, all.Y};
   sntk_dataset_t hold = {all.n - n, all.d, all.k, all.X + n * all.d, all.Y + n * all.k};
   SNTK_TRY(sntk_model_create(comm, &deck->model, all.d, all.k, deck->train.chunk, n, &md));
