@@ -236,7 +236,7 @@ def plot(rows, rat, gd, out):
                     marker="x", alpha=0.5, label=f"{act}, sigma = {s:g}: explicit bound")
     a0.set_xscale("log"), a0.set_yscale("log")
     a0.set_xlabel("n"), a0.set_ylabel("sup ||dH[Delta]||_F / ||H||_F  (per unit R)")
-    a0.set_title(f"first order, every ||Delta_r|| <= 1 (m = {mmain}, d = {d_main}, 8+ seeds)")
+    a0.set_title(f"first order, every ||Delta_r|| <= 1 (m = {mmain}, d = {d_main}, 8 seeds)")
     a0.legend(fontsize=6)
     a1 = ax[0, 1]
     for s in sorted({q["sigma"] for q in rat}):
@@ -250,7 +250,7 @@ def plot(rows, rat, gd, out):
     a1.axhline(1.0, color="k", lw=0.8)
     a1.set_xscale("log"), a1.set_xlabel("n")
     a1.set_ylabel("softmax / exp of sup ||dH|| / ||H||")
-    a1.set_title("normalisation's effect in the worst direction (< 1: softmax moves less)")
+    a1.set_title("softmax / exp, worst direction (< 1: softmax moves less)")
     a1.legend(fontsize=8)
     a2 = ax[1, 0]
     n_fin = GD_SERIES[0]
