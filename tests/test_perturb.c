@@ -24,8 +24,8 @@
  *   (nu |K| o E E^T)_ij e^{2 eps xmax}.
  * - adjoint and P-invariance: both sides are sums of at most m n^2 d terms each bounded by the
  *   absolute values behind the first-order bound: 64 gamma_{m + n + d} first ||G||_F for H, dH and
- *   <dH[Delta], G>; <Delta, dH*[G]> sums m rows of dH*[G], each within that bound, against unit rows
- *   of Delta (||Delta||_F = sqrt(m)), hence the factor sqrt(m) in the adjoint's tolerance.
+ *   <dH[Delta], G>; <Delta, dH*[G]> sums m rows of dH*[G], each within that bound, against unit
+ * rows of Delta (||Delta||_F = sqrt(m)), hence the factor sqrt(m) in the adjoint's tolerance.
  * - shift: the logits (w_r + R v).x_i are computed to gamma_d (||w_r|| + R) xmax absolute, which
  *   moves each S or e^z by a relative 2 delta, and the normalising sums add gamma_{m+16}: the
  * entries of H move by at most (8 delta + 4 gamma_{m+16}) times the absolute Gram 4Q (softmax) or Q
