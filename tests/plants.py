@@ -5,7 +5,83 @@ variant passes. An experiment adds its plants here: name -> [(label, mutate(dir)
 mutations of analysis/sntk_stats.py."""
 import math
 
-from sntk_stats import replace_config, scale_dataset, set_attribute
+import numpy as np
+from sntk_stats import replace_config, results_files, scale_dataset, set_attribute
+
+
+def _h5_attrs(f):
+    out = {}
+    for k in ("activation", "m", "n", "d", "sigma", "seed"):
+        v = f.attrs[k]
+        out[k] = v.decode() if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
+    return out
+
+
+def _perturb_runs(root, act):
+    import h5py
+    runs = []
+    for p in results_files(root, "ntk.h5"):
+        with h5py.File(p, "r") as f:
+            a = _h5_attrs(f)
+        if act is None or a["activation"] == act:
+            runs.append((p, a))
+    if not runs:
+        raise ValueError(f"no {act} runs in {root}: the plant would test nothing")
+    return runs
+
+
+def exp_in_place_of_softmax(root):
+    """Every softmax run's /perturb (datasets and attributes) replaced by the exp run's with the
+    same n, d, sigma, m and seed: exp's H where softmax's should be."""
+    import h5py
+    donors = {tuple(a[k] for k in ("m", "n", "d", "sigma", "seed")): p
+              for p, a in _perturb_runs(root, "exp")}
+    changed = []
+    for p, a in _perturb_runs(root, "softmax"):
+        src = donors[tuple(a[k] for k in ("m", "n", "d", "sigma", "seed"))]
+        with h5py.File(src, "r") as g, h5py.File(p, "r+") as f:
+            del f["perturb"]
+            g.copy("perturb", f)
+        changed.append(p)
+    return changed
+
+
+def shift_on_half(root):
+    """The common shift applied to half the neurons: H_shift as it is to leading order when the
+    even neurons move by R v and the odd ones stay (the halves carry equal weight): exp H_ij (1 +
+    e^{c_i + c_j}) / 2, softmax H_ij (1 + e^{c_i + c_j}) / 2 / (Z_i Z_j) with Z_i = (1 + e^{c_i}) /
+    2, c_i = R v.x_i."""
+    import h5py
+    changed = []
+    for p, a in _perturb_runs(root, None):
+        if a["activation"] == "relu":
+            continue
+        with h5py.File(p, "r+") as f:
+            R = f["perturb/radii"][-1]
+            c = R * (f["data/X"][...] @ f["perturb/shift_vector"][...])
+            H = f["perturb/H"][...]
+            E = (1 + np.exp(c[:, None] + c[None, :])) / 2
+            if a["activation"] == "softmax":
+                Z = (1 + np.exp(c)) / 2
+                E = E / (Z[:, None] * Z[None, :])
+            f["perturb/H_shift"][...] = E * H
+        changed.append(p)
+    return changed
+
+
+def worst_is_random(root):
+    """The worst-direction search returned its random start: row 0 (worst) of every per-direction
+    table replaced by row 1 (random)."""
+    import h5py
+    changed = []
+    for p, _ in _perturb_runs(root, None):
+        with h5py.File(p, "r+") as f:
+            for name in ("first_order", "finite_fro", "finite_spec", "linearisation_error"):
+                t = f["perturb/" + name][...]
+                t[0] = t[1]
+                f["perturb/" + name][...] = t
+        changed.append(p)
+    return changed
 
 PLANTS = {
     "kernel-limit": [
@@ -21,5 +97,15 @@ PLANTS = {
         # independent neurons recorded as coupled pairs: the prediction 2C / m instead of C / m
         ("random init recorded as coupled",
          lambda d: replace_config(d, "model", "init", "coupled")),
+    ],
+    "perturbation": [
+        # softmax's numbers are exp's: no normalisation (the ratio is 1, the shift moves H)
+        ("exp's H in place of softmax's", exp_in_place_of_softmax),
+        # the common shift reached only half the neurons: softmax's H moves
+        ("the shift applied to half the neurons", shift_on_half),
+        # the first-order map a factor 2 too large (a missing 1/2 in the symmetrisation)
+        ("the first-order map scaled by 2", lambda d: scale_dataset(d, "perturb/first_order", 2.0)),
+        # the worst-direction search did nothing: the random direction reported as the worst
+        ("worst direction = its random start", worst_is_random),
     ],
 }

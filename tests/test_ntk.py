@@ -14,7 +14,9 @@
 - the kernel gradient-descent predictor (ntk.gd) reproduces the linearised loss curve on the
   training set and a wide trained network's held-out predictions;
 - generated inputs of varying norm (data.norm_min, norm_max) keep the unit-sphere directions and
-  satisfy H*_softmax = H*_exp / (Z_i Z_j).
+  satisfy H*_softmax = H*_exp / (Z_i Z_j);
+- ntk.perturb: /perturb agrees on P = 1 and 3, its H equals gram_0, k = 2 and a negative radius are
+  refused.
 Tolerances, each from a stated bound (clitest.py): Gram matrices computed on different grids and rank
 counts within 2 gram_tau tr(H) in Frobenius norm; eigenvalues of backward-stable solvers within
 16 n eps lambda_max (eig_scaled); closed forms within the entrywise round-off bound limit_bound; norms of
@@ -400,6 +402,47 @@ if t.check(len(runs) == 3,
     e = np.max(np.abs(He / ZZ - Hs) / b)
     t.check(e <= 1, f"normalisation effect on inputs of varying norm: H*_exp / (Z_i Z_j) equals "
                     f"H*_softmax within {e:.1e} of the round-off bound (<= 1)")
+# ntk.perturb through the command line (softntk/perturb.h; the maps themselves: tests/test_perturb.c):
+# /perturb on P = 1 and 3 agree, its H equals the ScaLAPACK-assembled gram_0, and two input errors
+# are refused. Tolerances: H and the fixed directions' first order are sums of at most m n^2 d
+# products of features computed to relative gamma_N (N = m + n + d + 16) on the absolute-value Gram,
+# which for coupled softmax (f = 0) is H itself and is at most bound_first_order / 24 per unit of
+# Delta: 64 gamma_N times those; the worst direction is a power iteration stopped when it rises by
+# less than 1e-4 relative, so two rank counts agree to 10 times that.
+pert = {}
+for np_ in (1, 3):
+    r = run(np_, ["ntk", f"--run.name=pert{np_}", "--data.n=12", "--data.d=5", "--model.width=40",
+                  "--ntk.perturb=true", "--ntk.perturb_gd_steps=5", "--ntk.save_gram=true",
+                  "--run.output_dir=out", "--run.overwrite=true"])
+    if t.check(r.code == 0 and "perturb: ||H||_F" in r.stdout,
+               f"ntk.perturb on P={np_}: exit {r.code} {r.stderr.strip()[:300]}"):
+        with h5py.File(f"out/pert{np_}/ntk.h5", "r") as f:
+            pert[np_] = {k: f["perturb/" + k][...] for k in ("H", "first_order", "finite_fro")}
+            pert[np_]["gram"] = f["ntk/gram_0"][...]
+            pert[np_]["bound"] = float(f["perturb"].attrs["bound_first_order"])
+            pert[np_]["dirs"] = f["perturb"].attrs["directions"]
+if len(pert) == 2:
+    a, b = pert[1], pert[3]
+    tol = 64 * gamma(40 + 12 + 5 + 16)
+    eg = max(np.linalg.norm(p["H"] - p["gram"]) for p in (a, b))
+    t.check(eg <= tol * np.linalg.norm(a["H"]),
+            f"/perturb/H equals the ScaLAPACK gram_0 on P = 1 and 3: {eg:.1e} <= "
+            f"{tol * np.linalg.norm(a['H']):.1e}")
+    er = abs(a["first_order"][1, 0] - b["first_order"][1, 0])
+    ew = abs(a["first_order"][0, 0] - b["first_order"][0, 0]) / a["first_order"][0, 0]
+    t.check(er <= tol * a["bound"] and ew <= 1e-3 and a["first_order"][0, 0] <= a["bound"],
+            f"/perturb on P = 1 and 3: random direction's ||dH|| {a['first_order'][1, 0]:.6e} "
+            f"differs by {er:.1e} (<= {tol * a['bound']:.1e}), the worst direction's "
+            f"{a['first_order'][0, 0]:.6e} by {ew:.1e} relative (<= 1e-3), under the bound "
+            f"{a['bound']:.3e}")
+r = run(1, ["ntk", "--ntk.perturb=true", "--data.k=2", "--run.output_dir=out",
+            "--run.name=pertk2"])
+t.check(r.code == 2 and "data.k = 1" in r.stderr,
+        f"ntk.perturb with k = 2: exit {r.code}, refused naming data.k")
+r = run(1, ["ntk", "--ntk.perturb=true", "--ntk.perturb_radii=1e-3,-2", "--run.output_dir=out",
+            "--run.name=pertr"])
+t.check(r.code == 2 and "ntk.perturb_radii" in r.stderr,
+        f"ntk.perturb_radii with a negative radius: exit {r.code}, refused naming the key")
 r = run(1, ["train", "--data.norm_min=1.5", "--data.norm_max=0.5", "--run.output_dir=out"])
 t.check(r.code == 2 and "data.norm_max = 0.5 is below data.norm_min = 1.5" in r.stderr,
         f"data.norm_max < norm_min: exit {r.code}, message names both keys")

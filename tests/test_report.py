@@ -233,9 +233,9 @@ def test_conventions(t, work):
     json.dump(doc, open(path, "w"))
     path = os.path.join(work, "perturbation", "perturbation.json")
     doc = json.load(open(path))
-    doc["activations"]["softmax"]["fit_R"]["slope_interval"] = [-0.9, -0.75]
-    doc["activations"]["exp"]["fit_R"]["slope"] = None
-    del doc["activations"]["relu"]["fit_R"]["slope"]
+    doc["gd"]["softmax"]["slope_dH_vs_R_interval"] = [1.8, 2.1]
+    doc["gd"]["exp"]["slope_dH_vs_R"] = None
+    del doc["gd"]["relu"]["slope_dH_vs_R"]
     doc["verdicts"] = {"perturbation": {"status": "supported", "reason": "planted"}}
     json.dump(doc, open(path, "w"))
     path = os.path.join(work, "threshold", "threshold.json")
@@ -252,8 +252,8 @@ def test_conventions(t, work):
     t.check(kl["verdict"]["status"] == "pre-asymptotic" and "analysis" in kl["verdict"]["source"],
             "an experiment's 'verdict' block is shown as its analysis wrote it")
     pt = rows_of(ev, "perturbation")
-    by = {r["label"].split(":")[0]: r for r in pt["rows"] if "slope of R" in r["label"]}
-    t.check(report.interval_text(by["softmax"]) == "[−0.90, −0.75]",
+    by = {r["label"].split(":")[0]: r for r in pt["rows"] if "against R along GD" in r["label"]}
+    t.check(report.interval_text(by["softmax"]) == "[1.80, 2.10]",
             "a sibling <name>_interval is shown as the interval")
     t.check(by["exp"]["state"] == "null"
             and report.value_text(by["exp"]).startswith("not computed"),

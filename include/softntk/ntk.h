@@ -37,6 +37,10 @@ typedef struct sntk_ntk_cfg {
   int64_t holdout;  /* `softntk ntk`: held-out points (after the n training points) to predict */
   int64_t panel;    /* neurons per PDSYRK panel (0: as many as memory allows) */
   double threshold; /* scaled residuals above this FAIL (HPL's 16) */
+  int perturb;      /* `softntk ntk`: the perturbation analysis into /perturb (softntk/perturb.h) */
+  char perturb_radii[SNTK_STR]; /* finite radii R, comma-separated */
+  int64_t perturb_iters;        /* steps of the worst-direction iteration */
+  int64_t perturb_gd_steps;     /* gradient-descent steps of the GD-like direction */
 } sntk_ntk_cfg_t;
 
 extern const sntk_key_t sntk_ntk_keys[];
@@ -154,6 +158,19 @@ int sntk_ntk_check(sntk_ntk_t *ntk, const char *what, const char *formula, doubl
 
 struct sntk_deck;
 struct sntk_run_opts;
+struct sntk_results;
+
+/* Collective. The perturbation analysis of ntk.perturb (softntk/perturb.h) at the model's current
+ * weights W on the n training points `train` (k = 1): H(W); the worst direction (a lower bound on
+ * the supremum) from two starts, and the random, common-shift, GD-like (the displacement of
+ * ntk.perturb_gd_steps gradient-descent steps at eta, with its R and ||H(T) - H(0)||),
+ * top-eigenvector-aligned and boundary directions; ||dH[Delta]|| to first order and ||H(W + R
+ * Delta)
+ * - H(W)|| at every radius of ntk.perturb_radii; the explicit bound; the common shift's prediction
+ * (softmax: H unchanged; exp: H_ij e^{R v.(x_i + x_j)}). Everything into res /perturb; the model's
+ * W is restored. */
+int sntk_ntk_perturb(const sntk_ntk_cfg_t *cfg, sntk_model_t *model, const sntk_dataset_t *train,
+                     double eta, uint64_t seed, struct sntk_results *res);
 struct sntk_ctx;
 struct sntk_results;
 

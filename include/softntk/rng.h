@@ -20,7 +20,9 @@ typedef enum {
   SNTK_RNG_NTK_CHECK = 6, /* right-hand sides of the NTK solver checks, index = check */
   SNTK_RNG_DATA_NORM = 7, /* norms of generated inputs (data.norm_min < norm_max), index = sample */
   SNTK_RNG_POWER = 8,     /* start vector of the power iteration on J J^T, index = output row */
-  SNTK_RNG_DIFFUSION = 16 /* reserved for the diffusion module (16..31) */
+  SNTK_RNG_PERTURB = 9,   /* random perturbation directions Delta_r, index = neuron */
+  SNTK_RNG_PERTURB_SHIFT = 10, /* the common shift v of every neuron, index = 0 */
+  SNTK_RNG_DIFFUSION = 16      /* reserved for the diffusion module (16..31) */
 } sntk_rng_purpose_t;
 
 typedef struct sntk_rng {

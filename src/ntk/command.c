@@ -221,6 +221,10 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
   int64_t n = 0, step = 0; /* training step of W: 0 at initialisation */
   int err = SNTK_OK;
   SNTK_TRY(load_data(comm, deck, &all, &n));
+  if (deck->ntk.perturb && all.k != 1)
+    SNTK_TRY(sntk_error(SNTK_ERR_INPUT,
+                        "ntk.perturb = true is for scalar networks (data.k = 1), not k = %lld",
+                        (long long)all.k));
   sntk_dataset_t train = {n, all.d, all.k, all.X, all.Y};
   sntk_dataset_t hold = {all.n - n, all.d, all.k, all.X + n * all.d, all.Y + n * all.k};
   SNTK_TRY(sntk_model_create(comm, &deck->model, all.d, all.k, deck->train.chunk, n, &md));
@@ -229,7 +233,8 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
    * chooses for this deck (eta = auto: by power iteration at W0) */
   double eta = NAN;
   char rule[512] = "";
-  if (deck->ntk.spectrum == SNTK_SPECTRUM_FULL || (deck->ntk.gd && deck->ntk.holdout > 0))
+  if (deck->ntk.spectrum == SNTK_SPECTRUM_FULL || (deck->ntk.gd && deck->ntk.holdout > 0) ||
+      deck->ntk.perturb)
     SNTK_TRY(sntk_train_resolve_eta(&deck->train, md, &train, (uint64_t)deck->run.seed, &eta, rule,
                                     sizeof rule));
   if (opts && opts->restart_given && strcmp(opts->restart, "none") != 0)
@@ -248,8 +253,10 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
   if (rule[0]) SNTK_TRY(sntk_results_attr_str(res, "eta_rule", rule));
   sntk_perf_reset();
   double t0 = MPI_Wtime();
-  SNTK_TRY(sntk_ntk_analyse(ntk, eta, deck->train.steps, &train, &hold, step, deck->train.steps,
-                            res));
+  SNTK_TRY(
+      sntk_ntk_analyse(ntk, eta, deck->train.steps, &train, &hold, step, deck->train.steps, res));
+  if (deck->ntk.perturb)
+    SNTK_TRY(sntk_ntk_perturb(&deck->ntk, md, &train, eta, (uint64_t)deck->run.seed, res));
   SNTK_TRY(sntk_perf_report(comm, MPI_Wtime() - t0, res));
   SNTK_TRY(sntk_results_close(&res));
   sntk_log("results: %s", path);

@@ -5,12 +5,23 @@
 #include "softntk/error.h"
 #include "softntk/log.h"
 #include "softntk/parallel.h"
+#include "softntk/perturb.h"
+#include <stdio.h>
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *const sntk_spectrum_names[] = {"full", "values", "extremes", NULL};
+
+static int check_radii(const char *text, char *why, size_t len) {
+  double R[SNTK_PERTURB_MAX_RADII];
+  int c;
+  if (sntk_perturb_parse_radii(text, SNTK_PERTURB_MAX_RADII, R, &c) == SNTK_OK) return 0;
+  snprintf(why, len, "%s", sntk_error_message());
+  sntk_error_clear();
+  return 1;
+}
 
 #define OFF(f) offsetof(sntk_ntk_cfg_t, f)
 const sntk_key_t sntk_ntk_keys[] = {
@@ -38,6 +49,20 @@ const sntk_key_t sntk_ntk_keys[] = {
      "neurons per PDSYRK panel of U U^T; 0: as many as memory allows"},
     {"threshold", SNTK_T_REAL, OFF(threshold), "16", 0, INFINITY, SNTK_KEY_MIN_OPEN, NULL, NULL,
      "scaled residuals at or above this FAIL (HPL's threshold); a FAILED check exits 1"},
+    {"perturb", SNTK_T_BOOL, OFF(perturb), "false", 0, 0, 0, NULL, NULL,
+     "softntk ntk (k = 1): how H moves under perturbations W + R Delta with ||Delta_r|| <= 1 per "
+     "neuron: first-order map dH[Delta], a worst direction by power iteration (a lower bound on "
+     "the supremum), random, common-shift, GD-like, top-eigenvector and boundary directions, "
+     "finite radii and the explicit bound, into ntk.h5 /perturb"},
+    {"perturb_radii", SNTK_T_STRING, OFF(perturb_radii), "1e-4,1e-3,1e-2,1e-1", 0, 0, 0, NULL,
+     check_radii,
+     "ntk.perturb: radii R at which ||H(W + R Delta) - H(W)|| is evaluated (comma-"
+     "separated, positive, at most 16)"},
+    {"perturb_iters", SNTK_T_INT, OFF(perturb_iters), "30", 0, 10000, 0, NULL, NULL,
+     "ntk.perturb: steps of the worst-direction power iteration from each start"},
+    {"perturb_gd_steps", SNTK_T_INT, OFF(perturb_gd_steps), "100", 1, 1e9, 0, NULL, NULL,
+     "ntk.perturb: gradient-descent steps (at train.eta) whose displacement is the GD-like "
+     "direction and whose R and ||H(T) - H(0)|| are recorded"},
     {NULL}};
 #undef OFF
 
