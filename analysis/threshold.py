@@ -327,10 +327,12 @@ def one_unit(rows):
 
 
 def fit_label(name, fit):
-    f = fit.get("per_seed", {})
-    if "low" not in f:
-        return f"{name}: no fit"
-    return f"{name}: b = {f['slope']:.2f} [{f['low']:.2f}, {f['high']:.2f}]"
+    out = []
+    for key, what in (("all_seeds", "all seeds"), ("per_seed", "per seed")):
+        f = fit.get(key, {})
+        out.append(f"{what} {f['slope']:.2f} [{f['low']:.2f}, {f['high']:.2f}]" if "low" in f
+                   else f"{what}: no fit")
+    return f"{name}: b = " + "; ".join(out)
 
 
 def plot_thresholds(ax, part, ylabel, title):
@@ -339,10 +341,10 @@ def plot_thresholds(ax, part, ylabel, title):
         ns = np.array([r["n"] for r in rows], float) * 1.06 ** (i - (len(part) - 1) / 2)
         h = plot_censored(ax, ns, one_unit(rows), color=f"C{i}", marker=MARKERS[i % 8], ms=6,
                           label=fit_label(name, fam["fit"]))
-        f = fam["fit"].get("per_seed", {})
-        if "slope" in f:
+        g = fam["fit"].get("all_seeds", {})
+        if "slope" in g:
             nn = np.array([r["n"] for r in rows], float)
-            ax.plot(nn, np.exp(f["intercept"]) * nn ** f["slope"], "-", color=h.get_color(),
+            ax.plot(nn, np.exp(g["intercept"]) * nn ** g["slope"], "-", color=h.get_color(),
                     lw=0.8, alpha=0.7)
     n = np.array(sorted({r["n"] for fam in part.values() for r in fam["rows"]}), float)
     if len(n):
@@ -362,7 +364,7 @@ def plot(kern, train):
     if kern:
         plot_thresholds(axes[0, 0], kern, "m_lambda (all seeds)",
                         "m_lambda: lambda_min(H(0)) >= lambda_min(H*)/2 in every seed\n"
-                        "filled: interpolated; open + arrow: censored; lines: per-seed fits "
+                        "filled: interpolated; open + arrow: censored; lines: all-seeds fits "
                         "(b: exponent, 95 % bootstrap)")
         ax = axes[0, 1]
         for i, (name, fam) in enumerate(kern.items()):
@@ -388,7 +390,7 @@ def plot(kern, train):
     if train:
         plot_thresholds(axes[1, 0], train, "m_lin (all seeds)",
                         "m_lin: |L - L_lin| <= 0.1 L_lin until L_lin has fallen 1000-fold\n"
-                        "filled: interpolated; open + arrow: censored; lines: per-seed fits")
+                        "filled: interpolated; open + arrow: censored; lines: all-seeds fits")
         ax = axes[1, 1]
         ls = ("-", "--", ":", "-.")
         for i, (name, fam) in enumerate(train.items()):

@@ -5,7 +5,8 @@ usage: experiments/threshold/make_sweep.py   (writes into this directory; pure P
 
 Two kinds of line (deck.ini), each running 8 weight seeds in one launch (run.seeds = 1-8):
   kernel lines (m_lambda): --train.steps=0, init = random, spectrum = extremes; per (d, sigma, n) a
-    width grid of factors of 2 from max(8, n / 8) to 16 n (tiny: a shorter grid);
+    width grid of factors of 2 from max(8, n / 8) to 16 n for d = 8, 8 n otherwise (small; tiny: a
+    shorter grid, full: to 64 n);
   training lines (m_lin): init = coupled, spectrum = full, eta = auto (0.9 / lambda_max(J J^T)),
     train.steps = the budget, train.target_loss = L(0) / 10^4 = n / 2 * 1e-4; per (d, sigma, n)
     widths 4, 8, ... up to a cap (4 n in small)."""
@@ -28,16 +29,17 @@ def pow2(lo, hi):
 VARIANTS = {
     "tiny": {
         "head": "m_lambda: d = 32, sigma = 0.5, n = 16, 32, 64, m = 8 .. 256; m_lin: d = 32, "
-                "sigma = 1, n = 16, 32, m = 4 .. 64, budget 2000 steps; 8 seeds per line: 22 "
-                "launches, about 20 s on 2 cores (tests/test_experiments.py)",
+                "sigma = 1, n = 16, 32, m = 4 .. 64, budget 2000 steps; 8 seeds per line: 24 "
+                "launches, about 30 s on 2 cores (tests/test_experiments.py)",
         "kernel": [(32, 0.5, n, pow2(max(8, n // 8), 4 * n)) for n in (16, 32, 64)],
         "train": [(32, 1.0, n, pow2(4, 2 * n)) for n in (16, 32)], "budget": 2000},
     "small": {
-        "head": "m_lambda: d = 8, 16, 32, sigma = 0.5, 1, n = 16 .. 256, m = max(8, n/8) .. 16 n; "
+        "head": "m_lambda: d = 8, 16, 32, sigma = 0.5, 1, n = 16 .. 256, m = max(8, n/8) .. 16 n "
+                "(d = 8) or 8 n; "
                 "m_lin: d = 16, 32, sigma = 1, n = 16 .. 128, m = 4 .. 4 n, budget 4000 steps; "
                 "8 seeds per line, about 7 minutes on 2 cores",
-        "kernel": [(d, s, n, pow2(max(8, n // 8), 16 * n)) for d in (8, 16, 32) for s in (0.5, 1.0)
-                   for n in (16, 32, 64, 128, 256)],
+        "kernel": [(d, s, n, pow2(max(8, n // 8), (16 if d == 8 else 8) * n)) for d in (8, 16, 32)
+                   for s in (0.5, 1.0) for n in (16, 32, 64, 128, 256)],
         "train": [(d, 1.0, n, pow2(4, 4 * n)) for d in (16, 32) for n in (16, 32, 64, 128)],
         "budget": 4000},
     "full": {
