@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Width thresholds of the softmax network that do not depend on a step budget (experiments/threshold).
+"""Width thresholds of the softmax network that no step budget sets (experiments/threshold).
 
 usage: analysis/threshold.py OUT.png PATH [PATH ...]
 
@@ -33,17 +33,17 @@ maximum over seeds leans low, so that interval is the less reliable of the two).
 Theory's widths, per (d, sigma, n): the exact fluctuation constant C = lim m E||H(0) - H*||_F^2
 (analysis/ntk_fluctuation.py) gives the Frobenius route's sufficient width m_F = 4 C / lambda*^2
 (E||H(0) - H*||_F <= lambda* / 2); the spectral route's m_op = 4 m ||H(0) - H*||_2^2 / lambda*^2
-(seed mean at the widest m). Their exponents in n are held against the measured ones, as are those of
-n^2 / lambda*^2 (the proof's ~n^2/lambda^2) and n / lambda*^2 (spectral concentration).
-Checks on the data themselves: ||H(0) - H*||_F^2 / (C / m + C2 / m^2) at the widest m (the seed mean
-pooled over the families with sigma <= 0.5 and n <= 64, where the second-order constant C2 is cheap and
-8 seeds' mean square is not ruled by the log-normal tail; 1 when H(0) is the NTK of the m neurons the
-file records) and the rank bound m_lambda >= n / d (H(0) has rank <= m d). The verdict (supported /
-not supported) is decided here: below the Frobenius width everywhere and every exponent's interval
-below 2.
+(seed mean at the widest m). Their exponents in n are held against the measured ones, as are those
+of n^2 / lambda*^2 (the proof's ~n^2/lambda^2), n / lambda*^2 (spectral concentration) and n log n.
+Checks on the data themselves: ||H(0) - H*||_F^2 / (C / m + C2 / m^2) at the widest m (the seed
+mean pooled over the families with sigma <= 0.5 and n <= 64, where the second-order constant C2 is
+cheap and 8 seeds' mean square is not ruled by the log-normal tail; 1 when H(0) is the NTK of the m
+neurons the file records) and the rank bound m_lambda >= n / d (H(0) has rank <= m d). The verdict
+(supported / not supported) is decided here: below the Frobenius width everywhere and every
+exponent's interval below 2.
 Outputs: OUT.png and OUT.pdf (m_lambda and m_lin against n with censored points drawn as censored,
-fits and slope guides; the worst seed's eigenvalue ratio and deviation against m; the theory's
-widths against the measured) and OUT.json (every threshold, fit, theory width and run; m in
+fits and slope guides; the theory's widths over the measured m_lambda; the worst seed's deviation
+from the linearised curve against m) and OUT.json (every threshold, fit, theory width and run; m in
 neurons, eigenvalues of the normalised NTK H)."""
 import os
 import sys

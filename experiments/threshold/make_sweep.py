@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write experiments/threshold/sweep-tiny.txt, sweep-small.txt and sweep-full.txt.
 
-usage: experiments/threshold/make_sweep.py   (writes into this directory; pure Python, deterministic)
+usage: experiments/threshold/make_sweep.py   (writes into this directory; pure Python)
 
 Two kinds of line (deck.ini), each running 8 weight seeds in one launch (run.seeds = 1-8):
   kernel lines (m_lambda): --train.steps=0, init = random, spectrum = extremes; per (d, sigma, n) a
@@ -37,7 +37,7 @@ VARIANTS = {
         "head": "m_lambda: d = 8, 16, 32, sigma = 0.5, 1, n = 16 .. 256, m = max(8, n/8) .. 16 n "
                 "(d = 8) or 8 n; "
                 "m_lin: d = 16, 32, sigma = 1, n = 16 .. 128, m = 4 .. 4 n, budget 4000 steps; "
-                "8 seeds per line, about 7 minutes on 2 cores",
+                "8 seeds per line, about 7 minutes of runs on 2 cores",
         "kernel": [(d, s, n, pow2(max(8, n // 8), (16 if d == 8 else 8) * n)) for d in (8, 16, 32)
                    for s in (0.5, 1.0) for n in (16, 32, 64, 128, 256)],
         "train": [(d, 1.0, n, pow2(4, 4 * n)) for d in (16, 32) for n in (16, 32, 64, 128)],
