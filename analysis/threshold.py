@@ -39,7 +39,8 @@ Checks on the data themselves: ||H(0) - H*||_F^2 / (C / m + C2 / m^2) at the wid
 mean pooled over the families with sigma <= 0.5 and n <= 64, where the second-order constant C2 is
 cheap and 8 seeds' mean square is not ruled by the log-normal tail; 1 when H(0) is the NTK of the m
 neurons the file records) and the rank bound m_lambda >= n / d (H(0) has rank <= m d). The verdict
-(supported / not supported) is decided here: below the Frobenius width everywhere and every
+(supported / not supported; not tested at this size with fewer than 4 values of n in a family) is
+decided here: below the Frobenius width everywhere and every
 exponent's interval below 2.
 Outputs: OUT.png and OUT.pdf (m_lambda and m_lin against n with censored points drawn as censored,
 fits and slope guides; the theory's widths over the measured m_lambda; the worst seed's deviation
@@ -67,6 +68,7 @@ RATIO = 0.5  # lambda_min(H(0)) >= RATIO lambda_min(H*)
 DEV = 0.1  # |L - L_lin| <= DEV L_lin
 FALL = 1000.0  # ... until L_lin has fallen this many times
 REPS = 300
+MIN_NS = 4  # values of n an exponent needs before the analysis gives a verdict on it
 FLUCT_SIGMA, FLUCT_N = 0.5, 64  # the fluctuation check's rows (sigma and n at most these)
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
@@ -299,6 +301,11 @@ def verdict(kern, train, chk):
     if not kern or any(e is None for e in ex) or "fluct_ratio" not in chk:
         return {"status": "not tested at this size",
                 "reason": "an exponent could not be fitted or the fluctuation check has no rows"}
+    few = [k for k, v in list(kern.items()) + list(train.items()) if len(v["rows"]) < MIN_NS]
+    if few:
+        return {"status": "not tested at this size",
+                "reason": f"exponents from fewer than {MIN_NS} values of n ({', '.join(few)}): "
+                          "two or three small n fit any power"}
     f = chk["fluct_ratio"]["estimate"]
     if not (2 ** -0.5 <= f <= 2 ** 0.5):
         return {"status": "not supported", "reason": f"m ||H(0) - H*||_F^2 / C = {f:.3g}: H(0) is "
