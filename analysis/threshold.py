@@ -40,8 +40,7 @@ mean pooled over the families with sigma <= 0.5 and n <= 64, where the second-or
 cheap and 8 seeds' mean square is not ruled by the log-normal tail; 1 when H(0) is the NTK of the m
 neurons the file records) and the rank bound m_lambda >= n / d (H(0) has rank <= m d). The verdict
 (supported / not supported; not tested at this size with fewer than 4 values of n in a family) is
-decided here: below the Frobenius width everywhere and every
-exponent's interval below 2.
+decided here: below the Frobenius width everywhere and every exponent's interval below 2.
 Outputs: OUT.png and OUT.pdf (m_lambda and m_lin against n with censored points drawn as censored,
 fits and slope guides; the theory's widths over the measured m_lambda; the worst seed's deviation
 from the linearised curve against m) and OUT.json (every threshold, fit, theory width and run; m in
