@@ -172,24 +172,37 @@ CLAIMS = [
         "id": "threshold",
         "title": "A width polynomial in n suffices",
         "experiment": "threshold",
-        "statement": "The convergence theorem holds once m exceeds a polynomial in n: m = Ω(n²) up "
-                     "to factors in λ, δ and logarithms for softmax (and exp); Du et al.'s "
-                     "bound for ReLU is m = Ω(n⁶ / (λ⁴ δ³)). The width is sufficient, "
-                     "not necessary.",
-        "prediction": "The smallest width m*(n) at which gradient descent reaches the loss target "
-                      "grows no faster than n² (exponent at most 2).",
+        "statement": "The convergence theorem holds once m exceeds a polynomial in n: its proof "
+                     "needs ‖H(0) − H*‖_F ≤ λ/2 with λ = λ_min(H*), and E‖H(0) − H*‖_F² = C/m "
+                     "with C ~ n², so m ~ n²/λ² suffices. Sufficient, not necessary.",
+        "prediction": "Budget-free thresholds of the softmax network: m_λ(n), the smallest m with "
+                      "λ_min(H(0)) ≥ λ_min(H*)/2 in all of 8 seeds, lies below the Frobenius "
+                      "route's width m_F = 4C/λ² and grows with an exponent ≤ 2; m_lin(n), the "
+                      "smallest m whose loss stays within 10 % of its linearised curve until that "
+                      "has fallen 1000-fold, likewise. Which of n, n log n, n/λ², n²/λ² the "
+                      "exponents support.",
         "measures": [
-            {"label": "{key}: exponent of m*(n)", "each": "activations", "path": "fit.slope",
-             "short": "{key}: exponent",
-             "ref": "≤ 2", "fmt": "slope", "seeds": "rows.0.seeds", "readme": True},
-            {"label": "{key}: m* at n = {n}", "each": "activations", "path": "rows.-1.m_star",
-             "label_fields": {"n": "rows.-1.n"}, "fmt": "g", "seeds": "rows.-1.seeds",
-             "variants": ["small", "full"]},
+            {"label": "{key}: exponent of m_λ(n) (per seed)", "each": "kernel",
+             "path": "exponent", "short": "m_λ {key}", "ref": "≤ 2", "fmt": "slope",
+             "readme": True},
+            {"label": "{key}: exponent of n/λ*² on these data (spectral route)", "each": "kernel",
+             "path": "theory_exponents.n_over_lambda2", "fmt": "slope",
+             "seeds": {"text": "closed form"}},
+            {"label": "{key}: exponent of m_lin(n) (per seed)", "each": "training",
+             "path": "exponent", "short": "m_lin {key}", "ref": "≤ 2", "fmt": "slope",
+             "readme": True},
+            {"label": "largest m_λ / m_F (Frobenius route's sufficient width)",
+             "path": "checks.m_lambda_over_m_F_max", "ref": "≤ 1", "fmt": "g", "seeds": 8},
+            {"label": "m‖H(0) − H*‖_F² / (C + C₂/m) at the widest m (σ = 0.5, n ≤ 64)",
+             "path": "checks.fluct_ratio", "ref": 1.0, "fmt": "g"},
         ],
-        "caveat": "m* is the width at which the loss target is reached within a fixed step budget: "
-                  "narrow networks still descending when the budget ends count as failures, and "
-                  "widths that never succeeded are dropped rather than treated as censored. The "
-                  "exponent then reflects the budget as much as the width.",
+        "caveat": "Sizes are modest: n ≤ 256 and n/d ≤ 32, where the exponents at d ≥ 16 are "
+                  "sub-linear and not yet the asymptotic ones. m_lin is measured at σ = 1, "
+                  "d = 16 and 32 only (random labels make the 1000-fold fall take about "
+                  "κ(H) steps, beyond the budget for the ill-conditioned kernels); runs the budget "
+                  "cut short are censored, not dropped. The all-seeds threshold's bootstrap "
+                  "resamples a maximum over seeds and leans low; the per-seed exponent is the one "
+                  "checked.",
         "command": RERUN,
     },
     {

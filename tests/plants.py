@@ -108,4 +108,19 @@ PLANTS = {
         # the worst-direction search did nothing: the random direction reported as the worst
         ("worst direction = its random start", worst_is_random),
     ],
+    "threshold": [
+        # H(0) computed with half the width the files record (m recorded 2x): every threshold
+        # doubles (the exponents do not move), m ||H(0) - H*||_F^2 / C doubles
+        ("H(0) of half the recorded width",
+         lambda d: set_attribute(d, "m", lambda m: 2 * m, filename="results.h5")),
+        # the linearised curve without its 1/2 (L_lin twice the loss at step 0): every training
+        # run leaves the 10 % band at once
+        ("linearised loss missing its 1/2",
+         lambda d: scale_dataset(d, "ntk/linearised/loss", 2.0, filename="results.h5",
+                                 where=lambda a: "spectrum = full" in str(a.get("config")))),
+        # kernels of sigma = 0.5 recorded as sigma = 1: lambda_min(H*) and C of the wrong kernel
+        ("sigma 0.5 recorded as 1",
+         lambda d: set_attribute(d, "sigma", 1.0, filename="results.h5",
+                                 where=lambda a: float(a.get("sigma", 0)) == 0.5)),
+    ],
 }

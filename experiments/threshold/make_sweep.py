@@ -1,75 +1,85 @@
 #!/usr/bin/python3
 """Write experiments/threshold/sweep-tiny.txt, sweep-small.txt and sweep-full.txt.
 
-usage: experiments/threshold/make_sweep.py [SOFTNTK]   (default: build/softntk; run from the
-repository root, writes into this directory; needs mpirun)
+usage: experiments/threshold/make_sweep.py   (writes into this directory; pure Python)
 
-Every line trains one (activation, n, m, seed) with the learning rate eta = 0.9 / lambda_max(J J^T):
-J J^T = m H for softmax and exp and J J^T = H for relu, with lambda_max(H*) of the first seed's data
-for that n, read from `softntk ntk --ntk.limit=true` (a width-2 network: H* does not depend on m).
-The loss target is 1 % of L(0) = n / 2. Deterministic: the same binary and deck give the same files."""
+Two kinds of line (deck.ini), each running 8 weight seeds in one launch (run.seeds = 1-8):
+  kernel lines (m_lambda): --train.steps=0, init = random, spectrum = extremes; per (d, sigma, n) a
+    width grid of factors of 2 from max(8, n / 8) to 16 n for d = 8, 8 n otherwise (small; tiny: a
+    shorter grid, full: to 64 n);
+  training lines (m_lin): init = coupled, spectrum = full, eta = auto (0.9 / lambda_max(J J^T)),
+    train.steps = the budget, train.target_loss = L(0) / 10^4 = n / 2 * 1e-4; per (d, sigma, n)
+    widths 4, 8, ... up to a cap (4 n in small)."""
 import os
-import subprocess
 import sys
-import tempfile
-
-import h5py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ACTS = ("softmax", "exp", "relu")
+SEEDS = "1-8"
+
+
+def pow2(lo, hi):
+    out, m = [], 1
+    while m <= hi:
+        if m >= lo:
+            out.append(m)
+        m *= 2
+    return out
+
+
 VARIANTS = {
-    "tiny": {"n": [16, 64], "m": [2 ** k for k in range(1, 8)], "seeds": [1], "extra": "",
-             "head": "n = 16, 64, m = 2..128 (factors of 2), 1 seed, 5000 steps: 42 runs of 1 rank, "
-                     "about 30 s on 2 cores (tests/test_experiments.py)"},
-    "small": {"n": [8, 16, 32, 64, 128], "m": [2 ** k for k in range(1, 13)], "seeds": [1, 2],
-              "extra": "",
-              "head": "n = 8..128, m = 2..4096 (factors of 2), 2 seeds, 5000 steps: 360 runs of "
-                      "1 rank, about 3 minutes on 2 cores"},
-    "full": {"n": [8, 16, 32, 64, 128, 256, 512], "m": [2 ** k for k in range(1, 17)],
-             "seeds": [1, 2, 3, 4], "extra": " --train.steps=20000",
-             "head": "n = 8..512, m = 2..65536 (factors of 2), 4 seeds, 20000 steps: 1344 runs"},
+    "tiny": {
+        "head": "m_lambda: d = 32, sigma = 0.5, n = 16, 32, 64, m = 8 .. 256; m_lin: d = 32, "
+                "sigma = 1, n = 16, 32, m = 4 .. 64, budget 2000 steps; 8 seeds per line: 24 "
+                "launches, about 30 s on 2 cores (tests/test_experiments.py)",
+        "kernel": [(32, 0.5, n, pow2(max(8, n // 8), 4 * n)) for n in (16, 32, 64)],
+        "train": [(32, 1.0, n, pow2(4, 2 * n)) for n in (16, 32)], "budget": 2000},
+    "small": {
+        "head": "m_lambda: d = 8, 16, 32, sigma = 0.5, 1, n = 16 .. 256, m = max(8, n/8) .. 16 n "
+                "(d = 8) or 8 n; "
+                "m_lin: d = 16, 32, sigma = 1, n = 16 .. 128, m = 4 .. 4 n, budget 4000 steps; "
+                "8 seeds per line, about 7 minutes of runs on 2 cores",
+        "kernel": [(d, s, n, pow2(max(8, n // 8), (16 if d == 8 else 8) * n)) for d in (8, 16, 32)
+                   for s in (0.5, 1.0) for n in (16, 32, 64, 128, 256)],
+        "train": [(d, 1.0, n, pow2(4, 4 * n)) for d in (16, 32) for n in (16, 32, 64, 128)],
+        "budget": 4000},
+    "full": {
+        "head": "m_lambda: d = 8, 16, 32, sigma = 0.5, 1, n = 16 .. 1024, m = max(8, n/8) .. 64 n; "
+                "m_lin: d = 8, 16, 32, sigma = 0.5, 1, n = 16 .. 256, m = 4 .. 16 n, budget "
+                "20000 steps; 8 seeds per line",
+        "kernel": [(d, s, n, pow2(max(8, n // 8), 64 * n)) for d in (8, 16, 32) for s in (0.5, 1.0)
+                   for n in (16, 32, 64, 128, 256, 512, 1024)],
+        "train": [(d, s, n, pow2(4, 16 * n)) for d in (8, 16, 32) for s in (0.5, 1.0)
+                  for n in (16, 32, 64, 128, 256)],
+        "budget": 20000},
 }
 
 
-def lambda_max(softntk, act, n, tmp):
-    """lambda_max(H*) for activation act on the deck's data with n points (seed 1)."""
-    name = f"lmax-{act}-{n}"
-    subprocess.run(["mpirun", "-np", "1", softntk, "ntk", os.path.join(HERE, "deck.ini"),
-                    f"--model.activation={act}", f"--data.n={n}", "--model.width=2",
-                    "--ntk.limit=true", f"--run.output_dir={tmp}", f"--run.name={name}"],
-                   check=True, stdout=subprocess.DEVNULL)
-    with h5py.File(os.path.join(tmp, name, "ntk.h5"), "r") as f:
-        return float(f["ntk/limit"].attrs["lambda_max"])
-
-
-def write(variant, spec, lmax):
+def write(variant, spec):
     path = os.path.join(HERE, f"sweep-{variant}.txt")
+    lines = []
+    for d, s, n, ms in spec["kernel"]:
+        for m in ms:
+            lines.append(f"--data.d={d} --model.sigma={s:g} --data.n={n} --model.width={m} "
+                         f"--run.seeds={SEEDS}")
+    for d, s, n, ms in spec["train"]:
+        for m in ms:
+            lines.append(f"--data.d={d} --model.sigma={s:g} --data.n={n} --model.width={m} "
+                         f"--model.init=coupled --ntk.spectrum=full --ntk.limit=false "
+                         f"--train.eta=auto --train.eta_factor=0.9 --train.steps={spec['budget']} "
+                         f"--train.target_loss={n * 5e-5:g} --run.seeds={SEEDS}")
     with open(path, "w") as out:
-        out.write(f"# experiments/threshold, {variant} (written by make_sweep.py):\n# {spec['head']}.\n"
-                  "# eta = 0.9 / lambda_max(J J^T); lambda_max(H*) for n = "
-                  + ", ".join(str(n) for n in spec["n"]) + ":\n")
-        for a in ACTS:
-            out.write(f"#   {a}: " + ", ".join(f"{lmax[a, n]:.4g}" for n in spec["n"]) + "\n")
-        for act in ACTS:
-            for n in spec["n"]:
-                for m in spec["m"]:
-                    eta = 0.9 / (lmax[act, n] * (1 if act == "relu" else m))
-                    for seed in spec["seeds"]:
-                        out.write(f"--model.activation={act} --data.n={n} --model.width={m} "
-                                  f"--train.eta={eta:.5e} --train.target_loss={0.005 * n:g} "
-                                  f"--run.seed={seed}{spec['extra']}\n")
-    print(f"wrote {path}")
+        out.write(f"# experiments/threshold, {variant} (written by make_sweep.py):\n"
+                  f"# {spec['head']}.\n# {len(lines)} launches; kernel lines first, then training "
+                  "lines (model.init=coupled).\n")
+        out.write("\n".join(lines) + "\n")
+    print(f"wrote {path}: {len(lines)} lines")
 
 
-def main(argv):
-    softntk = argv[1] if len(argv) > 1 else "build/softntk"
-    ns = sorted({n for spec in VARIANTS.values() for n in spec["n"]})
-    with tempfile.TemporaryDirectory() as tmp:
-        lmax = {(a, n): lambda_max(softntk, a, n, tmp) for a in ACTS for n in ns}
+def main():
     for variant, spec in VARIANTS.items():
-        write(variant, spec, lmax)
+        write(variant, spec)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())
