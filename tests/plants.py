@@ -22,4 +22,13 @@ PLANTS = {
         ("random init recorded as coupled",
          lambda d: replace_config(d, "model", "init", "coupled")),
     ],
+    "convergence": [
+        # the runs recorded twice the learning rate they used: the linearised rate and the bound
+        # computed from the record no longer match the measured contraction
+        ("eta misreported 2x",
+         lambda d: set_attribute(d, "eta", lambda e: 2 * e, filename="results.h5")),
+        # and half of it: the measured rate is then too fast, the check must fail that way too
+        ("eta misreported 0.5x",
+         lambda d: set_attribute(d, "eta", lambda e: 0.5 * e, filename="results.h5")),
+    ],
 }
