@@ -5,7 +5,24 @@ variant passes. An experiment adds its plants here: name -> [(label, mutate(dir)
 mutations of analysis/sntk_stats.py."""
 import math
 
-from sntk_stats import replace_config, scale_dataset, set_attribute
+import h5py
+
+from sntk_stats import replace_config, results_files, scale_dataset, set_attribute
+
+
+def double_rank_flops(root, rank=1):
+    """Every run on more than `rank` ranks counts rank `rank`'s flops twice (its row of
+    /perf/flops_rank and the total /perf/flops with it, as if that rank had done its GEMMs twice)."""
+    paths = results_files(root, "results.h5", where=lambda a: a.get("mpi_size", 1) > rank)
+    if not paths:
+        raise ValueError("planted error matched no run with more than one rank")
+    for p in paths:
+        with h5py.File(p, "r+") as f:
+            fr = f["perf/flops_rank"][...]
+            fr[rank] *= 2
+            f["perf/flops_rank"][...] = fr
+            f["perf/flops"][...] = fr.sum(axis=0)
+    return paths
 
 PLANTS = {
     "kernel-limit": [
@@ -21,6 +38,10 @@ PLANTS = {
         # independent neurons recorded as coupled pairs: the prediction 2C / m instead of C / m
         ("random init recorded as coupled",
          lambda d: replace_config(d, "model", "init", "coupled")),
+    ],
+    "scaling": [
+        # one rank's flop count doubled: the totals no longer agree across P and its share is 2/3
+        ("flop count of rank 1 doubled", double_rank_flops),
     ],
     "convergence": [
         # the runs recorded twice the learning rate they used: the linearised rate and the bound
