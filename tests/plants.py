@@ -43,6 +43,11 @@ PLANTS = {
         # one rank's flop count doubled: the totals no longer agree across P and its share is 2/3
         ("flop count of rank 1 doubled", double_rank_flops),
     ],
+    "lambda-min": [
+        # the runs recorded another sigma than the one their H* was built with: the closed form
+        # evaluated at the recorded sigma no longer matches the distributed H*'s lambda_min
+        ("sigma recorded 2x", lambda d: set_attribute(d, "sigma", lambda s: 2 * s)),
+    ],
     "convergence": [
         # the runs recorded twice the learning rate they used: the linearised rate and the bound
         # computed from the record no longer match the measured contraction
