@@ -231,6 +231,34 @@ def plot(groups, by_key):
     return fig
 
 
+def verdict(groups):
+    """Supported when every softmax and exp configuration contracts at the linearised rate (upper
+    end of max |q - 1| within the tolerance) and never faster than the bound allows (min s >= 0.99);
+    said beside which hypotheses of the theorem the runs meet."""
+    checked = [g for g in groups if g["activation"] in ("softmax", "exp")]
+    if not checked or any(g["seeds"] < 8 for g in checked):
+        return {"status": "not tested at this size",
+                "reason": "fewer than 8 seeds per softmax or exp configuration"}
+    bad = [label(g) for g in checked
+           if not (g["rate_ratio_max_dev"]["high"] <= TOL_RATE
+                   and g["bound_ratio_min"]["min"] >= 1 - TOL_RATE)]
+    worst = max(g["rate_ratio_max_dev"]["high"] for g in checked)
+    met = [g for g in checked if g["hypotheses"]["width_met"] and g["hypotheses"]["eta_met"]]
+    where = ("inside the theorem's width and step hypotheses" if len(met) == len(checked) else
+             "at widths and steps outside the theorem's hypotheses (m < n^2/lambda^2, eta "
+             "lambda_max far above lambda lambda_max(H*)/n^2; constants 1): the conclusion holds "
+             "where it is not guaranteed")
+    if bad:
+        return {"status": "not supported",
+                "reason": "the per-step contraction leaves the linearised rate or the bound in: "
+                          + ", ".join(bad)}
+    return {"status": "supported",
+            "reason": f"softmax and exp, {len(checked)} configurations of 8 seeds: the residual "
+                      f"contracts at the linearised rate at every step (max |q - 1| at most "
+                      f"{worst:.1e}, upper interval end) and never beyond 1 - eta lambda_min(J J^T(0)), "
+                      + where}
+
+
 def main(out, paths):
     runs = [read_run(p) for p in find_files(paths, "results.h5")]
     by_key = {}
@@ -262,6 +290,7 @@ def main(out, paths):
             "inputs": [r["path"] for r in runs], "groups": groups,
             "runs": [{"activation": r["activation"], "m": r["m"], "eta_factor": r["eta_factor"],
                       **r["row"]} for k in keys for r in by_key[k]]}
+    data["verdict"] = verdict(groups)
     save_outputs(fig, out, data)
     for g in groups:
         q, s, h = g["rate_ratio_max_dev"], g["bound_ratio_final"], g["hypotheses"]

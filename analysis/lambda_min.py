@@ -306,6 +306,29 @@ def plot(groups, fits, fixed_n, fixed_d, fixed_s):
     return fig
 
 
+def verdict(groups, fits_n, fixed_n):
+    """Supported when every kernel's lambda_min(H*) is resolved (> 0) over its n sweep and falls
+    with n (upper end of the exponent's interval below 0)."""
+    base = [g for g in groups if g["d"] == fixed_n["d"] and g["sigma"] == fixed_n["sigma"]]
+    fitted = {a: f for a, f in fits_n.items() if "slope" in f}
+    if len(fitted) < 1 or any(g["lambda_min"] is None for g in base):
+        return {"status": "not tested at this size",
+                "reason": "no kernel's n sweep has two sizes with 8 seeds, or a lambda_min is "
+                          "unresolved"}
+    falling = {a: f["high"] < 0 for a, f in fitted.items()}
+    text = "; ".join(f"{a}: exponent {f['slope']:.2f} [{f['low']:.2f}, {f['high']:.2f}]"
+                     for a, f in fitted.items())
+    sm = [g for g in base if g["activation"] == "softmax" and g["theorem"]]
+    width = (f"; the theorem's width n^2/lambda^2 at n = {sm[0]['n']} is "
+             f"{sm[0]['theorem']['width']['estimate']:.3g} (O() constants 1)" if sm else "")
+    if all(falling.values()):
+        return {"status": "supported",
+                "reason": f"lambda_min(H*) > 0 at every n and falling with n ({text}), over a "
+                          f"range where the exponent still drifts (pre-asymptotic)" + width}
+    return {"status": "not supported",
+            "reason": f"lambda_min(H*) does not fall with n for every kernel ({text})"}
+
+
 def most_common(groups, key, given=None):
     c = Counter(g[key] for g in groups if all(g[k] == v for k, v in (given or {}).items()))
     return c.most_common(1)[0][0]
@@ -361,6 +384,7 @@ def main(out, paths):
             "fits": fits, "groups": groups,
             "inputs": [r["path"] for r in runs],
             "runs": [{k: v for k, v in r.items() if k != "path"} for k in keys for r in by[k]]}
+    data["verdict"] = verdict(groups, fits["n"], fixed_n)
     fig = plot(groups, fits, fixed_n, fixed_d, fixed_s)
     save_outputs(fig, out, data)
     for xname, per in fits.items():
