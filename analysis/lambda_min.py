@@ -259,7 +259,8 @@ def plot(groups, fits, fixed_n, fixed_d, fixed_s):
         ax.set_ylabel("lambda_min(H*)")
         what = ", ".join(f"{k} = {v:g}" for k, v in fixed.items())
         ax.set_title(f"lambda_min(H*) against {xname} ({what})\ngeometric mean over seeds, 95 % CI;"
-                     " open: fewer than 8 seeds (not fitted)", fontsize=9)
+                     " open: fewer than 8 seeds (not fitted);\nopen with a downward arrow: "
+                     "unresolved in every seed (the solver's level, an upper bound)", fontsize=8)
         ax.legend(fontsize=7)
     # cond against n; the theorem's width and steps against n
     ax_c, ax_w, ax_t = axes[1]
