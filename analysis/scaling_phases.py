@@ -22,7 +22,14 @@ For a strong series (W fixed) this is S = T(P0) / T(P), E = S P0 / P; for a weak
 T(P0) / T(P) and S the scaled speed-up; W corrects for sizes rounded off the exact weak law.
 Consistency: flops per call from /perf (backward_gemm flops per step for `step`, ntk_cholesky flops
 per factorisation for `eigen`, both summed over ranks) divided by W must not depend on P:
-flop_ratio = [F(P) / W(P)] / [F(P0) / W(P0)] is 1 up to rounding on any machine.
+flop_ratio = [F(P) / W(P)] / [F(P0) / W(P0)] is 1 up to rounding on any machine. Checks that do not
+go through the work model: flops_total_ratio = F(P) / F(P0) (run against run: 1 for a strong series);
+from /perf/flops_rank (each rank's count), rank_share_max_dev = max over ranks |F_p / F - share_p|
+with share_p the rank's neuron block m_p / m (step) or 1 / P (Cholesky), and rank_sum_rel_dev =
+|sum_p F_p - F| / F. Step rows also carry the band the DGEMM rates allow: the per-rank rate of the
+forward and backward GEMM events at P relative to P0 (gemm_rate_ratio), the GEMM share of the step at
+P0, and efficiency_band = [E_lo, E_hi] for the rest of the step not parallel at all (lo) or perfectly
+parallel (hi), with efficiency_over_band_lo / _hi.
 
 Writes OUT.png, OUT.pdf (time per call, speed-up and efficiency against P) and OUT.json:
 {"step": {"strong": rows, "weak": rows}, "eigen": {...}, "series": {name: {phase: rows}}, ...}; rows
