@@ -22,7 +22,14 @@ For a strong series (W fixed) this is S = T(P0) / T(P), E = S P0 / P; for a weak
 T(P0) / T(P) and S the scaled speed-up; W corrects for sizes rounded off the exact weak law.
 Consistency: flops per call from /perf (backward_gemm flops per step for `step`, ntk_cholesky flops
 per factorisation for `eigen`, both summed over ranks) divided by W must not depend on P:
-flop_ratio = [F(P) / W(P)] / [F(P0) / W(P0)] is 1 up to rounding on any machine.
+flop_ratio = [F(P) / W(P)] / [F(P0) / W(P0)] is 1 up to rounding on any machine. Checks that do not
+go through the work model: flops_total_ratio = F(P) / F(P0) (run against run: 1 for a strong series);
+from /perf/flops_rank (each rank's count), rank_share_max_dev = max over ranks |F_p / F - share_p|
+with share_p the rank's neuron block m_p / m (step) or 1 / P (Cholesky), and rank_sum_rel_dev =
+|sum_p F_p - F| / F. Step rows also carry the band the DGEMM rates allow: the per-rank rate of the
+forward and backward GEMM events at P relative to P0 (gemm_rate_ratio), the GEMM share of the step at
+P0, and efficiency_band = [E_lo, E_hi] for the rest of the step not parallel at all (lo) or perfectly
+parallel (hi), with efficiency_over_band_lo / _hi.
 
 Writes OUT.png, OUT.pdf (time per call, speed-up and efficiency against P) and OUT.json:
 {"step": {"strong": rows, "weak": rows}, "eigen": {...}, "series": {name: {phase: rows}}, ...}; rows
@@ -63,7 +70,13 @@ def read_perf(path):
         g = f["perf"]
         events = [e.decode() if isinstance(e, bytes) else str(e) for e in g["event"][...]]
         cols = {c: g[c][...] for c in ("count", "time_min", "time_avg", "time_max", "flops")}
+        frank = g["flops_rank"][...] if "flops_rank" in g else None
     perf = {e: {c: float(cols[c][i]) for c in cols} for i, e in enumerate(events)}
+    if frank is not None:
+        if frank.shape != (int(a["mpi_size"]), len(events)):
+            raise AnalysisError(f"{path}: /perf/flops_rank is {frank.shape}, not (mpi_size, events)")
+        for i, e in enumerate(events):
+            perf[e]["flops_rank"] = [float(x) for x in frank[:, i]]
     rundir = os.path.dirname(os.path.abspath(path))
     name = config_value(a, "run", "name") or os.path.basename(rundir)
     m = NAME.match(name)
@@ -92,6 +105,44 @@ def timing(run, phase):
             fl / per if per > 0 else None)
 
 
+GEMM_EVENTS = ("forward_gemm", "backward_gemm")
+SHARE_TOL = 1e-12  # flop counts are sums of exact integers below 2^53: shares agree to rounding
+
+
+def expected_shares(run, phase):
+    """Each rank's expected share of the phase's flops: its neuron block m_p / m for the step's
+    GEMMs (DESIGN.md section 3: contiguous blocks, the first m mod P ranks one neuron more), 1 / P
+    for the Cholesky (the work model /perf counts per rank)."""
+    P, m = run["P"], run["m"]
+    if phase == "step":
+        base, rem = divmod(m, P)
+        return np.array([(base + (p < rem)) / m for p in range(P)])
+    return np.full(P, 1.0 / P)
+
+
+def rank_checks(run, phase):
+    """(max over ranks |F_p / F - expected share|, |sum_p F_p - F| / F) of the phase's flop event,
+    or (None, None) when the file has no per-rank counts."""
+    ev = run["perf"].get(PHASES[phase]["flops"], {})
+    fr = ev.get("flops_rank")
+    if fr is None or not ev.get("flops"):
+        return None, None
+    fr = np.asarray(fr)
+    total = ev["flops"]
+    return (float(np.max(np.abs(fr / total - expected_shares(run, phase)))),
+            float(abs(fr.sum() - total) / total))
+
+
+def gemm_split(run):
+    """(GEMM seconds per step, other seconds per step, GEMM rate per rank in flop/s) of the step,
+    from the forward and backward GEMM events (the DGEMM calls themselves, timed in the run)."""
+    steps = run["perf"]["step"]["count"]
+    t_step = run["perf"]["step"]["time_max"] / steps
+    t_g = sum(run["perf"][e]["time_avg"] for e in GEMM_EVENTS) / steps
+    f_g = sum(run["perf"][e]["flops"] for e in GEMM_EVENTS) / steps / run["P"]
+    return t_g, max(t_step - t_g, 0.0), f_g / t_g if t_g > 0 else None
+
+
 def series_rows(runs, phase):
     """Rows (one per P, the fastest repetition) of one phase of one series, with speed-up and
     efficiency relative to the smallest P."""
@@ -106,16 +157,47 @@ def series_rows(runs, phase):
         rows.append({"P": P, "run": r["name"], "path": r["path"], "n": r["n"], "d": r["d"],
                      "k": r["k"], "m": r["m"], "seconds": sec,
                      "seconds_reps": sorted(x[0][0] for x in by_p[P]), "imbalance": imb,
-                     "flops_per_call": fl, "work": PHASES[phase]["work"](r)})
+                     "flops_per_call": fl, "work": PHASES[phase]["work"](r), "_run": r})
     if not rows:
         return None
     b = rows[0]
+    for r in rows:
+        run = r.pop("_run")
+        r["rank_share_max_dev"], r["rank_sum_rel_dev"] = rank_checks(run, phase)
+        r["_split"] = gemm_split(run) if phase == "step" else None
+    for r in rows:
+        # the same problem (strong) on P and P0 ranks: the total flop count must not change; weak:
+        # it grows with the work (compared directly, run against run, not through the model)
+        ok = r["flops_per_call"] and b["flops_per_call"]
+        r["flops_total_ratio"] = r["flops_per_call"] / b["flops_per_call"] if ok else None
+        r["work_ratio"] = r["work"] / b["work"]
     for r in rows:
         r["efficiency"] = (r["work"] / (r["P"] * r["seconds"])) / (b["work"] / (b["P"] * b["seconds"]))
         r["speedup"] = r["efficiency"] * r["P"] / b["P"]
         ok = r["flops_per_call"] and b["flops_per_call"]
         r["flop_ratio"] = ((r["flops_per_call"] / r["work"]) / (b["flops_per_call"] / b["work"])
                            if ok else None)
+    if phase == "step":
+        # the band the DGEMM rates allow: the GEMM part at the per-rank DGEMM rate measured in the
+        # run (forward and backward GEMM events) relative to P0's; the rest of the step between
+        # perfectly parallel (hi) and not parallel at all (lo)
+        tg0, to0, rate0 = b["_split"]
+        for r in rows:
+            tg, to, rate = r["_split"]
+            w, pr = r["work"] / b["work"], b["P"] / r["P"]
+            if not (rate and rate0):
+                continue
+            r["gemm_rate_per_rank"] = rate
+            r["gemm_rate_ratio"] = rate / rate0
+            r["gemm_share_P0"] = tg0 / (tg0 + to0)
+            tg_pred = tg0 * w * pr / r["gemm_rate_ratio"]
+            t0 = b["seconds"]
+            r["efficiency_band"] = [w * pr * t0 / (tg_pred + to0 * w),
+                                    w * pr * t0 / (tg_pred + to0 * w * pr)]
+            r["efficiency_over_band_lo"] = r["efficiency"] / r["efficiency_band"][0]
+            r["efficiency_over_band_hi"] = r["efficiency"] / r["efficiency_band"][1]
+    for r in rows:
+        r.pop("_split", None)
     return rows
 
 

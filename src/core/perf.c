@@ -5,6 +5,7 @@
 #include "softntk/log.h"
 #include "softntk/results.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *const sntk_event_names[SNTK_EV_COUNT] = {
@@ -78,6 +79,17 @@ int sntk_perf_report(MPI_Comm comm, double wall, struct sntk_results *res) {
                                 "phase time, maximum over ranks"));
   SNTK_CALL(sntk_results_matrix(res, "/perf/flops", N, 0, fsum, "1",
                                 "floating-point operations of the phase, summed over ranks"));
+  /* every rank's own count beside the sum: equal totals across P say little if one rank's share
+   * is wrong (experiments/scaling checks each rank's share against its neuron block) */
+  double *frank = malloc((size_t)size * N * sizeof *frank);
+  if (!frank)
+    return sntk_error(SNTK_ERR_RUNTIME, "perf: no memory for a %d x %d flop table", size, (int)N);
+  int rc = SNTK_MPI(MPI_Allgather(f, N, MPI_DOUBLE, frank, N, MPI_DOUBLE, comm));
+  if (rc == SNTK_OK)
+    rc = sntk_results_matrix(res, "/perf/flops_rank", size, N, frank, "1",
+                             "floating-point operations of the phase on each rank (row: rank)");
+  free(frank);
+  SNTK_CALL(rc);
   SNTK_CALL(sntk_results_attr_f64(res, "perf_wall_time", wall));
   return SNTK_OK;
 }
