@@ -98,6 +98,8 @@ def read_run(path):
             for k in ("predictions_gd", "predictions_gd_limit", "trained"):
                 if "ntk/regression/" + k in f:
                     run["regression"]["x_" + k] = f["ntk/regression/" + k][...]
+            if "ntk/eigenvalues" in f:
+                run["regression"]["lambda_max_H0"] = float(np.max(f["ntk/eigenvalues"][0]))
             if "ntk/diff_limit_fro" in f and "ntk/limit/eigenvalues" in f:
                 ev = f["ntk/limit/eigenvalues"][...]
                 run["regression"]["H_diff_rel"] = float(
@@ -216,7 +218,9 @@ def sample_complexity(data_runs, es_runs, gap_runs):
             curves[r["N"]] = (GRID, e)
     Ns = sorted(pts)
     seeds = sorted(set.intersection(*[set(pts[N]) for N in Ns]))
-    out = {"N": Ns, "seeds": len(seeds), "sigma": sorted({r["sigma"] for r in data_runs + es_runs}),
+    out = {"N": Ns, "seeds": len(seeds),
+           "interior": {str(N): int(sum(pts[N][s]["best_step"] < GRID[-1] for s in seeds))
+                        for N in Ns}, "sigma": sorted({r["sigma"] for r in data_runs + es_runs}),
            "step_rule": "eta m = 1 / N; steps on a log grid 1 .. 1e8 (2^(1/32) apart)",
            "by_N": {str(N): {k: interval([pts[N][s][k] for s in seeds])
                              for k in ("best_error", "best_step", "zero_error", "final_error")}
@@ -274,7 +278,9 @@ def rms(v):
 def gap_fit(by_m, ms):
     """Slope of log RMS-over-seeds against log m with a paired seed bootstrap (the weights of a seed
     at different widths share their stream), over the widths ms."""
-    f = slope_interval({m: by_m[m] for m in ms}, reduce=rms_axis, paired=True, method="percentile")
+    paired = len({len(by_m[m]) for m in ms}) == 1  # a seed left out by the stability rule: unpaired
+    f = slope_interval({m: by_m[m] for m in ms}, reduce=rms_axis, paired=paired,
+                       method="percentile")
     return {"slope": f["estimate"], "low": f["low"], "high": f["high"], "m": list(ms),
             "contains_minus_half": contains(f, -0.5)}
 
@@ -296,15 +302,23 @@ def width_series(runs):
              "data_seeds": sorted({x["data_seed"] for m in ms for x in by_m[m]}),
              "steps": sorted({x["steps"] for m in ms for x in by_m[m]})}
         per = {}
+        s["unstable"] = []
         for m in ms:
             rr = by_m[m]
             g = [x["regression"] for x in rr]
+            # stability rule: kernel GD with H(0) diverges when eta m lambda_max(H(0)) >= 2 (the
+            # network does not: it leaves the linear regime); such a seed has no linearisation
+            # distance and is left out of the H(0) series (not of the H* gap)
+            st = [x["eta"] * x["m"] * x["regression"].get("lambda_max_H0", 0.0) < 2 for x in rr]
+            s["unstable"] += [{"m": m, "seed": x["seed"],
+                               "eta_m_lambda_max_H0": x["eta"] * x["m"] * x["regression"]["lambda_max_H0"]}
+                              for x, ok in zip(rr, st) if not ok]
             per[m] = {"gd_limit": [x["rel_diff_trained_gd_limit"] for x in g],
-                      "gd": [x["rel_diff_trained_gd"] for x in g],
+                      "gd": [x["rel_diff_trained_gd"] for x, ok in zip(g, st) if ok],
                       "kernel": [x["rel_diff_trained_kernel"] for x in g],
                       "H": [x.get("H_diff_rel", np.nan) for x in g],
                       "gd_vs_limit": [rel(x["x_predictions_gd"], x["x_predictions_gd_limit"])
-                                      if "x_predictions_gd" in x else np.nan for x in g]}
+                                      for x, ok in zip(g, st) if ok and "x_predictions_gd" in x]}
         for k, name in (("gd_limit", "rel_diff_trained_gd_limit"), ("gd", "rel_diff_trained_gd"),
                         ("kernel", "rel_diff_trained_kernel"), ("H", "H_diff_rel"),
                         ("gd_vs_limit", "rel_diff_gd_h0_gd_limit")):
@@ -525,6 +539,8 @@ def main(out, paths):
                       "sw2": "x_0 units", "mmd": "1 (RBF MMD, median bandwidth)"},
             "intervals": "95% percentile bootstrap over seeds (2000 replicates); slopes: seeds "
                          "resampled jointly across widths or N (paired)",
+            "stability_rule": "a seed with eta m lambda_max(H(0)) >= 2 (kernel GD with H(0) "
+                              "diverges) is left out of the distances to the linearised network",
             "floor_rule": f"a width enters a slope fit only if its RMS distance exceeds {FLOOR:g} "
                           "(10x the ~1e-6 at which the distance to the linearised network stops "
                           "falling)",
