@@ -333,6 +333,9 @@ def width_series(runs):
                     for m in ms]
         s["score_ratio"] = [a / b for a, b in zip(s["score_error_trained"],
                                                   s["score_error_kernel_gd_limit"])]
+        s["score_ratio_interval"] = [interval([x["regression"]["score_error_trained"]
+                                               / x["regression"]["score_error_kernel_gd_limit"]
+                                               for x in by_m[m]]) for m in ms]
         s["floor"] = FLOOR
         if len(ms) >= 2 and min(s["seeds"]) >= 2:
             for k, key in (("gd_limit", "fit_gd_limit"), ("gd", "fit_gd"), ("H", "fit_H"),
@@ -469,6 +472,42 @@ def plot(es, ws, sc, curves, ref, es_runs):
     return fig
 
 
+def decide(est, width, sc):
+    """Verdicts for the claims this experiment serves (analysis/claims.py): diffusion-score (early
+    stopping and the m^-1/2 gap) and diffusion-sample-complexity (the rate against log N / N)."""
+    out = {}
+    f, w4 = width.get("fit_gd_limit"), width.get("fit_gd_limit_widest4")
+    es_ok = est["interior_runs"] == est["runs_total"] and est["min_fall"] >= 2
+    gap = (f"gap slope {f['slope']:.3f} [{f['low']:.3f}, {f['high']:.3f}] over m = {f['m'][0]} .. "
+           f"{f['m'][-1]} (sigma = {width['sigma']:g}, {width['seeds']} weight seeds per width)"
+           if f else "no gap fit")
+    if w4:
+        gap += f", {w4['slope']:.3f} [{w4['low']:.3f}, {w4['high']:.3f}] over the widest factor 4"
+    esr = (f"early stopping: {est['interior_runs']} of {est['runs_total']} runs with an interior "
+           f"best step, smallest fall {est['min_fall']:.2f}x")
+    if not es_ok or not f:
+        status = "not supported"
+    elif contains(f, -0.5):
+        status = "supported"
+    elif w4 and contains(w4, -0.5) and f["high"] < 0 and f["slope"] > -0.5:
+        status = "pre-asymptotic"
+    else:
+        status = "not supported"
+    out["diffusion-score"] = {"status": status, "reason": f"{esr}; {gap}; predicted -0.5"
+                              + ("; -1/2 reached only over the widest widths: the full-range slope "
+                                 "is shallower" if status == "pre-asymptotic" else "")}
+    r = sc.get("rate")
+    if r:
+        st = "supported" if contains(r, -1.0) else "not supported"
+        out["diffusion-sample-complexity"] = {
+            "status": st,
+            "reason": f"best early-stopped error of kernel GD with H* ~ N^{r['slope']:.3f} "
+                      f"[{r['low']:.3f}, {r['high']:.3f}] over N = {sc['N'][0]} .. {sc['N'][-1]} "
+                      f"({r['seeds']} seeds); early-stopped kernel regression with an analytic "
+                      f"kernel and a target in its RKHS predicts log N / N (slope about -1)"}
+    return out
+
+
 def main(out, paths):
     runs = [read_run(p) for p in find_files(paths, "results.h5")]
     w_runs = [r for r in runs if r["regression"] is not None]
@@ -514,6 +553,7 @@ def main(out, paths):
            "min_fall": min(s["fall"]["estimate"] for s in es_sum.values()),
            "interior_runs": sum(s["interior"] for s in es_sum.values()),
            "runs_total": len(es_list)}
+    verdicts = decide(est, width, sc)
     fig = plot(es_list, ws, sc, curves, ref, es_runs)
     data = {"claim": "a softmax network trained by gradient descent learns the score of a "
                      "diffusion model (arXiv 2405.03251, its application), in the NTK regime",
@@ -545,7 +585,7 @@ def main(out, paths):
                           "(10x the ~1e-6 at which the distance to the linearised network stops "
                           "falling)",
             "inputs": [r["path"] for r in runs], "early_stopping": est, "width": width,
-            "sample_complexity": sc, "samples": samples}
+            "sample_complexity": sc, "samples": samples, "verdicts": verdicts}
     save_outputs(fig, out, data)
 
     def iv(x, f=".4g"):
