@@ -12,18 +12,25 @@ exact-score and reference target samples and the sliced W2, MMD and mode-coverag
 regression.h5 /ntk/regression (score errors and distances ||f_net - f|| / ||f|| of the trained
 network to the NTK predictors: ridge regression with H(0), kernel gradient descent for the trained
 number of steps with H(0) and with the infinite-width H*).
-Runs with a regression.h5 are width runs, the others early-stopping runs.
-Fitted and reported:
-- early stopping, per run: best step and best error (the minimum of /score), fall = error at step 0
-  (the zero predictor, F(W0) = 0) / best error, rise = error at the last step / best error, and
-  whether the best step is interior (before the last evaluation);
-- width, per N: against m, the RMS over seeds of ||f_net - f_gd(H*)|| / ||f_gd(H*)|| and of
-  ||f_net - f_gd(H(0))|| / ||f_gd(H(0))||, with log-log slopes (H(0) -> H* at m^{-1/2}, DESIGN.md
-  section 2); the mean score errors of the network and of the kernel predictors; the sample metrics;
-- samples: the widest width run's sliced W2 and MMD (learned, exact score, noise floor) and modes.
-Outputs: OUT.png and OUT.pdf (early-stopping curves; network-vs-kernel distances and score errors
-against m; sample metrics against m; scatter of learned- and exact-score samples over the target)
-and OUT.json (every number above; errors are in the units of x_0 squared, distances are ratios)."""
+Runs with a regression.h5 are width runs; the others are early-stopping runs (trained) or data runs
+(train.steps = 0: only their training triples /data/X, /data/Y and held-out points /diffusion/eval_*
+are used). Fitted and reported (95% percentile bootstrap intervals over seeds throughout):
+- early stopping, per N: best step, best error, fall = zero-predictor error / best error, rise =
+  last / best error (means over seeds with intervals), and how many runs have an interior best step;
+- the gap, per (N, sigma): against m, RMS over weight seeds of ||f_net - f_gd(H*)|| / ||f_gd(H*)||,
+  ||f_net - f_gd(H(0))|| / ||f_gd(H(0))|| and ||H(0) - H*||_F / ||H*||_F with intervals, and their
+  log-log slopes with paired bootstrap intervals, over all widths and over the widest factor 4
+  (rules: widths with RMS below FLOOR are left out; seeds with eta m lambda_max(H(0)) >= 2 are left
+  out of the H(0) distances); score errors of network and kernel GD with H*;
+- sample complexity: kernel GD with H* in closed form (class KernelGD: one eigendecomposition of H*
+  on each run's triples) on a grid of steps at eta m = 1 / N; the best error per seed and N, its
+  log-log rate in N with an interval; checks of the closed form against softntk's kernel GD with H*
+  (gap runs) and against the trained networks' error curves (early-stopping runs);
+- samples: the sample line's sliced W2 and MMD (learned, exact score, noise floor) and modes;
+- verdicts for the claims diffusion-score and diffusion-sample-complexity (analysis/claims.py).
+Outputs: OUT.png and OUT.pdf (early-stopping curves with the closed-form kernel curves; the gap
+against m; best error against N; sample scatters; score errors against m) and OUT.json (every number
+above; errors are in the units of x_0 squared, distances are ratios)."""
 import os
 import sys
 from collections import defaultdict
@@ -37,7 +44,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sample_checks import SETS, describe, sample_checks  # noqa: E402
-from sntk_results import (AnalysisError, attrs_of, find_files, loglog_fit, need,  # noqa: E402
+from sntk_results import (AnalysisError, attrs_of, find_files, need,  # noqa: E402
                           run_analysis, save_outputs)
 from sntk_stats import bootstrap, contains, rms as rms_axis, slope_interval  # noqa: E402
 
@@ -163,9 +170,9 @@ def weighted_error(data, F):
 
 class KernelGD:
     """Kernel gradient descent with H* on a run's training triples, in closed form: with H* = Q D
-    Q^T (one eigendecomposition), F(0) = 0 (coupled initialisation) and J J^T = m H, after s steps at
-    learning rate eta the held-out predictions are H*(x, X) Q g_s(D) Q^T Y with g_s(D) = (1 - (1 -
-    eta m D)^s) / D (s eta m for D -> 0), the same as softntk's ntk.gd at that step."""
+    Q^T (one eigendecomposition), F(0) = 0 (coupled initialisation) and J J^T = m H, after s steps
+    at learning rate eta the held-out predictions are H*(x, X) Q g_s(D) Q^T Y with
+    g_s(D) = (1 - (1 - eta m D)^s) / D (s eta m for D -> 0), as softntk's ntk.gd at that step."""
 
     def __init__(self, run, sigma=None):
         d = run["data"]
@@ -189,7 +196,8 @@ class KernelGD:
 
     def errors(self, steps, eta_m, chunk=64):
         steps = np.asarray(steps, float)
-        return np.concatenate([weighted_error(self.data, self.predictions(steps[i:i + chunk], eta_m))
+        return np.concatenate([weighted_error(self.data,
+                                              self.predictions(steps[i:i + chunk], eta_m))
                                for i in range(0, len(steps), chunk)])
 
 
@@ -259,7 +267,8 @@ def sample_complexity(data_runs, es_runs, gap_runs):
         net[r["N"]].append({"best_ratio": float(np.min(r["error"]) / np.min(e)),
                             "curve_max_dev": float(np.max(np.abs(r["error"][1:] / e[1:] - 1))),
                             "m": r["m"]})
-    out["network_check"] = {str(N): {"m": v[0]["m"], "best_ratio": interval([x["best_ratio"] for x in v]),
+    out["network_check"] = {str(N): {"m": v[0]["m"],
+                                     "best_ratio": interval([x["best_ratio"] for x in v]),
                                      "curve_max_dev": float(max(x["curve_max_dev"] for x in v))}
                             for N, v in sorted(net.items())}
     if net:
@@ -310,8 +319,8 @@ def width_series(runs):
             # network does not: it leaves the linear regime); such a seed has no linearisation
             # distance and is left out of the H(0) series (not of the H* gap)
             st = [x["eta"] * x["m"] * x["regression"].get("lambda_max_H0", 0.0) < 2 for x in rr]
-            s["unstable"] += [{"m": m, "seed": x["seed"],
-                               "eta_m_lambda_max_H0": x["eta"] * x["m"] * x["regression"]["lambda_max_H0"]}
+            s["unstable"] += [{"m": m, "seed": x["seed"], "eta_m_lambda_max_H0":
+                               x["eta"] * x["m"] * x["regression"]["lambda_max_H0"]}
                               for x, ok in zip(rr, st) if not ok]
             per[m] = {"gd_limit": [x["rel_diff_trained_gd_limit"] for x in g],
                       "gd": [x["rel_diff_trained_gd"] for x, ok in zip(g, st) if ok],
@@ -431,8 +440,6 @@ def plot(es, ws, sc, curves, ref, es_runs):
             lab += f": rate {r['slope']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
         c.errorbar(N, y, yerr=[y - lo, hi - y], fmt="o-", capsize=2, label=lab)
         c.loglog(N, y[0] * (N / N[0]) ** -1.0, "k:", lw=1, label="N^-1")
-    for s in es:
-        pass
     net = {}
     for s in es_runs:
         net.setdefault(s["N"], []).append(float(np.min(s["error"])))
@@ -592,7 +599,8 @@ def main(out, paths):
         return f"{x['estimate']:{f}} [{x['low']:{f}}, {x['high']:{f}}]"
     for N, s in es_sum.items():
         print(f"early stopping N = {N} m = {s['m']} ({s['seeds']} seeds): best error "
-              f"{iv(s['best_error'])} at step {iv(s['best_step'], '.0f')}, fall {iv(s['fall'], '.2f')}"
+              f"{iv(s['best_error'])} at step {iv(s['best_step'], '.0f')}, fall "
+              f"{iv(s['fall'], '.2f')}"
               f", rise {iv(s['rise'], '.3f')}, interior {s['interior']}/{s['seeds']}")
     for k, s in ws.items():
         for i, m in enumerate(s["m"]):
