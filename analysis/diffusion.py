@@ -53,9 +53,9 @@ from sntk_stats import bootstrap, contains, rms as rms_axis, slope_interval  # n
 # predictions); a width enters a slope fit only when its RMS distance is above 10x that.
 FLOOR = 1e-5
 # The closed-form kernel curve is evaluated on this grid of GD steps (eta m = 1 / N, the sweeps'
-# rule): 0, then log-spaced from 1 to 10^8 (2^-5 apart in log2), fine enough that the minimum over
-# the grid is the early-stopped error to well under 1%.
-GRID = np.concatenate([[0.0], np.unique(np.round(2.0 ** np.arange(0, 26.6, 1 / 32)))])
+# rule): 0, then log-spaced from 1 to 2^32 (2^(1/32) apart), fine enough that the minimum over the
+# grid is the early-stopped error to well under 1%, and long enough for N = 4096 (best step ~6e8).
+GRID = np.concatenate([[0.0], np.unique(np.round(2.0 ** np.arange(0, 32.01, 1 / 32)))])
 
 REG_KEYS = ("score_error_trained", "score_error_kernel", "score_error_kernel_gd",
             "score_error_kernel_gd_limit", "rel_diff_trained_kernel", "rel_diff_trained_gd",
@@ -229,7 +229,7 @@ def sample_complexity(data_runs, es_runs, gap_runs):
     out = {"N": Ns, "seeds": len(seeds),
            "interior": {str(N): int(sum(pts[N][s]["best_step"] < GRID[-1] for s in seeds))
                         for N in Ns}, "sigma": sorted({r["sigma"] for r in data_runs + es_runs}),
-           "step_rule": "eta m = 1 / N; steps on a log grid 1 .. 1e8 (2^(1/32) apart)",
+           "step_rule": "eta m = 1 / N; steps on a log grid 1 .. 2^32 (2^(1/32) apart)",
            "by_N": {str(N): {k: interval([pts[N][s][k] for s in seeds])
                              for k in ("best_error", "best_step", "zero_error", "final_error")}
                     for N in Ns}}
