@@ -61,9 +61,19 @@ int diff_write_target(sntk_results_t *res, const sntk_target_t *tg, const sntk_d
     SNTK_CALL(sntk_results_matrix(res, "/diffusion/second_moment", 1, 0, &tg->msq, "1",
                                   "E ||x_0||^2 of the file's samples"));
   }
-  if (ev)
+  if (ev) {
     SNTK_CALL(sntk_results_matrix(res, "/diffusion/bin_edges", ev->nbins + 1, 0, ev->edges, "1",
                                   "edges of the time bins of /score/bin_error (log-spaced)"));
+    /* The held-out points themselves, so that an analysis can evaluate any predictor (e.g. kernel
+     * gradient descent at every step, in closed form) on exactly the points of /score. */
+    SNTK_CALL(sntk_results_matrix(res, "/diffusion/eval_t", ev->n, 0, ev->t, "1",
+                                  "held-out times t (point j lies in time bin j mod t_bins)"));
+    SNTK_CALL(sntk_results_matrix(res, "/diffusion/eval_z", ev->n, ev->d + 2, ev->Z, "1",
+                                  "held-out network inputs z(x_t, t), one per row"));
+    SNTK_CALL(sntk_results_matrix(res, "/diffusion/eval_fstar", ev->n, ev->d, ev->fstar, "1",
+                                  "held-out regression targets f* = E[x_0 | x_t] (x_0 when the "
+                                  "score is not exact)"));
+  }
   SNTK_CALL(sntk_results_attr_at_f64(res, "/diffusion", "input_scale", map->scale));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/diffusion", "dim", (double)tg->d));
   return sntk_results_attr_at_str(res, "/diffusion", "input_map",
