@@ -7,6 +7,7 @@
 
 #include "softntk/data.h"
 #include "softntk/error.h"
+#include "softntk/model.h"
 
 #include <float.h>
 #include <math.h>
@@ -76,6 +77,19 @@ static inline double th_bound_ratio(const double *a, const double *b, const doub
     if (r > worst) worst = r;
   }
   return worst;
+}
+
+/* A model configuration of the tests: activation, width and init, sigma 1, the paper's output
+ * scale, everything else zero. */
+static inline sntk_model_cfg_t th_model_cfg(int act, int64_t m, int init) {
+  sntk_model_cfg_t c;
+  memset(&c, 0, sizeof c);
+  c.activation = act;
+  c.width = m;
+  c.sigma = 1.0;
+  c.init = init;
+  strcpy(c.output_scale, "paper");
+  return c;
 }
 
 /* Generated test data, the same on every rank: n points on the unit sphere in d dimensions (the

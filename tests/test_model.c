@@ -21,17 +21,6 @@
 
 enum { N = 50, D = 5, CHUNK = 16 };
 
-static sntk_model_cfg_t model_cfg(int act, int64_t m, int init) {
-  sntk_model_cfg_t c;
-  memset(&c, 0, sizeof c);
-  c.activation = act;
-  c.width = m;
-  c.sigma = 1.0;
-  c.init = init;
-  strcpy(c.output_scale, "paper");
-  return c;
-}
-
 static int make_data(int64_t k, sntk_dataset_t *ds) {
   return th_sphere_data(N, D, k, 7, ds);
 }
@@ -114,7 +103,7 @@ static void check_case(int act, int64_t k, int init, int64_t m, double wscale) {
   const char *in = init == SNTK_INIT_COUPLED ? "coupled" : "random";
   sntk_dataset_t ds;
   sntk_model_t *md = NULL, *one = NULL;
-  sntk_model_cfg_t mc = model_cfg(act, m, init);
+  sntk_model_cfg_t mc = th_model_cfg(act, m, init);
   if (make_data(k, &ds) || sntk_model_create(MPI_COMM_WORLD, &mc, D, k, CHUNK, N, &md)) {
     TH_OK(0, "setup failed: %s", sntk_error_message());
     return;
@@ -200,7 +189,7 @@ static void check_case(int act, int64_t k, int init, int64_t m, double wscale) {
 static double max_preactivation(double wscale) {
   sntk_dataset_t ds;
   sntk_model_t *one = NULL;
-  sntk_model_cfg_t mc = model_cfg(SNTK_ACT_SOFTMAX, 37, SNTK_INIT_RANDOM);
+  sntk_model_cfg_t mc = th_model_cfg(SNTK_ACT_SOFTMAX, 37, SNTK_INIT_RANDOM);
   make_data(1, &ds);
   double mx = 0;
   if (th_rank == 0) {
@@ -238,7 +227,7 @@ static void check_wide(int act, int spike) {
   const char *an = sntk_activation_names[act];
   sntk_dataset_t ds;
   sntk_model_t *md = NULL, *one = NULL;
-  sntk_model_cfg_t mc = model_cfg(act, m, SNTK_INIT_RANDOM);
+  sntk_model_cfg_t mc = th_model_cfg(act, m, SNTK_INIT_RANDOM);
   if (th_sphere_data(NT, D, 1, 3, &ds) ||
       sntk_model_create(MPI_COMM_WORLD, &mc, D, 1, CT, NT, &md)) {
     TH_OK(0, "wide setup failed: %s", sntk_error_message());
@@ -304,13 +293,14 @@ static void check_wide(int act, int spike) {
  * sums over m neurons (softmax normaliser) and d coordinates, so it is within
  * g = (m + n k + 2 d + 16) eps of the reference, relative to sum_i |J_ij| |v_i|; J u likewise with
  * sum_j |J_ij| |u_j|. The power iteration's ||J J^T v|| never exceeds lambda_max (up to g) and,
- * iterated to rtol 1e-12, reaches it within 1e-8 (the iteration's error is squared in the value). */
+ * iterated to rtol 1e-12, reaches it within 1e-8 (the iteration's error is squared in the value).
+ */
 static void check_jacobian_products(int act, int64_t k, int init, int64_t m) {
   const char *an = sntk_activation_names[act];
   const int64_t nk = N * k, md_ = m * D;
   sntk_dataset_t ds;
   sntk_model_t *md = NULL;
-  sntk_model_cfg_t mc = model_cfg(act, m, init);
+  sntk_model_cfg_t mc = th_model_cfg(act, m, init);
   if (make_data(k, &ds) || sntk_model_create(MPI_COMM_WORLD, &mc, D, k, CHUNK, N, &md)) {
     TH_OK(0, "setup failed: %s", sntk_error_message());
     return;
@@ -345,12 +335,14 @@ static void check_jacobian_products(int act, int64_t k, int init, int64_t m) {
     double worst_v = 0.0, worst_u = 0.0;
     for (int64_t j = 0; j < md_; j++) {
       double ref = 0.0, mag = 0.0;
-      for (int64_t i = 0; i < nk; i++) ref += J[i * md_ + j] * v[i], mag += fabs(J[i * md_ + j] * v[i]);
+      for (int64_t i = 0; i < nk; i++)
+        ref += J[i * md_ + j] * v[i], mag += fabs(J[i * md_ + j] * v[i]);
       worst_v = fmax(worst_v, fabs(Jv[j] - ref) / (gbound * mag + DBL_MIN));
     }
     for (int64_t i = 0; i < nk; i++) {
       double ref = 0.0, mag = 0.0;
-      for (int64_t j = 0; j < md_; j++) ref += J[i * md_ + j] * u[j], mag += fabs(J[i * md_ + j] * u[j]);
+      for (int64_t j = 0; j < md_; j++)
+        ref += J[i * md_ + j] * u[j], mag += fabs(J[i * md_ + j] * u[j]);
       worst_u = fmax(worst_u, fabs(Ju[i] - ref) / (gbound * mag + DBL_MIN));
     }
     TH_OK(worst_v <= 1.0 && worst_u <= 1.0,

@@ -41,17 +41,6 @@
 
 enum { N = 13, D = 5 };
 
-static sntk_model_cfg_t model_cfg(int act, int64_t m, int init) {
-  sntk_model_cfg_t c;
-  memset(&c, 0, sizeof c);
-  c.activation = act;
-  c.width = m;
-  c.sigma = 1.0;
-  c.init = init;
-  strcpy(c.output_scale, "paper");
-  return c;
-}
-
 static double fro(int64_t len, const double *a) {
   return cblas_dnrm2((int)len, a, 1);
 }
@@ -70,7 +59,7 @@ static double dot_all(int64_t len, const double *a, const double *b) {
 static int check(int act, int init, int64_t m, const sntk_dataset_t *ds) {
   const char *an = sntk_activation_names[act];
   const char *in = init == SNTK_INIT_COUPLED ? "coupled" : "random";
-  sntk_model_cfg_t mc = model_cfg(act, m, init);
+  sntk_model_cfg_t mc = th_model_cfg(act, m, init);
   sntk_model_t *md = NULL, *one = NULL;
   sntk_perturb_t *p = NULL, *p1 = NULL;
   TH_CALL(sntk_model_create(MPI_COMM_WORLD, &mc, D, 1, 0, N, &md));
