@@ -268,23 +268,7 @@ void sntk_mode_coverage(const sntk_target_t *tg, double t0, double radius, int64
 
 /* ---- commands -------------------------------------------------------------------------------- */
 
-struct sntk_deck;
-struct sntk_ctx;
-struct sntk_run_opts;
 struct sntk_results;
-
-/* Collective. `softntk score`: train the network on the denoising regression of the [diffusion]
- * target with the training loop of `softntk train` (checkpoints, restarts, signals, NTK tracker),
- * evaluate the held-out score error into results.h5 /score every eval_every steps, and at the end
- * sample with the learned and the exact score into /samples (and with diffusion.regression the NTK
- * kernel regression into regression.h5). Exit status as `softntk train`. */
-int sntk_score_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
-                    const struct sntk_run_opts *opts);
-
-/* Collective. `softntk sample`: the network of the run's checkpoint (--restart PATH, or the newest
- * valid one), samples with the configured sampler, metrics, into <run dir>/samples.h5. */
-int sntk_sample_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
-                     const struct sntk_run_opts *opts);
 
 /* Collective. Sample with the learned score of md, and beside it the baselines: the exact score
  * (mixtures), N(0, I), the moment-matched Gaussian and, when `kernel` is given (a score field with
@@ -295,5 +279,13 @@ int sntk_diffusion_sample_report(MPI_Comm comm, const sntk_diffusion_cfg_t *cfg,
                                  const sntk_target_t *tg, const sntk_diff_map_t *map,
                                  sntk_model_t *md, sntk_score_fn kernel, void *kernel_ctx,
                                  int64_t step, struct sntk_results *res);
+
+/* Not collective. The errors of predictions F (n x d) of x_0 on the held-out points (out->bins
+ * must hold nbins values). */
+void sntk_diff_eval_errors(const sntk_diff_eval_t *ev, const double *F, sntk_diff_errors_t *out);
+
+/* Not collective. A bound on KL(p_T || N(0, I)) for a mixture target (convexity of KL over the
+ * components); NaN for targets without an exact law. */
+double sntk_diff_kl_T_bound(const sntk_target_t *tg, double T);
 
 #endif

@@ -19,6 +19,7 @@
  * /samples at its end; `softntk sample` loads a run's checkpoint and writes it into
  * <run dir>/samples.h5. */
 #include "diffusion_impl.h"
+#include "softntk/results.h"
 
 #include "softntk/error.h"
 #include "softntk/log.h"

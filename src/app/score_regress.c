@@ -9,7 +9,7 @@
  * plain kernel regressor. Everything goes to <run dir>/regression.h5 (the layout of `softntk ntk`'s
  * ntk.h5 plus /ntk/regression/trained), rewritten at the end of every run that completes. The
  * network-versus-kernel distance as the width m grows is the experiment this serves. */
-#include "diffusion_impl.h"
+#include "score.h"
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
@@ -49,11 +49,11 @@ static int compare(const char *path, const sntk_diff_eval_t *ev, const double *F
   for (int i = 0; i < 1 + 2 * NCMP; i++) out[i] = NAN;
   SNTK_TRY(SNTK_ALLOC(bins, ev->nbins));
   e.bins = bins;
-  diff_eval_errors(ev, Ft, &e);
+  sntk_diff_eval_errors(ev, Ft, &e);
   out[0] = e.error;
   for (int c = 0; c < NCMP; c++) {
     if (sntk_h5_read_matrix(path, cmp_sets[c], &rows, &cols, &Fk) != SNTK_OK) continue;
-    diff_eval_errors(ev, Fk, &e);
+    sntk_diff_eval_errors(ev, Fk, &e);
     out[1 + 2 * c] = e.error;
     out[2 + 2 * c] = rel_diff(Ft, Fk, ev->n * ev->d);
     free(Fk);

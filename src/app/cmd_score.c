@@ -7,14 +7,14 @@
  * The best step (lowest held-out error) is kept as attributes of /score and rebuilt at a restart
  * from the /score rows the truncated results file still holds (those of steps before the
  * checkpoint), so a resumed run reports the same best step as an uninterrupted one. */
-#include "diffusion_impl.h"
+#include "score.h"
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
 #include "softntk/log.h"
 #include "softntk/parallel.h"
 #include "softntk/perf.h"
-#include "softntk/train.h"
+#include "softntk/commands.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -168,7 +168,7 @@ static int sp_open(void *self, sntk_results_t *res, int64_t start_step) {
                                      "error, bin_error: sigma_t^4 on the squared score error, i.e. "
                                      "alpha_t^2 on the squared x_0-prediction error; "
                                      "error_unweighted, bin_error_unweighted: none"));
-  sp->kl_T = diff_kl_T_bound(sp->tg, sp->cfg->T);
+  sp->kl_T = sntk_diff_kl_T_bound(sp->tg, sp->cfg->T);
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "kl_T_bound", sp->kl_T));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "eval_points", (double)sp->ev->n));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "exact", sp->ev->exact));
@@ -264,7 +264,8 @@ int sntk_score_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
                              .open = sp_open,
                              .evaluate = sp_evaluate,
                              .finish = sp_finish};
-  err = sntk_train_run(ctx, deck, opts, &pb);
+  const sntk_train_setup_t su = sntk_deck_train_setup(deck);
+  err = sntk_train_run(ctx, &su, opts, &pb);
 done:
   sp_free(&sp);
   return err;
