@@ -80,8 +80,8 @@ int sntk_config_is_set(const sntk_config_t *cfg, const char *section, const char
 /* The resolved configuration as canonical INI text (every key, in table order). Caller frees. */
 char *sntk_config_format(const sntk_config_t *cfg);
 
-/* A resolved configuration as a run carries it: canonical text (sntk_config_format), its hash, where
- * it came from, and the section tables that describe it (for the trajectory keys). */
+/* A resolved configuration as a run carries it: canonical text (sntk_config_format), its hash,
+ * where it came from, and the section tables that describe it (for the trajectory keys). */
 typedef struct sntk_resolved {
   const char *text;
   const char *hash;   /* sntk_hash_hex of text */

@@ -44,13 +44,13 @@ void sntk_perf_reset(void);
 /* The end-of-run summary of every event over the ranks of a communicator. */
 typedef struct sntk_perf_summary {
   int nranks;
-  double wall;                       /* the run's wall time (s) */
-  double count[SNTK_EV_COUNT];       /* times the phase ran, maximum over ranks */
-  double time_min[SNTK_EV_COUNT];    /* phase time (s): minimum, average and maximum over ranks */
+  double wall;                    /* the run's wall time (s) */
+  double count[SNTK_EV_COUNT];    /* times the phase ran, maximum over ranks */
+  double time_min[SNTK_EV_COUNT]; /* phase time (s): minimum, average and maximum over ranks */
   double time_avg[SNTK_EV_COUNT];
   double time_max[SNTK_EV_COUNT];
-  double flops[SNTK_EV_COUNT];       /* floating-point operations, summed over ranks */
-  double *flops_rank;                /* nranks x SNTK_EV_COUNT: each rank's own count (owned) */
+  double flops[SNTK_EV_COUNT]; /* floating-point operations, summed over ranks */
+  double *flops_rank;          /* nranks x SNTK_EV_COUNT: each rank's own count (owned) */
 } sntk_perf_summary_t;
 
 /* Collective. Reduce this process's events over comm into *s and print the summary table (rank 0,

@@ -19,8 +19,8 @@ int sntk_runfile_prepare(MPI_Comm comm, const char *output_dir, const char *name
                          int overwrite, char *dir, size_t dlen, char *path, size_t plen);
 
 /* Collective (as the results writers). The header of a results file about network md: attributes
- * d, k, m, activation, gamma, nu, sigma, seed; with a data set ds also n, data_seed (when >= 0) and,
- * with store, the set itself as /data/X and /data/Y. */
+ * d, k, m, activation, gamma, nu, sigma, seed; with a data set ds also n, data_seed (when >= 0)
+ * and, with store, the set itself as /data/X and /data/Y. */
 int sntk_runfile_header(sntk_results_t *res, const sntk_model_t *md, const sntk_dataset_t *ds,
                         int64_t seed, int64_t data_seed, int store);
 

@@ -49,9 +49,9 @@ int sntk_train_eta_fixed(const sntk_train_cfg_t *cfg, double *eta);
 
 /* Collective. The learning rate of a run: train.eta when it is a number; for "auto",
  * eta_factor / lambda_max(J J^T) of the model at its current weights on ds (matrix-free power
- * iteration from the stream of `seed`), rounded down to two significant digits so that the round-off
- * of the rank count's sums does not show, and logged with lambda_max. `rule` (len bytes) receives a
- * description for results files. */
+ * iteration from the stream of `seed`), rounded down to two significant digits so that the
+ * round-off of the rank count's sums does not show, and logged with lambda_max. `rule` (len bytes)
+ * receives a description for results files. */
 int sntk_train_resolve_eta(const sntk_train_cfg_t *cfg, struct sntk_model *model,
                            const sntk_dataset_t *ds, uint64_t seed, double *eta, char *rule,
                            size_t len);
@@ -93,7 +93,8 @@ typedef struct sntk_problem {
   /* At W(t), after the loss row of step t is recorded (last = 1 at the final step). */
   int (*evaluate)(void *self, struct sntk_model *md, struct sntk_results *res, int64_t step,
                   int last);
-  /* After the final step and checkpoint (not after an early stop); eta is the run's learning rate. */
+  /* After the final step and checkpoint (not after an early stop); eta is the run's learning rate.
+   */
   int (*finish)(void *self, struct sntk_model *md, struct sntk_results *res, double eta);
 } sntk_problem_t;
 

@@ -97,7 +97,7 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
                                     sizeof rule));
   if (opts && opts->restart_given && strcmp(opts->restart, "none") != 0)
     SNTK_TRY(sntk_deck_load_checkpoint(comm, deck, opts->restart, &train, NULL, md, &step, ckpt,
-                                        sizeof ckpt));
+                                       sizeof ckpt));
   int same;
   SNTK_TRY(sntk_ntk_at_init(md, &same));
   SNTK_TRY(sntk_ntk_create(&deck->ntk, &deck->parallel, md, train.X, n, hold.n,

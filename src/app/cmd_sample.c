@@ -8,6 +8,9 @@
  * is not replaced unless run.overwrite = true. Sampler settings (sampler, sample_steps, samples,
  * time_grid, sample_seed, ...) may differ from the deck the run was trained with. */
 #include "score.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
+#include "softntk/sampler.h"
 
 #include "softntk/error.h"
 #include "softntk/log.h"

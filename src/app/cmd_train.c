@@ -24,8 +24,8 @@ static int load_data(void *self, MPI_Comm comm, sntk_dataset_t *ds) {
   const sntk_deck_t *deck = self;
   const sntk_data_cfg_t *dc = &deck->data;
   if (dc->source == SNTK_SOURCE_SPHERE)
-    SNTK_CALL(sntk_agree(comm, sntk_train_check_memory(comm, &deck->model, deck->train.chunk,
-                                                       dc->n, dc->d, dc->k)));
+    SNTK_CALL(sntk_agree(
+        comm, sntk_train_check_memory(comm, &deck->model, deck->train.chunk, dc->n, dc->d, dc->k)));
   return sntk_data_load(comm, dc, sntk_data_seed(dc, deck->run.seed), sntk_deck_data_mask(deck),
                         ds);
 }

@@ -125,9 +125,15 @@ sntk_resolved_t sntk_deck_resolved(const sntk_deck_t *deck) {
 }
 
 sntk_train_setup_t sntk_deck_train_setup(const sntk_deck_t *deck) {
-  sntk_train_setup_t su = {sntk_deck_resolved(deck), &deck->run, &deck->train, &deck->ckpt,
-                           &deck->model, &deck->ntk, &deck->parallel,
-                           (int64_t)sntk_data_seed(&deck->data, deck->run.seed), deck->data.store};
+  sntk_train_setup_t su = {sntk_deck_resolved(deck),
+                           &deck->run,
+                           &deck->train,
+                           &deck->ckpt,
+                           &deck->model,
+                           &deck->ntk,
+                           &deck->parallel,
+                           (int64_t)sntk_data_seed(&deck->data, deck->run.seed),
+                           deck->data.store};
   return su;
 }
 

@@ -6,6 +6,9 @@
 
 #include "softntk/deck.h"
 #include "softntk/diffusion.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
+#include "softntk/sampler.h"
 #include "softntk/results.h"
 
 /* The seed of sampling and sample metrics: diffusion.sample_seed, or run.seed when it is 0. */

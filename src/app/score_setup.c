@@ -1,6 +1,8 @@
 /* What `softntk score` and `softntk sample` share: the target, input map and step-0 training set of
  * a deck, their description in the banner and in results files. */
 #include "score.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 #include "softntk/log.h"

@@ -412,7 +412,8 @@ int sntk_int_list(const char *text, int64_t lo, int64_t hi, int64_t max_count, i
   for (int pass = 0; pass < 2; pass++) {
     snprintf(buf, sizeof buf, "%s", text);
     n = 0;
-    for (char *save = NULL, *it = strtok_r(buf, ", ", &save); it; it = strtok_r(NULL, ", ", &save)) {
+    for (char *save = NULL, *it = strtok_r(buf, ", ", &save); it;
+         it = strtok_r(NULL, ", ", &save)) {
       if (list_item(it, lo, hi, &a, &b, why, len)) return 1;
       if (b - a >= max_count || n + (b - a + 1) > max_count)
         return snprintf(why, len, "more than %lld values", (long long)max_count), 1;

@@ -15,6 +15,8 @@
  * against the noisy labels x_0 instead of f* = E[x_0 | x_t]: the same minimiser, plus a constant.
  */
 #include "diffusion_impl.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 #include "softntk/perf.h"

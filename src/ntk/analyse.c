@@ -56,7 +56,8 @@ int ntk_snapshot_record(sntk_ntk_t *ntk, sntk_results_t *res, ntk_series_t *seri
   ntk_log_snapshot(ntk, &snap);
   if (!series->declared) SNTK_CALL(ntk_series_declare(ntk, res, snap.neig, series));
   if (snap.neig != series->neig)
-    return sntk_error(SNTK_ERR_RUNTIME, "NTK snapshot of step %lld has %lld eigenvalues, %lld expected",
+    return sntk_error(SNTK_ERR_RUNTIME,
+                      "NTK snapshot of step %lld has %lld eigenvalues, %lld expected",
                       (long long)step, (long long)snap.neig, (long long)series->neig);
   SNTK_CALL(ntk_series_append(res, series, &snap));
   SNTK_CALL(sntk_results_flush(res));
@@ -95,4 +96,3 @@ int sntk_ntk_analyse(sntk_ntk_t *ntk, double eta, int64_t lin_steps, const sntk_
                       ntk->failures, ntk->checks, ntk->cfg.threshold);
   return SNTK_OK;
 }
-

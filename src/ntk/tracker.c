@@ -13,9 +13,9 @@
 struct sntk_ntk_tracker {
   sntk_ntk_t *ntk;
   const sntk_dataset_t *ds;
-  int64_t every;      /* ntk.every */
-  int64_t steps;      /* train.steps: length of the linearised loss curve */
-  double eta;         /* the learning rate of the run (NaN until set) */
+  int64_t every; /* ntk.every */
+  int64_t steps; /* train.steps: length of the linearised loss curve */
+  double eta;    /* the learning rate of the run (NaN until set) */
   ntk_series_t series;
   int64_t snapshots;
 };
@@ -43,7 +43,8 @@ int sntk_ntk_tracker_open(sntk_ntk_tracker_t *trk, sntk_results_t *res) {
   if (!trk) return SNTK_OK;
   const sntk_ntk_t *ntk = trk->ntk;
   const int64_t q = ntk->cfg.q;
-  const int64_t neig = ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && 2 * q < ntk->nk ? 2 * q : ntk->nk;
+  const int64_t neig =
+      ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && 2 * q < ntk->nk ? 2 * q : ntk->nk;
   return ntk_series_declare(trk->ntk, res, neig, &trk->series);
 }
 

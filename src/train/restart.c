@@ -18,8 +18,8 @@
 static int check_compatible(const char *path, const sntk_ckpt_meta_t *meta, void *ctx) {
   const trainer_t *tr = ctx;
   char diff[2048] = "", a[SNTK_STR], b[SNTK_STR];
-  int same = sntk_config_same_trajectory(tr->setup->config.sections, meta->config, tr->setup->config.text,
-                                         diff, sizeof diff);
+  int same = sntk_config_same_trajectory(tr->setup->config.sections, meta->config,
+                                         tr->setup->config.text, diff, sizeof diff);
   if (same && strcmp(meta->data_hash, tr->data_hash) != 0) {
     same = 0;
     snprintf(diff, sizeof diff, "the training data differ (data hash %s there, %s here)",
@@ -48,8 +48,8 @@ static int exists(const char *path) {
 
 /* Collective: a fresh results file with header and the /train series. */
 static int new_results(trainer_t *tr) {
-  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, tr->pb->command, tr->setup->config.text,
-                                tr->setup->config.hash, &tr->res));
+  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, tr->pb->command,
+                                tr->setup->config.text, tr->setup->config.hash, &tr->res));
   SNTK_CALL(sntk_trainer_results_header(tr));
   return sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series);
 }
@@ -88,7 +88,8 @@ static int same_run_without_checkpoint(const trainer_t *tr) {
   hid_t f = H5Fopen(tr->results_path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f >= 0) {
     char *hash = NULL;
-    if (sntk_h5_attr_read_str(f, "config_hash", &hash) == 0) same = !strcmp(hash, tr->setup->config.hash);
+    if (sntk_h5_attr_read_str(f, "config_hash", &hash) == 0)
+      same = !strcmp(hash, tr->setup->config.hash);
     free(hash);
     if (H5Aexists(f, "steps_done") > 0) same = 0; /* that run finished: its results stay */
     H5Fclose(f);
@@ -125,8 +126,9 @@ static int begin_fresh(trainer_t *tr, int n_ckpt) {
  * checkpoint's series when it disagrees with them). */
 static int restore_results(trainer_t *tr, int64_t step, const sntk_series_set_t *hist) {
   int rebuilt = 0;
-  SNTK_CALL(sntk_results_resume(tr->ctx->comm, tr->results_path, tr->pb->command, tr->setup->config.text,
-                                tr->setup->config.hash, step, hist, &rebuilt, &tr->res));
+  SNTK_CALL(sntk_results_resume(tr->ctx->comm, tr->results_path, tr->pb->command,
+                                tr->setup->config.text, tr->setup->config.hash, step, hist,
+                                &rebuilt, &tr->res));
   if (rebuilt) SNTK_CALL(sntk_trainer_results_header(tr));
   SNTK_CALL(sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series));
   SNTK_CALL(sntk_results_flush(tr->res)); /* a rebuilt file receives the series here */
@@ -159,8 +161,8 @@ static int try_checkpoint(trainer_t *tr, const char *path, int *usable) {
   /* the run's learning rate: a number in the deck wins (a change is warned about above); auto keeps
    * the checkpoint's (NaN when the checkpoint predates the record: resolved again) */
   if (!sntk_train_eta_fixed(tr->setup->train, &tr->eta)) tr->eta = meta.eta;
-  double known[2] = {train_value(&h, "loss", 0), meta.step > 0 ? train_value(&h, "wall_time", -1)
-                                                               : 0.0};
+  double known[2] = {train_value(&h, "loss", 0),
+                     meta.step > 0 ? train_value(&h, "wall_time", -1) : 0.0};
   err = SNTK_MPI(MPI_Bcast(known, 2, MPI_DOUBLE, 0, tr->ctx->comm));
   tr->loss0 = known[0];
   tr->wall_offset = isfinite(known[1]) ? known[1] : 0.0;
@@ -205,8 +207,7 @@ int sntk_trainer_begin(trainer_t *tr, const char *restart) {
   const sntk_train_setup_t *su = tr->setup;
   MPI_Comm comm = tr->ctx->comm;
   char logp[4300];
-  SNTK_CALL(
-      sntk_rundir_prepare(comm, su->run->output_dir, su->run->name, tr->dir, sizeof tr->dir));
+  SNTK_CALL(sntk_rundir_prepare(comm, su->run->output_dir, su->run->name, tr->dir, sizeof tr->dir));
   sntk_ckpt_dir(tr->dir, su->ckpt->dir, tr->ckpt_dir, sizeof tr->ckpt_dir);
   snprintf(tr->results_path, sizeof tr->results_path, "%s/results.h5", tr->dir);
   snprintf(logp, sizeof logp, "%s/log.txt", tr->dir);

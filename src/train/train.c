@@ -81,8 +81,8 @@ int sntk_train_resolve_eta(const sntk_train_cfg_t *cfg, sntk_model_t *md, const 
   double lambda;
   int iters;
   const double t0 = MPI_Wtime();
-  SNTK_CALL(sntk_model_jjt_max(md, ds, seed, SNTK_ETA_POWER_ITERS, SNTK_ETA_POWER_RTOL, &lambda,
-                               &iters));
+  SNTK_CALL(
+      sntk_model_jjt_max(md, ds, seed, SNTK_ETA_POWER_ITERS, SNTK_ETA_POWER_RTOL, &lambda, &iters));
   *eta = round_down_2(cfg->eta_factor / lambda);
   snprintf(rule, len,
            "train.eta = auto: eta_factor / lambda_max(J J^T) = %g / %.6e rounded down to two "
@@ -140,8 +140,8 @@ static void hms(double seconds, char *out, size_t len) {
 /* Collective. Memory one rank needs for n x d inputs and n x k targets (replicated on every rank),
  * the model and its gradient, checked against what the node offers before anything large is
  * allocated. */
-int sntk_train_check_memory(MPI_Comm comm, const sntk_model_cfg_t *mc, int64_t cfg_chunk,
-                            int64_t n, int64_t d, int64_t k) {
+int sntk_train_check_memory(MPI_Comm comm, const sntk_model_cfg_t *mc, int64_t cfg_chunk, int64_t n,
+                            int64_t d, int64_t k) {
   int P;
   MPI_Comm_size(comm, &P);
   const int64_t m = mc->width, m_loc = (m + P - 1) / P;
@@ -164,7 +164,8 @@ int sntk_train_check_memory(MPI_Comm comm, const sntk_model_cfg_t *mc, int64_t c
 int sntk_trainer_results_header(trainer_t *tr) {
   const sntk_train_setup_t *su = tr->setup;
   sntk_results_t *res = tr->res;
-  SNTK_CALL(sntk_runfile_header(res, tr->md, &tr->ds, su->run->seed, su->data_seed, su->store_data));
+  SNTK_CALL(
+      sntk_runfile_header(res, tr->md, &tr->ds, su->run->seed, su->data_seed, su->store_data));
   SNTK_CALL(sntk_results_attr_i64(res, "chunk", tr->md->chunk));
   SNTK_CALL(sntk_results_attr_str(res, "data_hash", tr->data_hash));
   return tr->pb->header ? tr->pb->header(tr->pb->self, res) : SNTK_OK;
@@ -174,14 +175,13 @@ int sntk_trainer_record(trainer_t *tr, const double *row) {
   return sntk_results_append(tr->res, tr->series, row);
 }
 
-
 static void log_banner(const trainer_t *tr) {
   const sntk_train_setup_t *su = tr->setup;
   const sntk_model_t *md = tr->md;
   const int P = tr->ctx->size;
   int64_t lo = md->m / P, hi = lo + (md->m % P != 0);
-  sntk_log("softntk %s %s: deck %s (config hash %s)", sntk_version(), tr->pb->command, su->config.origin,
-           su->config.hash);
+  sntk_log("softntk %s %s: deck %s (config hash %s)", sntk_version(), tr->pb->command,
+           su->config.origin, su->config.hash);
   if (tr->pb->describe) tr->pb->describe(tr->pb->self, &tr->ds);
   sntk_log("  model: %s, m = %lld, %s init, sigma = %g, gamma = %.6g, nu = %.6g",
            sntk_activation_names[md->act], (long long)md->m,
@@ -387,8 +387,8 @@ static int settle_eta(trainer_t *tr) {
   return SNTK_OK;
 }
 
-int sntk_train_run(const sntk_ctx_t *ctx, const sntk_train_setup_t *su,
-                   const sntk_run_opts_t *opts, const sntk_problem_t *problem) {
+int sntk_train_run(const sntk_ctx_t *ctx, const sntk_train_setup_t *su, const sntk_run_opts_t *opts,
+                   const sntk_problem_t *problem) {
   MPI_Comm comm = ctx->comm;
   trainer_t tr;
   loop_clock_t clk = {0};
@@ -403,14 +403,14 @@ int sntk_train_run(const sntk_ctx_t *ctx, const sntk_train_setup_t *su,
   const uint64_t seed = (uint64_t)su->run->seed;
   SNTK_TRY(problem->load(problem->self, comm, &tr.ds));
   sntk_data_hash(&tr.ds, tr.data_hash);
-  SNTK_TRY(sntk_agree(comm, sntk_train_check_memory(comm, su->model, su->train->chunk, tr.ds.n, tr.ds.d, tr.ds.k)));
-  SNTK_TRY(
-      sntk_model_create(comm, su->model, tr.ds.d, tr.ds.k, su->train->chunk, tr.ds.n, &tr.md));
+  SNTK_TRY(sntk_agree(
+      comm, sntk_train_check_memory(comm, su->model, su->train->chunk, tr.ds.n, tr.ds.d, tr.ds.k)));
+  SNTK_TRY(sntk_model_create(comm, su->model, tr.ds.d, tr.ds.k, su->train->chunk, tr.ds.n, &tr.md));
   SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(tr.grad, tr.md->m_loc * tr.md->d)));
   sntk_model_init(tr.md, seed);
   /* Before a checkpoint replaces W: the tracker keeps H(0) of the initial weights. */
-  SNTK_TRY(sntk_ntk_tracker_create(su->ntk, su->parallel, su->train->steps, tr.md, &tr.ds,
-                                   &tr.trk));
+  SNTK_TRY(
+      sntk_ntk_tracker_create(su->ntk, su->parallel, su->train->steps, tr.md, &tr.ds, &tr.trk));
   tr.eta = NAN;
   SNTK_TRY(sntk_trainer_begin(&tr, opts && opts->restart ? opts->restart : "auto"));
   SNTK_TRY(settle_eta(&tr));
