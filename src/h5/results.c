@@ -7,6 +7,7 @@
 #include "softntk/h5util.h"
 #include "softntk/parallel.h"
 #include "softntk/perf.h"
+#include "softntk/schema.h"
 #include "softntk/signals.h"
 #include "softntk/version.h"
 
@@ -39,6 +40,7 @@ struct sntk_results {
   MPI_Comm comm;
   int rank;
   char path[4096];
+  unsigned file; /* its kind in the schema (schema.h); 0: none, nothing checked */
   int ncolumns, nseries;
   column_t columns[MAX_COLUMNS];
   series_t series[MAX_SERIES];
@@ -106,11 +108,13 @@ done:
   return err;
 }
 
-static int new_results(MPI_Comm comm, const char *path, sntk_results_t **out) {
+static int new_results(MPI_Comm comm, const char *path, const char *command,
+                       sntk_results_t **out) {
   sntk_results_t *res = NULL;
   *out = NULL;
   SNTK_CALL(SNTK_ALLOC(res, 1));
   res->comm = comm;
+  res->file = sntk_schema_file_of_command(command);
   MPI_Comm_rank(comm, &res->rank);
   snprintf(res->path, sizeof res->path, "%s", path);
   *out = res;
@@ -120,7 +124,7 @@ static int new_results(MPI_Comm comm, const char *path, sntk_results_t **out) {
 int sntk_results_create(MPI_Comm comm, const char *path, const char *command,
                         const char *config_text, const char *config_hash, sntk_results_t **out) {
   sntk_results_t *res = NULL;
-  int size, err = new_results(comm, path, &res);
+  int size, err = new_results(comm, path, command, &res);
   MPI_Comm_size(comm, &size);
   if (!err && res->rank == 0)
     err = results_create_file(path, command, config_text, config_hash, size);
@@ -247,8 +251,13 @@ static int declare(sntk_results_t *res, const char *group, int ncols, const sntk
   return SNTK_OK;
 }
 
-static void fill_meta(sntk_series_col_t *m, const char *group, const char *name, int is_int,
-                      int64_t width, const char *units, const char *description) {
+/* The column /<group>/<name> as the schema declares it: its units and description come from there. */
+static int fill_meta(const sntk_results_t *res, sntk_series_col_t *m, const char *group,
+                     const char *name, int is_int, int64_t width, const char *units,
+                     const char *description) {
+  char path[512];
+  snprintf(path, sizeof path, "%s%s/%s", group[0] == '/' ? "" : "/", group, name);
+  SNTK_CALL(sntk_schema_check_write(res->file, path, SNTK_SCHEMA_DATASET, &units, &description));
   memset(m, 0, sizeof *m);
   snprintf(m->group, sizeof m->group, "%s", group);
   snprintf(m->name, sizeof m->name, "%s", name);
@@ -256,6 +265,7 @@ static void fill_meta(sntk_series_col_t *m, const char *group, const char *name,
   m->width = width;
   snprintf(m->units, sizeof m->units, "%s", units ? units : "");
   snprintf(m->description, sizeof m->description, "%s", description ? description : "");
+  return SNTK_OK;
 }
 
 int sntk_results_series(sntk_results_t *res, const char *group, int ncols,
@@ -263,8 +273,8 @@ int sntk_results_series(sntk_results_t *res, const char *group, int ncols,
   sntk_series_col_t metas[MAX_COLS];
   if (ncols > MAX_COLS) return sntk_error(SNTK_ERR_RUNTIME, "too many columns in a series");
   for (int k = 0; k < ncols; k++)
-    fill_meta(&metas[k], group, cols[k].name, cols[k].is_int, 0, cols[k].units,
-              cols[k].description);
+    SNTK_CALL(fill_meta(res, &metas[k], group, cols[k].name, cols[k].is_int, 0, cols[k].units,
+                        cols[k].description));
   return declare(res, group, ncols, metas, id);
 }
 
@@ -273,7 +283,7 @@ int sntk_results_rows(sntk_results_t *res, const char *group, const char *name, 
   sntk_series_col_t meta;
   if (width < 1 || width > (1 << 30))
     return sntk_error(SNTK_ERR_RUNTIME, "a row width of %lld", (long long)width);
-  fill_meta(&meta, group, name, 0, width, units, description);
+  SNTK_CALL(fill_meta(res, &meta, group, name, 0, width, units, description));
   return declare(res, group, 1, &meta, id);
 }
 
@@ -358,7 +368,7 @@ int sntk_results_resume(MPI_Comm comm, const char *path, const char *command,
                         const sntk_series_set_t *hist, int *rebuilt, sntk_results_t **out) {
   sntk_results_t *res = NULL;
   sntk_series_set_t extra = {0};
-  int size, flag = 0, err = new_results(comm, path, &res);
+  int size, flag = 0, err = new_results(comm, path, command, &res);
   MPI_Comm_size(comm, &size);
   if (!err && res->rank == 0)
     err = results_repair(path, command, config_text, config_hash, size, step, hist, &flag);
@@ -384,9 +394,24 @@ int sntk_results_resume(MPI_Comm comm, const char *path, const char *command,
 
 typedef enum { ATTR_F64, ATTR_I64, ATTR_STR } attr_kind_t;
 
+/* Is the attribute `name` of the object at `path` declared? A dataset's units and description are
+ * part of its own entry and must equal the schema's. */
+static int attr_declared(const sntk_results_t *res, const char *path, const char *name,
+                         const char *s) {
+  char full[1024];
+  snprintf(full, sizeof full, "%s@%s", path, name);
+  if (!res->file || sntk_schema_find(res->file, full)) return SNTK_OK;
+  if (!strcmp(name, "units") || !strcmp(name, "description")) {
+    const char *u = !strcmp(name, "units") ? s : NULL, *d = u ? NULL : s;
+    return sntk_schema_check_write(res->file, path, SNTK_SCHEMA_DATASET, &u, &d);
+  }
+  return sntk_schema_check_write(res->file, full, SNTK_SCHEMA_ATTR, NULL, NULL);
+}
+
 static int attr(sntk_results_t *res, const char *path, const char *name, attr_kind_t kind, double f,
                 int64_t i, const char *s) {
-  int err = SNTK_OK;
+  int err = attr_declared(res, path, name, s);
+  if (err) return sntk_agree(res->comm, err);
   if (res->rank == 0) {
     hid_t file = -1, obj = -1;
     SNTK_TRY(open_rw(res, &file));
@@ -446,8 +471,11 @@ typedef struct payload {
 } payload_t;
 
 /* Collective: rank 0 (re)writes the dataset at `path`, creating the groups on the way. */
-static int write_at(sntk_results_t *res, const char *path, const payload_t *p) {
-  int err = SNTK_OK;
+static int write_at(sntk_results_t *res, const char *path, const payload_t *given) {
+  payload_t schema = *given, *p = &schema;
+  int err = sntk_schema_check_write(res->file, path, SNTK_SCHEMA_DATASET,
+                                    given->strings ? NULL : &schema.units, &schema.description);
+  if (err) return sntk_agree(res->comm, err);
   if (res->rank == 0) {
     hid_t file = -1, g = -1;
     const char *leaf;
