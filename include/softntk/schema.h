@@ -1,9 +1,9 @@
-/* softntk output schema: every group, dataset and attribute of every file softntk writes (results.h5,
- * ntk.h5, samples.h5, regression.h5, bench.h5 and checkpoints), declared once in src/h5/schema.c with
- * its kind, type, shape, units, description and the commands that write it. The results writers
- * (results.h) take units and descriptions from it and refuse a path it lacks; `softntk inspect`
- * prints it (--schema) and checks files against it; the schema document (docs/schema.md) is
- * generated from the printed form.
+/* softntk output schema: every group, dataset and attribute of every file softntk writes
+ * (results.h5, ntk.h5, samples.h5, regression.h5, bench.h5 and checkpoints), declared once in
+ * src/h5/schema.c with its kind, type, shape, units, description and the commands that write it.
+ * The results writers (results.h) take units and descriptions from it and refuse a path it lacks;
+ * `softntk inspect` prints it (--schema) and checks files against it; the schema document
+ * (docs/schema.md) is generated from the printed form.
  *
  * Paths: "/group/dataset"; an attribute is "<object>@<name>" (root attributes "/@name"). A
  * placeholder in angle brackets matches one path component part: <step> digits, any other
@@ -36,8 +36,8 @@ typedef enum {
 } sntk_schema_type_t;
 
 typedef struct sntk_schema_entry {
-  unsigned files;          /* SNTK_SCHEMA_* bits: the files that may hold it */
-  const char *path;        /* see above */
+  unsigned files;   /* SNTK_SCHEMA_* bits: the files that may hold it */
+  const char *path; /* see above */
   sntk_schema_kind_t kind;
   sntk_schema_type_t type;
   const char *shape;       /* "n x d", "snapshots", "scalar" (attributes), "" (groups) */

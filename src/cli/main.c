@@ -121,12 +121,17 @@ static const command_t commands[] = {
      "Writes <run.output_dir>/<run.name>/bench.h5 (replaced on every run). The defaults are the\n"
      "shapes the README quotes; run on 1 and 2 ranks to measure the parallel speed-up.",
      sntk_bench_main, NULL, 1, 1, 0},
-    {"inspect", "print and verify a checkpoint or results file", "softntk inspect FILE",
+    {"inspect", "print and verify a checkpoint or results file, or print the output schema",
+     "softntk inspect FILE | softntk inspect --schema [results|ntk|samples|regression|bench|"
+     "checkpoint]",
      "Prints the metadata of a softntk checkpoint or results file and reads every dataset whole,\n"
      "verifying its Fletcher32 checksum and the file's metadata checksums, and the whole file's\n"
      "CRC32C against its sidecar FILE.sum (checkpoints), which covers every byte. For a results\n"
      "file it checks that each series' steps increase strictly and that the series agree with\n"
-     "the newest checkpoint of the run directory (a restart repairs a file that does not).\n"
+     "the newest checkpoint of the run directory (a restart repairs a file that does not), and\n"
+     "every file against its declared schema: no group, dataset or attribute the schema lacks,\n"
+     "the declared types, shapes, units and descriptions, every required one present.\n"
+     "--schema prints the declared layout of every output file (or of one kind).\n"
      "Exit status: 0 valid, 1 invalid (damaged, truncated, inconsistent), 2 missing or not a\n"
      "softntk file.",
      NULL, inspect_main, 0, 0, 0},
@@ -282,6 +287,14 @@ static int run_command(const sntk_ctx_t *ctx, const command_t *c, int argc, char
   sntk_run_opts_t opts;
   char **over = calloc((size_t)argc + 4, sizeof *over);
   if (!over) return sntk_error(SNTK_ERR_RUNTIME, "out of memory");
+  if (!strcmp(c->name, "inspect") && argc >= 1 && !strcmp(argv[0], "--schema")) {
+    free(over);
+    if (argc > 2)
+      return sntk_error(SNTK_ERR_INPUT, "usage: softntk inspect --schema [results|ntk|samples|"
+                                        "regression|bench|checkpoint]");
+    err = ctx->rank == 0 ? sntk_inspect_schema(argc == 2 ? argv[1] : NULL, stdout) : SNTK_OK;
+    return sntk_agree(ctx->comm, err);
+  }
   err = sntk_agree(ctx->comm, parse_args(c, argc, argv, &path, &nover, over, &opts));
   if (!err && c->run_file) {
     err = path ? c->run_file(ctx, path)

@@ -108,8 +108,7 @@ done:
   return err;
 }
 
-static int new_results(MPI_Comm comm, const char *path, const char *command,
-                       sntk_results_t **out) {
+static int new_results(MPI_Comm comm, const char *path, const char *command, sntk_results_t **out) {
   sntk_results_t *res = NULL;
   *out = NULL;
   SNTK_CALL(SNTK_ALLOC(res, 1));
@@ -207,8 +206,8 @@ done:
 /* Collective: declare a series of columns (matrix: one column of `width` values per row). Columns
  * already held (a resumed file) are reused; new columns of a group that already holds rows start
  * with as many rows of NaN, so the group's rows stay aligned. */
-static int declare(sntk_results_t *res, const char *group, int ncols, const sntk_series_col_t *metas,
-                   int *id) {
+static int declare(sntk_results_t *res, const char *group, int ncols,
+                   const sntk_series_col_t *metas, int *id) {
   if (res->nseries >= MAX_SERIES || ncols > MAX_COLS || ncols < 1)
     return sntk_error(SNTK_ERR_RUNTIME, "too many series or columns in results file");
   series_t *s = &res->series[res->nseries];
@@ -221,8 +220,8 @@ static int declare(sntk_results_t *res, const char *group, int ncols, const sntk
       column_t *c = &res->columns[i];
       if (c->meta.width != metas[k].width)
         return sntk_error(SNTK_ERR_INPUT,
-                          "%s/%s in %s holds rows of %lld values but this run writes %lld",
-                          group, metas[k].name, res->path, (long long)row_width(c),
+                          "%s/%s in %s holds rows of %lld values but this run writes %lld", group,
+                          metas[k].name, res->path, (long long)row_width(c),
                           (long long)(metas[k].width > 0 ? metas[k].width : 1));
       if (!c->meta.description[0]) { /* carried by an old checkpoint without attributes */
         snprintf(c->meta.units, sizeof c->meta.units, "%s", metas[k].units);
@@ -251,7 +250,8 @@ static int declare(sntk_results_t *res, const char *group, int ncols, const sntk
   return SNTK_OK;
 }
 
-/* The column /<group>/<name> as the schema declares it: its units and description come from there. */
+/* The column /<group>/<name> as the schema declares it: its units and description come from there.
+ */
 static int fill_meta(const sntk_results_t *res, sntk_series_col_t *m, const char *group,
                      const char *name, int is_int, int64_t width, const char *units,
                      const char *description) {
@@ -504,7 +504,6 @@ int sntk_results_strings(sntk_results_t *res, const char *path, int64_t n,
   payload_t p = {n, 0, NULL, strings, NULL, description};
   return write_at(res, path, &p);
 }
-
 
 int sntk_results_remove(sntk_results_t *res, const char *path) {
   int err = SNTK_OK;

@@ -9,6 +9,7 @@
 #include "softntk/filesum.h"
 #include "softntk/h5util.h"
 #include "softntk/parallel.h"
+#include "softntk/schema.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -202,8 +203,8 @@ static int read_all(hid_t g, const char *name, double **v, int64_t *rows, int64_
     *rows = (int64_t)dims[0];
     *width = nd == 2 ? (int64_t)dims[1] : 0;
     *v = malloc(sizeof(double) * (size_t)(dims[0] * dims[1] + 1));
-    ok = *v && (dims[0] == 0 ||
-                H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *v) >= 0);
+    ok = *v &&
+         (dims[0] == 0 || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *v) >= 0);
   }
   if (sp >= 0) H5Sclose(sp);
   if (ds >= 0) H5Dclose(ds);
@@ -222,8 +223,9 @@ static void check_series(hid_t g, const char *gpath, rseries_t *r) {
   }
   for (int64_t i = 1; i < rows; i++)
     if (!(step[i] > step[i - 1])) {
-      bad(r, "%s/step is not strictly increasing: %.0f follows %.0f at row %lld (rows of two "
-             "writers, or of a crash; a restart repairs it)",
+      bad(r,
+          "%s/step is not strictly increasing: %.0f follows %.0f at row %lld (rows of two "
+          "writers, or of a crash; a restart repairs it)",
           gpath, step[i], step[i - 1], (long long)i);
       break;
     }
@@ -254,8 +256,9 @@ static void check_series(hid_t g, const char *gpath, rseries_t *r) {
       bad(r, "%s/%s cannot be read", gpath, name);
       continue;
     }
-    if (n != rows) bad(r, "%s/%s holds %lld rows, %s/step %lld", gpath, name, (long long)n, gpath,
-                       (long long)rows);
+    if (n != rows)
+      bad(r, "%s/%s holds %lld rows, %s/step %lld", gpath, name, (long long)n, gpath,
+          (long long)rows);
     const sntk_series_col_t *c = sntk_series_set_find(r->hist, gpath, name);
     if (c && n == rows) {
       const int64_t wd = w > 0 ? w : 1;
@@ -263,17 +266,16 @@ static void check_series(hid_t g, const char *gpath, rseries_t *r) {
         bad(r, "%s/%s holds %lld rows before step %lld, %s %lld", gpath, name, (long long)k,
             (long long)r->limit, r->ckpt, (long long)c->rows);
       else if (k > 0 && memcmp(v, c->data, sizeof(double) * (size_t)(k * wd)) != 0)
-        bad(r, "%s/%s differs from %s before step %lld", gpath, name, r->ckpt,
-            (long long)r->limit);
+        bad(r, "%s/%s differs from %s before step %lld", gpath, name, r->ckpt, (long long)r->limit);
       else
         agree++;
     }
     free(v);
   }
-  fprintf(r->out, "  series %-20s %lld rows x %d columns, steps %.0f..%.0f", gpath,
-          (long long)rows, ncols, rows ? step[0] : 0.0, rows ? step[rows - 1] : 0.0);
-  if (agree) fprintf(r->out, "; %d columns equal %s before step %lld", agree, r->ckpt,
-                     (long long)r->limit);
+  fprintf(r->out, "  series %-20s %lld rows x %d columns, steps %.0f..%.0f", gpath, (long long)rows,
+          ncols, rows ? step[0] : 0.0, rows ? step[rows - 1] : 0.0);
+  if (agree)
+    fprintf(r->out, "; %d columns equal %s before step %lld", agree, r->ckpt, (long long)r->limit);
   fprintf(r->out, "\n");
   r->compared += agree;
   free(step);
@@ -294,7 +296,7 @@ static herr_t series_visit(hid_t f, const char *name, const H5O_info_t *info, vo
 }
 
 /* The series of a results file; the newest checkpoint of its run directory, if any, in r. */
-static int check_results(hid_t f, const char *path, FILE *out) {
+static int check_results(hid_t f, const char *path, int compare, FILE *out) {
   rseries_t r = {out, 0, -1, NULL, "", 0};
   sntk_series_set_t hist = {0};
   char *config = NULL, cdir[2048] = "checkpoints", run[4096], dir[8192];
@@ -309,7 +311,7 @@ static int check_results(hid_t f, const char *path, FILE *out) {
   }
   free(config);
   sntk_ckpt_dir(run, cdir, dir, sizeof dir);
-  sntk_ckpt_list(dir, &steps, &n);
+  if (compare) sntk_ckpt_list(dir, &steps, &n);
   for (int i = 0; i < n && r.limit < 0; i++) { /* the newest checkpoint that reads */
     int64_t step;
     sntk_ckpt_path(dir, steps[i], r.ckpt, sizeof r.ckpt);
@@ -322,7 +324,8 @@ static int check_results(hid_t f, const char *path, FILE *out) {
     }
   }
   free(steps);
-  if (r.limit < 0) fprintf(out, "  (no checkpoint in %s to compare the series with)\n", dir);
+  if (r.limit < 0 && compare)
+    fprintf(out, "  (no checkpoint in %s to compare the series with)\n", dir);
   H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, series_visit, &r);
   H5Eclear2(H5E_DEFAULT);
   for (int i = 0; r.hist && i < hist.ncols; i++) {
@@ -397,11 +400,32 @@ int sntk_inspect_file(const char *path, FILE *out) {
   walk_t w = {out, SNTK_OK, "", 0, 0};
   H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, &w);
   H5Eclear2(H5E_DEFAULT);
+  /* the file against its declared schema */
+  unsigned kind = 0;
+  char *command = NULL;
+  if (!strcmp(format, SNTK_CKPT_FORMAT))
+    kind = SNTK_SCHEMA_CHECKPOINT;
+  else if (sntk_h5_attr_read_str(f, "command", &command) == SNTK_OK)
+    kind = sntk_schema_file_of_command(command);
+  H5Eclear2(H5E_DEFAULT);
+  free(command);
+  if (!kind) kind = sntk_schema_file_of_path(path);
   int series_err = SNTK_OK;
   char series_msg[2048] = "";
   if (!strcmp(format, "softntk-results")) {
-    series_err = check_results(f, path, out);
+    /* only the results.h5 of train and score holds the series a checkpoint carries */
+    series_err = check_results(f, path, kind == SNTK_SCHEMA_RESULTS, out);
     if (series_err) snprintf(series_msg, sizeof series_msg, "%s", sntk_error_message());
+  }
+  /* the file against its declared schema */
+  if (kind) {
+    int schema_err = sntk_inspect_check_schema(f, kind, out);
+    if (schema_err && !series_err) {
+      series_err = schema_err;
+      snprintf(series_msg, sizeof series_msg, "%s", sntk_error_message());
+    }
+  } else {
+    fprintf(out, "  (not a file kind of the schema: its layout is not checked)\n");
   }
   H5Fclose(f);
   free(format);
