@@ -8,37 +8,23 @@
 #include <string.h>
 
 static const sntk_schema_entry_t entries[] = {
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@activation", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL, "activation of the network",
-     "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@activation", SNTK_SCHEMA_ATTR,
+     SNTK_SCHEMA_STR, "scalar", NULL, "activation of the network", "ntk, sample, score, train", 0},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
          SNTK_SCHEMA_BENCH,
      "/@blas", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL, "BLAS library in use",
      "bench, ntk, sample, score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@blas_config", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL, "BLAS build configuration",
-     "bench", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@blas_core", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+    {SNTK_SCHEMA_BENCH, "/@blas_config", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+     "BLAS build configuration", "bench", 0},
+    {SNTK_SCHEMA_BENCH, "/@blas_core", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "CPU core type the BLAS selected", "bench", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@checkpoint", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+    {SNTK_SCHEMA_SAMPLES, "/@checkpoint", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "checkpoint the samples were drawn from", "sample", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@checks", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
-     "built-in consistency checks run", "ntk, score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@checks_failed", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
-     "built-in consistency checks failed", "ntk, score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@chunk", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+    {SNTK_SCHEMA_NTK | SNTK_SCHEMA_REGRESSION, "/@checks", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64,
+     "scalar", NULL, "built-in consistency checks run", "ntk, score", 0},
+    {SNTK_SCHEMA_NTK | SNTK_SCHEMA_REGRESSION, "/@checks_failed", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64,
+     "scalar", NULL, "built-in consistency checks failed", "ntk, score", 0},
+    {SNTK_SCHEMA_RESULTS, "/@chunk", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
      "samples per block of the forward/backward pass", "score, train", 0},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
          SNTK_SCHEMA_BENCH,
@@ -52,41 +38,25 @@ static const sntk_schema_entry_t entries[] = {
          SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
      "/@config_hash", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "hash of the resolved configuration", "bench, ntk, sample, score, train", 1},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
-     "/@created", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
-     "time the checkpoint was written (UTC, ISO 8601)", "train, score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
-     "/@d", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "input dimension", "train, score",
-     0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
-     "/@data_hash", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL, "hash of the training data",
-     "train, score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@data_seed", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "seed of the data streams",
-     "ntk, score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
-     "/@description", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
-     "what the checkpoint holds", "train, score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@diffusion_target", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+    {SNTK_SCHEMA_CHECKPOINT, "/@created", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+     "time the checkpoint was written (UTC, ISO 8601)", "score, train", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_CHECKPOINT, "/@d",
+     SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "input dimension",
+     "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_CHECKPOINT, "/@data_hash", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR,
+     "scalar", NULL, "hash of the training data", "score, train", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@data_seed", SNTK_SCHEMA_ATTR,
+     SNTK_SCHEMA_I64, "scalar", NULL, "seed of the data streams", "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_CHECKPOINT, "/@description", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+     "what the checkpoint holds", "score, train", 0},
+    {SNTK_SCHEMA_RESULTS, "/@diffusion_target", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "target distribution of the diffusion", "score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_REGRESSION | SNTK_SCHEMA_CHECKPOINT,
      "/@eta", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL, "learning rate in use",
-     "train, score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@eta_rule", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
-     "how the learning rate was chosen", "ntk, score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@final_loss", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL,
+     "ntk, score, train", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK, "/@eta_rule", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR,
+     "scalar", NULL, "how the learning rate was chosen", "ntk, score, train", 0},
+    {SNTK_SCHEMA_RESULTS, "/@final_loss", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL,
      "training loss after the last step", "score, train", 0},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
          SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
@@ -96,69 +66,45 @@ static const sntk_schema_entry_t entries[] = {
          SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
      "/@format_version", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
      "version of the file format", "bench, ntk, sample, score, train", 1},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@gamma", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL, "output normalisation gamma",
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@gamma", SNTK_SCHEMA_ATTR,
+     SNTK_SCHEMA_F64, "scalar", NULL, "output normalisation gamma", "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_CHECKPOINT, "/@k",
+     SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "output dimension",
      "ntk, sample, score, train", 0},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
-     "/@k", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "output dimension", "train, score",
-     0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
+         SNTK_SCHEMA_CHECKPOINT,
      "/@m", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "network width (neurons)",
-     "train, score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@memory_planned_per_rank", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL,
-     "planned peak memory per rank (bytes)", "ntk", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@minibatch", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+     "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_NTK, "/@memory_planned_per_rank", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar",
+     NULL, "planned peak memory per rank (bytes)", "ntk", 0},
+    {SNTK_SCHEMA_RESULTS, "/@minibatch", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
      "samples per gradient step (0: full batch)", "score", 0},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
          SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
      "/@mpi_size", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "MPI ranks of the run",
      "bench, ntk, sample, score, train", 1},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@n", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "training samples",
-     "ntk, score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@nb", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "ScaLAPACK block size", "ntk", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@nu", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL, "NTK normalisation nu",
-     "ntk, sample, score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@openblas_coretype", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@n", SNTK_SCHEMA_ATTR,
+     SNTK_SCHEMA_I64, "scalar", NULL, "training samples", "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_NTK, "/@nb", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+     "ScaLAPACK block size", "ntk", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@nu", SNTK_SCHEMA_ATTR,
+     SNTK_SCHEMA_F64, "scalar", NULL, "NTK normalisation nu", "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_BENCH, "/@openblas_coretype", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "OPENBLAS_CORETYPE in the environment", "bench", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@panel", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+    {SNTK_SCHEMA_NTK, "/@panel", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
      "rows of the Gram assembly panel", "ntk", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@perf_wall_time", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL,
-     "wall-clock seconds the /perf table covers", "ntk, sample, score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@process_grid", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
-     "BLACS process grid (rows x cols)", "ntk", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@resumed_at_step", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
-     "step the run was resumed from a checkpoint", "score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@seed", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL, "master seed of the run",
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@perf_wall_time",
+     SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL, "wall-clock seconds the /perf table covers",
      "ntk, sample, score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@sigma", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL,
-     "scale of the first-layer weights at initialisation", "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_NTK, "/@process_grid", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+     "BLACS process grid (rows x cols)", "ntk", 0},
+    {SNTK_SCHEMA_RESULTS, "/@resumed_at_step", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+     "step the run was resumed from a checkpoint", "score, train", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@seed", SNTK_SCHEMA_ATTR,
+     SNTK_SCHEMA_I64, "scalar", NULL, "master seed of the run", "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@sigma", SNTK_SCHEMA_ATTR,
+     SNTK_SCHEMA_F64, "scalar", NULL, "scale of the first-layer weights at initialisation",
+     "ntk, sample, score, train", 0},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
          SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
      "/@softntk_version", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
@@ -167,26 +113,17 @@ static const sntk_schema_entry_t entries[] = {
          SNTK_SCHEMA_BENCH,
      "/@start_time", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "start of the command (UTC, ISO 8601)", "bench, ntk, sample, score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH | SNTK_SCHEMA_CHECKPOINT,
-     "/@step", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
-     "training step of the weights used", "train, score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@steps_done", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+    {SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_CHECKPOINT, "/@step", SNTK_SCHEMA_ATTR,
+     SNTK_SCHEMA_I64, "scalar", NULL, "training step of the weights used",
+     "ntk, sample, score, train", 0},
+    {SNTK_SCHEMA_RESULTS, "/@steps_done", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
      "gradient-descent steps completed", "score, train", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@targets", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+    {SNTK_SCHEMA_REGRESSION, "/@targets", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "what the regression targets are", "score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@trained_step", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+    {SNTK_SCHEMA_REGRESSION, "/@trained_step", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
      "training step of the trained network compared with the kernel predictions", "score", 0},
-    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |
-         SNTK_SCHEMA_BENCH,
-     "/@wall_time", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL,
-     "wall-clock seconds of the command", "ntk, score", 0},
+    {SNTK_SCHEMA_NTK | SNTK_SCHEMA_REGRESSION, "/@wall_time", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64,
+     "scalar", NULL, "wall-clock seconds of the command", "ntk, score", 0},
     {SNTK_SCHEMA_CHECKPOINT, "/W", SNTK_SCHEMA_DATASET, SNTK_SCHEMA_F64, "m x d", NULL,
      "first-layer weights, one neuron per row", "train, score", 1},
     {SNTK_SCHEMA_CHECKPOINT, "/a", SNTK_SCHEMA_DATASET, SNTK_SCHEMA_F64, "m x k", NULL,
@@ -247,7 +184,7 @@ static const sntk_schema_entry_t entries[] = {
     {SNTK_SCHEMA_CHECKPOINT, "/history/<group>", SNTK_SCHEMA_GROUP, SNTK_SCHEMA_NONE, "", NULL,
      "the series group /<group> (train, ntk, score, ...) of the results file", "score, train", 0},
     {SNTK_SCHEMA_CHECKPOINT, "/history/<group>/<series>", SNTK_SCHEMA_DATASET, SNTK_SCHEMA_F64,
-     "rows | rows x width", NULL,
+     "rows or rows x width", NULL,
      "the series /<group>/<series> of the results file up to the checkpoint step, with its units "
      "and description (rows x width for a spectrum series)",
      "score, train", 0},

@@ -74,7 +74,7 @@ static int64_t symbol_size(const check_t *c, const char *sym) {
   return *end == '\0' && end != sym ? v : -1;
 }
 
-/* Does a dataset of `rank` dims fit one of the shape's alternatives ("a x b | c")? Sizes named by
+/* Does a dataset of `rank` dims fit one of the shape's alternatives ("a x b or c")? Sizes named by
  * the file's own attributes must equal them. */
 static int shape_fits(const check_t *c, const char *shape, int rank, const hsize_t *dims, char *why,
                       size_t len) {
@@ -82,8 +82,8 @@ static int shape_fits(const check_t *c, const char *shape, int rank, const hsize
   snprintf(buf, sizeof buf, "%s", shape);
   why[0] = '\0';
   for (char *alt = buf, *next; alt; alt = next) {
-    next = strstr(alt, " | ");
-    if (next) *next = '\0', next += 3;
+    next = strstr(alt, " or ");
+    if (next) *next = '\0', next += 4;
     char *sym[8];
     int r = 0;
     for (char *t = alt, *nt; t && r < 8; t = nt) {
