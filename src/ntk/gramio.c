@@ -16,8 +16,11 @@
 #include "softntk/error.h"
 #include "softntk/filesum.h"
 #include "softntk/h5util.h"
+#include "softntk/schema.h"
 
 #include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
 
 /* The indices process p of P owns in a dimension of n in blocks of nb: `count` full blocks at
  * start + i stride, and a partial block [pstart, pstart + plen) when plen > 0. */
@@ -106,8 +109,16 @@ int ntk_write_gram(const sntk_dmat_t *H, const char *path, const char *group, co
   MPI_Comm comm = H->grid->comm;
   hsize_t dims[2] = {(hsize_t)H->m, (hsize_t)H->n};
   hid_t fa = -1, f = -1, g = -1, sp = -1, ds = -1;
-  char sum[32];
+  char sum[32], full[512];
+  const char *units = NULL;
   int err = SNTK_OK;
+  /* the dataset and its entry_sum as the schema declares them (units and description from there) */
+  const unsigned file = sntk_schema_file_of_path(path);
+  snprintf(full, sizeof full, "%s%s/%s", group[0] == '/' ? "" : "/", group, name);
+  err = sntk_schema_check_write(file, full, SNTK_SCHEMA_DATASET, &units, &description);
+  snprintf(full + strlen(full), sizeof full - strlen(full), "@entry_sum");
+  if (!err) err = sntk_schema_check_write(file, full, SNTK_SCHEMA_ATTR, NULL, NULL);
+  SNTK_CALL(sntk_agree(comm, err));
   SNTK_CALL(entry_sum(H, sum));
   SNTK_TRY(SNTK_H5(fa = H5Pcreate(H5P_FILE_ACCESS)));
   SNTK_TRY(SNTK_H5(H5Pset_fapl_mpio(fa, comm, MPI_INFO_NULL)));
@@ -123,7 +134,7 @@ int ntk_write_gram(const sntk_dmat_t *H, const char *path, const char *group, co
       SNTK_H5(ds = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
   SNTK_TRY(write_local(H, ds));
   SNTK_TRY(sntk_h5_attr_str(ds, "entry_sum", sum));
-  SNTK_TRY(sntk_h5_attr_str(ds, "units", "1"));
+  SNTK_TRY(sntk_h5_attr_str(ds, "units", units ? units : "1"));
   SNTK_TRY(sntk_h5_attr_str(ds, "description", description));
 done:
   if (ds >= 0) H5Dclose(ds);
