@@ -40,11 +40,13 @@ typedef struct sntk_schema_entry {
   const char *path; /* see above */
   sntk_schema_kind_t kind;
   sntk_schema_type_t type;
-  const char *shape;       /* "n x d", "snapshots", "scalar" (attributes), "" (groups) */
-  const char *units;       /* the units attribute of a dataset (NULL: none) */
-  const char *description; /* a dataset's description attribute; the meaning of anything else */
-  const char *writers;     /* the commands that write it */
-  int required;            /* every file of its kinds holds it */
+  const char *shape;           /* "n x d", "snapshots", "scalar" (attributes), "" (groups) */
+  const char *units;           /* the units attribute of a dataset (NULL: none) */
+  const char *description;     /* a dataset's description attribute; the meaning of anything else */
+  const char *writers;         /* the commands that write it */
+  int required;                /* every file of its kinds holds it */
+  const char *description_alt; /* a dataset's other description, written in some configurations
+                                  (NULL: none) */
 } sntk_schema_entry_t;
 
 /* The table; *n its length. */
@@ -65,7 +67,8 @@ const sntk_schema_entry_t *sntk_schema_find(unsigned files, const char *path);
 /* Not collective. A writer is about to write `path` (of `kind`) to a file of kind `file` (0: not a
  * known file, nothing checked): SNTK_ERR_RUNTIME naming the path when the schema lacks it, or when
  * the caller's units or description (NULL: none given) differ from the schema's. *units and
- * *description become the schema's. */
+ * *description become the schema's (a given description that equals the entry's description_alt
+ * stays). */
 int sntk_schema_check_write(unsigned file, const char *path, sntk_schema_kind_t kind,
                             const char **units, const char **description);
 

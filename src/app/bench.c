@@ -344,21 +344,16 @@ static int write_file(const bench_t *b, const char *path) {
   SNTK_TRY(sntk_results_attr_str(res, "blas_core", bi.kernel));
   const char *ct = getenv("OPENBLAS_CORETYPE");
   SNTK_TRY(sntk_results_attr_str(res, "openblas_coretype", ct ? ct : "(unset)"));
-  SNTK_TRY(sntk_results_strings(res, "/bench/part", b->nrows, names, "timed parts"));
-  SNTK_TRY(sntk_results_matrix(res, "/bench/seconds", b->nrows, 0, sec, "s",
-                               "best time over the repetitions (each the maximum over ranks)"));
-  SNTK_TRY(sntk_results_matrix(res, "/bench/gflops_per_rank", b->nrows, 0, rate, "GFLOP/s",
-                               "floating-point rate per rank"));
-  SNTK_TRY(sntk_results_matrix(res, "/bench/reference_gflops_per_rank", b->nrows, 0, ref, "GFLOP/s",
-                               "DGEMM or DSYRK rate per rank on the same shape (0: none)"));
+  SNTK_TRY(sntk_results_strings(res, "/bench/part", b->nrows, names, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/bench/seconds", b->nrows, 0, sec, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/bench/gflops_per_rank", b->nrows, 0, rate, NULL, NULL));
+  SNTK_TRY(
+      sntk_results_matrix(res, "/bench/reference_gflops_per_rank", b->nrows, 0, ref, NULL, NULL));
   if (b->nmem > 0) {
-    SNTK_TRY(sntk_results_strings(res, "/bench/memory_part", b->nmem, mnames, "measured parts"));
-    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_peak", b->nmem, 0, peak, "B",
-                                 "peak resident memory per rank (maximum over ranks)"));
-    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_predicted", b->nmem, 0, pred, "B",
-                                 "baseline plus predicted allocations per rank"));
-    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_baseline", b->nmem, 0, base, "B",
-                                 "resident memory before the part's allocations"));
+    SNTK_TRY(sntk_results_strings(res, "/bench/memory_part", b->nmem, mnames, NULL));
+    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_peak", b->nmem, 0, peak, NULL, NULL));
+    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_predicted", b->nmem, 0, pred, NULL, NULL));
+    SNTK_TRY(sntk_results_matrix(res, "/bench/memory_baseline", b->nmem, 0, base, NULL, NULL));
   }
   err = sntk_results_close(&res);
 done:

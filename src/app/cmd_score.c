@@ -26,17 +26,12 @@
 enum { SC_STEP, SC_ERROR, SC_REL, SC_LOSS, SC_UNWEIGHTED, SC_KL, SC_NCOLS };
 
 static const sntk_column_t score_cols[SC_NCOLS] = {
-    {"step", 1, "1", "training step t of the evaluation (weights W(t))"},
-    {"error", 0, "1",
-     "held-out E_t E ||sigma_t^2 (s_net - s*)||^2 = E alpha_t^2 ||f_net - f*||^2, t ~ U[t0, T]"},
-    {"rel_error", 0, "1", "error / E alpha_t^2 ||f*||^2 (the error of the zero predictor)"},
-    {"heldout_loss", 0, "1", "held-out denoising loss 1/2 mean ||f_net - x_0||^2 (noisy labels)"},
-    {"error_unweighted", 0, "1",
-     "integral over [t0, T] of E ||s_net - s*||^2 dt, the score term of sampling bounds (NaN "
-     "without an exact score)"},
-    {"kl_bound", 0, "nat",
-     "KL(p_t0 || reverse SDE law at t0) <= KL(p_T || N(0, I)) + error_unweighted (Girsanov, "
-     "exact simulation of the reverse SDE; /score attribute kl_T_bound bounds the first term)"},
+    {"step", 1, NULL, NULL},
+    {"error", 0, NULL, NULL},
+    {"rel_error", 0, NULL, NULL},
+    {"heldout_loss", 0, NULL, NULL},
+    {"error_unweighted", 0, NULL, NULL},
+    {"kl_bound", 0, NULL, NULL},
 };
 
 typedef struct score_problem {
@@ -160,11 +155,8 @@ static int sp_open(void *self, sntk_results_t *res, int64_t start_step) {
   score_problem_t *sp = self;
   if (start_step > 0) SNTK_CALL(check_bins(sp, res));
   SNTK_CALL(sntk_results_series(res, "/score", SC_NCOLS, score_cols, &sp->series));
-  SNTK_CALL(sntk_results_rows(res, "/score", "bin_error", sp->ev->nbins, "1",
-                              "held-out error within each time bin (edges: /diffusion/bin_edges)",
-                              &sp->bins));
-  SNTK_CALL(sntk_results_rows(res, "/score", "bin_error_unweighted", sp->ev->nbins, "1",
-                              "held-out E ||s_net - s*||^2 within each time bin (unweighted)",
+  SNTK_CALL(sntk_results_rows(res, "/score", "bin_error", sp->ev->nbins, NULL, NULL, &sp->bins));
+  SNTK_CALL(sntk_results_rows(res, "/score", "bin_error_unweighted", sp->ev->nbins, NULL, NULL,
                               &sp->ubins));
   SNTK_CALL(sntk_results_attr_at_str(res, "/score", "weighting",
                                      "error, bin_error: sigma_t^4 on the squared score error, i.e. "

@@ -70,8 +70,7 @@ static int write_comparison(MPI_Comm comm, sntk_results_t *res, const sntk_diff_
   double cmp[1 + 2 * NCMP];
   int rank, err = SNTK_OK;
   MPI_Comm_rank(comm, &rank);
-  SNTK_CALL(sntk_results_matrix(res, "/ntk/regression/trained", ev->n, ev->d, Ft, "1",
-                                "the trained network's x_0 predictions on the held-out points"));
+  SNTK_CALL(sntk_results_matrix(res, "/ntk/regression/trained", ev->n, ev->d, Ft, NULL, NULL));
   if (rank == 0) err = compare(sntk_results_path(res), ev, Ft, cmp);
   SNTK_CALL(sntk_agree(comm, err));
   SNTK_CALL(SNTK_MPI(MPI_Bcast(cmp, 1 + 2 * NCMP, MPI_DOUBLE, 0, comm)));

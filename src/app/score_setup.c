@@ -53,27 +53,21 @@ void diff_describe(const sntk_deck_t *deck, const sntk_target_t *tg, const sntk_
 int diff_write_target(sntk_results_t *res, const sntk_target_t *tg, const sntk_diff_map_t *map,
                       const sntk_diff_eval_t *ev) {
   if (tg->kind == SNTK_DIFF_GMM) {
-    SNTK_CALL(sntk_results_matrix(res, "/diffusion/means", tg->C, tg->d, tg->mu, "1",
-                                  "mixture means mu_c, one per row"));
-    SNTK_CALL(sntk_results_matrix(res, "/diffusion/weights", tg->C, 0, tg->w, "1",
-                                  "mixture weights w_c"));
+    SNTK_CALL(sntk_results_matrix(res, "/diffusion/means", tg->C, tg->d, tg->mu, NULL, NULL));
+    SNTK_CALL(sntk_results_matrix(res, "/diffusion/weights", tg->C, 0, tg->w, NULL, NULL));
     SNTK_CALL(sntk_results_attr_at_f64(res, "/diffusion", "width", tg->width));
   } else {
-    SNTK_CALL(sntk_results_matrix(res, "/diffusion/second_moment", 1, 0, &tg->msq, "1",
-                                  "E ||x_0||^2 of the file's samples"));
+    SNTK_CALL(sntk_results_matrix(res, "/diffusion/second_moment", 1, 0, &tg->msq, NULL, NULL));
   }
   if (ev) {
-    SNTK_CALL(sntk_results_matrix(res, "/diffusion/bin_edges", ev->nbins + 1, 0, ev->edges, "1",
-                                  "edges of the time bins of /score/bin_error (log-spaced)"));
+    SNTK_CALL(
+        sntk_results_matrix(res, "/diffusion/bin_edges", ev->nbins + 1, 0, ev->edges, NULL, NULL));
     /* The held-out points themselves, so that an analysis can evaluate any predictor (e.g. kernel
      * gradient descent at every step, in closed form) on exactly the points of /score. */
-    SNTK_CALL(sntk_results_matrix(res, "/diffusion/eval_t", ev->n, 0, ev->t, "1",
-                                  "held-out times t (point j lies in time bin j mod t_bins)"));
-    SNTK_CALL(sntk_results_matrix(res, "/diffusion/eval_z", ev->n, ev->d + 2, ev->Z, "1",
-                                  "held-out network inputs z(x_t, t), one per row"));
-    SNTK_CALL(sntk_results_matrix(res, "/diffusion/eval_fstar", ev->n, ev->d, ev->fstar, "1",
-                                  "held-out regression targets f* = E[x_0 | x_t] (x_0 when the "
-                                  "score is not exact)"));
+    SNTK_CALL(sntk_results_matrix(res, "/diffusion/eval_t", ev->n, 0, ev->t, NULL, NULL));
+    SNTK_CALL(sntk_results_matrix(res, "/diffusion/eval_z", ev->n, ev->d + 2, ev->Z, NULL, NULL));
+    SNTK_CALL(
+        sntk_results_matrix(res, "/diffusion/eval_fstar", ev->n, ev->d, ev->fstar, NULL, NULL));
   }
   SNTK_CALL(sntk_results_attr_at_f64(res, "/diffusion", "input_scale", map->scale));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/diffusion", "dim", (double)tg->d));

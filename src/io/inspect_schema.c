@@ -184,7 +184,8 @@ static void check_dataset(check_t *c, hid_t ds, const char *path, const sntk_sch
   const sntk_schema_entry_t *de = sntk_schema_find(c->kind, own);
   read_str_attr(ds, "description", &dsc);
   if (c->kind != SNTK_SCHEMA_CHECKPOINT && !(de && !strcmp(de->path, own)) &&
-      (!dsc || strcmp(dsc, e->description)))
+      (!dsc ||
+       (strcmp(dsc, e->description) && (!e->description_alt || strcmp(dsc, e->description_alt)))))
     bad(c, "dataset %s: its description differs from the schema's", path);
   free(u);
   free(dsc);

@@ -36,8 +36,6 @@ int sntk_runfile_header(sntk_results_t *res, const sntk_model_t *md, const sntk_
   if (!ds) return SNTK_OK;
   if (data_seed >= 0) SNTK_CALL(sntk_results_attr_i64(res, "data_seed", data_seed));
   if (!store) return SNTK_OK;
-  SNTK_CALL(sntk_results_matrix(res, "/data/X", ds->n, ds->d, ds->X, "1",
-                                "training inputs, one sample per row"));
-  return sntk_results_matrix(res, "/data/Y", ds->n, ds->k, ds->Y, "1",
-                             "training targets, one sample per row");
+  SNTK_CALL(sntk_results_matrix(res, "/data/X", ds->n, ds->d, ds->X, NULL, NULL));
+  return sntk_results_matrix(res, "/data/Y", ds->n, ds->k, ds->Y, NULL, NULL);
 }

@@ -24,12 +24,8 @@ int ntk_linearised_write(sntk_ntk_t *ntk, const sntk_dataset_t *tr, double eta, 
   for (int64_t i = 0; i < ntk->nk; i++) r0[i] -= tr->Y[i];
   SNTK_TRY(sntk_ntk_linearised(ntk, r0, eta, steps, loss));
   for (int64_t t = 0; t <= steps; t++) bound[t] = loss[0] * pow(1.0 - 0.5 * eta * dmin, (double)t);
-  SNTK_TRY(
-      sntk_results_matrix(res, "/ntk/linearised/loss", steps + 1, 0, loss, "1",
-                          "linearised prediction 1/2 sum_q (1 - eta D_q)^(2t) <q_q, r(0)>^2 of "
-                          "the training loss at steps t = 0..steps, D = eig(J J^T)"));
-  SNTK_TRY(sntk_results_matrix(res, "/ntk/linearised/bound", steps + 1, 0, bound, "1",
-                               "the paper's bound L(0) (1 - eta lambda_min(J J^T) / 2)^t"));
+  SNTK_TRY(sntk_results_matrix(res, "/ntk/linearised/loss", steps + 1, 0, loss, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/ntk/linearised/bound", steps + 1, 0, bound, NULL, NULL));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/linearised", "eta", eta));
   sntk_log("linearised: eta %g, L(0) = %.6e, predicted L(%lld) = %.6e, bound %.6e", eta, loss[0],
            (long long)steps, loss[steps], bound[steps]);
@@ -44,8 +40,7 @@ static int limit_spectrum(sntk_ntk_t *ntk, sntk_results_t *res) {
   SNTK_CALL(sntk_ntk_eigen(ntk, &ntk->Hstar, SNTK_SPECTRUM_VALUES, 0, &neig, "H*"));
   sntk_log("limit: lambda_min(H*) = %.6e, lambda_max(H*) = %.6e (%s, sigma = %g)", ntk->w[0],
            ntk->w[neig - 1], sntk_activation_names[ntk->model->act], ntk->model->sigma);
-  SNTK_CALL(sntk_results_matrix(res, "/ntk/limit/eigenvalues", neig, 0, ntk->w, "1",
-                                "eigenvalues of the infinite-width NTK H*, ascending"));
+  SNTK_CALL(sntk_results_matrix(res, "/ntk/limit/eigenvalues", neig, 0, ntk->w, NULL, NULL));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk/limit", "lambda_min", ntk->w[0]));
   return sntk_results_attr_at_f64(res, "/ntk/limit", "lambda_max", ntk->w[neig - 1]);
 }
@@ -64,14 +59,12 @@ int ntk_snapshot_record(sntk_ntk_t *ntk, sntk_results_t *res, ntk_series_t *seri
   if (!ntk->cfg.save_gram) return SNTK_OK;
   char name[64];
   snprintf(name, sizeof name, "gram_%lld", (long long)step);
-  return ntk_write_gram(&ntk->H, sntk_results_path(res), "/ntk", name,
-                        "normalised NTK H = nu J J^T / gamma^2 at this step, nk x nk");
+  return ntk_write_gram(&ntk->H, sntk_results_path(res), "/ntk", name, NULL);
 }
 
 static int save_limit_gram(sntk_ntk_t *ntk, sntk_results_t *res) {
   if (!ntk->cfg.limit) return SNTK_OK;
-  return ntk_write_gram(&ntk->Hstar, sntk_results_path(res), "/ntk", "gram_limit",
-                        "infinite-width NTK H*, nk x nk");
+  return ntk_write_gram(&ntk->Hstar, sntk_results_path(res), "/ntk", "gram_limit", NULL);
 }
 
 int sntk_ntk_analyse(sntk_ntk_t *ntk, double eta, int64_t lin_steps, const sntk_dataset_t *train,

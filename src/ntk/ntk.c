@@ -187,16 +187,16 @@ int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
 enum { C_STEP, C_LMIN, C_LMAX, C_LOGDET, C_PD, C_FRO, C_DIF, C_DIS, C_DLF, C_DLS, NC };
 
 static const sntk_column_t ntk_cols[NC] = {
-    {"step", 1, "1", "training step of the snapshot (W(t) before update t)"},
-    {"lambda_min", 0, "1", "smallest eigenvalue of the normalised NTK H = nu J J^T / gamma^2"},
-    {"lambda_max", 0, "1", "largest eigenvalue of H"},
-    {"logdet", 0, "1", "log det H from its Cholesky factor (NaN when H is not positive definite)"},
-    {"positive_definite", 1, "1", "1 when PDPOTRF factored H, 0 when H is not positive definite"},
-    {"norm_fro", 0, "1", "||H||_F"},
-    {"diff_init_fro", 0, "1", "||H(t) - H(0)||_F"},
-    {"diff_init_spec", 0, "1", "||H(t) - H(0)||_2"},
-    {"diff_limit_fro", 0, "1", "||H(t) - H*||_F (NaN when ntk.limit = false)"},
-    {"diff_limit_spec", 0, "1", "||H(t) - H*||_2 (NaN when ntk.limit = false)"},
+    {"step", 1, NULL, NULL},
+    {"lambda_min", 0, NULL, NULL},
+    {"lambda_max", 0, NULL, NULL},
+    {"logdet", 0, NULL, NULL},
+    {"positive_definite", 1, NULL, NULL},
+    {"norm_fro", 0, NULL, NULL},
+    {"diff_init_fro", 0, NULL, NULL},
+    {"diff_init_spec", 0, NULL, NULL},
+    {"diff_limit_fro", 0, NULL, NULL},
+    {"diff_limit_spec", 0, NULL, NULL},
 };
 
 int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_series_t *s) {
@@ -205,7 +205,7 @@ int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_s
   s->neig = neig;
   SNTK_CALL(sntk_results_series(res, "/ntk", NC, ntk_cols, &s->rows));
   SNTK_CALL(
-      sntk_results_rows(res, "/ntk", "eigenvalues", neig, "1",
+      sntk_results_rows(res, "/ntk", "eigenvalues", neig, NULL,
                         ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && neig < ntk->nk
                             ? "eigenvalues of H per snapshot: the q smallest, then the q largest"
                             : "eigenvalues of H per snapshot, ascending",

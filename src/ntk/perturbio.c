@@ -193,41 +193,19 @@ int sntk_ntk_perturb(const sntk_ntk_cfg_t *cfg, sntk_model_t *md, const sntk_dat
   }
   /* write */
   const char *g = "/perturb";
-  SNTK_TRY(sntk_results_matrix(res, "/perturb/radii", nR, 0, R, "units of w",
-                               "radii R of the finite perturbations W + R Delta"));
-  SNTK_TRY(sntk_results_matrix(
-      res, "/perturb/first_order", NDIR, 2, first, "1",
-      "per direction (rows: attribute directions): ||dH[Delta]||_F and ||dH[Delta]||_2, the "
-      "first-order change of H per unit R, every ||Delta_r|| <= 1"));
-  SNTK_TRY(sntk_results_matrix(res, "/perturb/finite_fro", NDIR, nR, ffro, "1",
-                               "||H(W + R Delta) - H(W)||_F per direction (row) and radius"));
-  SNTK_TRY(sntk_results_matrix(res, "/perturb/finite_spec", NDIR, nR, fspec, "1",
-                               "||H(W + R Delta) - H(W)||_2 per direction (row) and radius"));
-  SNTK_TRY(sntk_results_matrix(
-      res, "/perturb/linearisation_error", NDIR, nR, lin, "1",
-      "||H(W + R Delta) - H(W) - R dH[Delta]||_F per direction and radius (O(R^2) where H is "
-      "smooth)"));
-  SNTK_TRY(sntk_results_matrix(
-      res, "/perturb/shift_prediction_error", nR, 0, shift_err, "1",
-      "common shift v: ||H(W + R v 1^T) - P(R)||_F with P = H (softmax) or H_ij e^{R v.(x_i + "
-      "x_j)} (exp); NaN for relu"));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/radii", nR, 0, R, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/first_order", NDIR, 2, first, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/finite_fro", NDIR, nR, ffro, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/finite_spec", NDIR, nR, fspec, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/linearisation_error", NDIR, nR, lin, NULL, NULL));
   SNTK_TRY(
-      sntk_results_matrix(res, "/perturb/relu_bound", nR, 0, relu_b, "1",
-                          "||(1/m) |K_X| o C(R)||_F, C_ij(R) the neurons whose sign can flip "
-                          "on x_i or x_j within R: bounds relu's ||H(W + R Delta) - H(W)||_F"));
-  SNTK_TRY(
-      sntk_results_matrix(res, "/perturb/power_random", iters + 1, 0, hist, "1",
-                          "||dH[Delta]||_F along the worst-direction iteration from the random "
-                          "start (NaN after it stopped)"));
-  SNTK_TRY(sntk_results_matrix(res, "/perturb/power_eig", iters + 1, 0, hist2, "1",
-                               "the same from the top-eigenvector start"));
-  SNTK_TRY(sntk_results_matrix(res, "/perturb/shift_vector", md->d, 0, v, "units of w",
-                               "the common shift v (unit norm)"));
-  SNTK_TRY(sntk_results_matrix(res, "/perturb/H", n, n, w.H, "1",
-                               "the normalised NTK H(W) the perturbations start from"));
-  SNTK_TRY(
-      sntk_results_matrix(res, "/perturb/H_shift", n, n, w.Hs, "1",
-                          "H(W + R v 1^T): every neuron shifted by R v, R the largest radius"));
+      sntk_results_matrix(res, "/perturb/shift_prediction_error", nR, 0, shift_err, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/relu_bound", nR, 0, relu_b, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/power_random", iters + 1, 0, hist, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/power_eig", iters + 1, 0, hist2, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/shift_vector", md->d, 0, v, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/H", n, n, w.H, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/perturb/H_shift", n, n, w.Hs, NULL, NULL));
   SNTK_TRY(sntk_results_attr_at_str(res, g, "directions", dir_names));
   SNTK_TRY(sntk_results_attr_at_str(
       res, g, "note",

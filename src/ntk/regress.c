@@ -133,16 +133,15 @@ static int regression_gd(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_d
   SNTK_TRY(gd_alpha(ntk, &ntk->H, b, eta, steps, alpha, &loss));
   SNTK_TRY(cross_empirical(ntk, tr, ho, alpha, pred));
   e = rel_error(pred, ho->Y, hk);
-  SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions_gd", ho->n, ntk->k, pred, "1",
-                               "F(W, x) + H(x, X) alpha: the linearised network after gd_steps "
-                               "steps of gradient descent at gd_eta"));
+  SNTK_TRY(
+      sntk_results_matrix(res, "/ntk/regression/predictions_gd", ho->n, ntk->k, pred, NULL, NULL));
   if (ntk->cfg.limit) {
     memcpy(plim, f0, (size_t)hk * sizeof *plim);
     SNTK_TRY(gd_alpha(ntk, &ntk->Hstar, b, eta, steps, alpha, &loss_lim));
     cross_limit(ntk, tr, ho, alpha, plim);
     e_lim = rel_error(plim, ho->Y, hk);
     SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions_gd_limit", ho->n, ntk->k, plim,
-                                 "1", "the same with H*: the infinite-width network's prediction"));
+                                 NULL, NULL));
   }
   sntk_log("regression: kernel gradient descent, %lld steps at eta %g: relative error with H "
            "%.4e, with H* %.4e; training loss of the linearised network %.6e (H), %.6e (H*)",
@@ -191,16 +190,14 @@ int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset
   sntk_log("regression: %lld held-out points, ridge %g: relative error of the network %.4e, of "
            "kernel regression with H %.4e, with H* %.4e",
            (long long)ho->n, ntk->cfg.ridge, e_net, e_emp, e_lim);
-  SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/targets", ho->n, ntk->k, ho->Y, "1",
-                               "held-out targets y"));
-  SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/network", ho->n, ntk->k, f0, "1",
-                               "network outputs F(W, x) on the held-out points"));
+  SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/targets", ho->n, ntk->k, ho->Y, NULL, NULL));
+  SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/network", ho->n, ntk->k, f0, NULL, NULL));
   if (ok)
-    SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions", ho->n, ntk->k, pred, "1",
-                                 "F(W, x) + H(x, X) (H + ridge I)^{-1} (y - F(W, X))"));
+    SNTK_TRY(
+        sntk_results_matrix(res, "/ntk/regression/predictions", ho->n, ntk->k, pred, NULL, NULL));
   if (ok_lim)
-    SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions_limit", ho->n, ntk->k, plim, "1",
-                                 "F(W, x) + H*(x, X) (H* + ridge I)^{-1} (y - F(W, X))"));
+    SNTK_TRY(sntk_results_matrix(res, "/ntk/regression/predictions_limit", ho->n, ntk->k, plim,
+                                 NULL, NULL));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "ridge", ntk->cfg.ridge));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error_network", e_net));
   SNTK_TRY(sntk_results_attr_at_f64(res, "/ntk/regression", "rel_error", e_emp));
