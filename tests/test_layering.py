@@ -41,7 +41,7 @@ HEADER_MODULE = {
     "data": "data", "model": "model", "ntk": "ntk", "perturb": "ntk",
     "diffusion": "diffusion", "target": "diffusion", "process": "diffusion", "sampler": "diffusion",
     "metrics": "diffusion", "score": "diffusion",
-    "results": "h5",
+    "results": "h5", "schema": "h5",
     "checkpoint": "io", "inspect": "io", "rundir": "io", "runlock": "io", "runfile": "io",
     "train": "train",
     "deck": "app", "bench": "app", "commands": "app",
