@@ -2,7 +2,7 @@
 - every file the commands write passes `softntk inspect` against it: train (NTK snapshots, saved Gram
   matrices, held-out regression, full spectrum, checkpoints), ntk (limit, regression on held-out
   points, perturbation, save_gram), score with diffusion.regression and ntk.gd (results.h5,
-  regression.h5, checkpoints), sample, bench;
+  regression.h5, checkpoints), score on a file target, sample, bench;
 - planted errors in a file fail inspect, naming the path: a dataset and an attribute the schema
   lacks, wrong units, a wrong type, a wrong size, a missing required attribute;
 - docs/schema.md is what scripts/schema_doc.py generates from the schema;
@@ -46,6 +46,14 @@ runs = [
     ("bench", 1, ["bench", "--run.name=be", "--bench.n=64", "--bench.d=8", "--bench.m=64",
                   "--bench.gram_n=32", "--bench.gram_m=32", "--bench.eigen_n=40", "--bench.reps=1"]),
 ]
+# a file target (/diffusion/second_moment instead of the mixture's means and weights)
+rng = np.random.default_rng(3)
+with h5py.File("mix.h5", "w") as f:
+    f["samples/x"] = rng.standard_normal((500, 2))
+runs.append(("score (file target)", 2,
+             ["score", "--run.name=sf", "--diffusion.target=file", "--diffusion.file=mix.h5",
+              "--diffusion.dataset=samples/x", "--model.width=64", "--train.steps=10",
+              "--diffusion.samples=100"]))
 for name, np_, args in runs:
     r = run(np_, args + OUT, timeout=300)
     t.check(r.code == 0, f"{name} exits 0 {r.stderr[-300:]}")
@@ -102,6 +110,17 @@ plant("no config_hash", R, lambda f: f.attrs.__delitem__("config_hash"),
       ["/@config_hash", "missing"])
 plant("a results dataset in bench.h5", "out/be/bench.h5",
       lambda f: f.create_dataset("train/loss", data=[1.0]), ["/train", "bench"])
+
+# --- inspect --schema ------------------------------------------------------------------------------
+KINDS = ("results", "ntk", "samples", "regression", "bench", "checkpoint")
+for kind in KINDS:
+    p = subprocess.run([SOFTNTK, "inspect", "--schema", kind], capture_output=True, text=True)
+    heads = [ln[2:] for ln in p.stdout.splitlines() if ln[2:] in KINDS and ln.startswith("# ")]
+    t.check(p.returncode == 0 and heads == [kind],
+            f"inspect --schema {kind}: {sum(ln.startswith('/') for ln in p.stdout.splitlines())} "
+            f"entries")
+p = subprocess.run([SOFTNTK, "inspect", "--schema", "nope"], capture_output=True, text=True)
+t.check(p.returncode == 2 and "nope" in p.stderr, f"inspect --schema nope: exit {p.returncode}")
 
 # --- the schema document is current ---------------------------------------------------------------
 doc = subprocess.run([sys.executable, os.path.join(SOURCE, "scripts", "schema_doc.py"), "--check",
