@@ -148,6 +148,7 @@ static const char *const critical[][2] = {{"run", "seed"},
                                           {"diffusion", "samples_train"},
                                           {"diffusion", "minibatch"},
                                           {"diffusion", "input_scale"},
+                                          {"diffusion", "parametrisation"},
                                           {NULL, NULL}};
 
 /* Value of section.key in a resolved config text; returns 0 (and "") when absent. */

@@ -12,6 +12,7 @@ static const char *const targets[] = {"gmm", "file", NULL};
 static const char *const layouts[] = {"ring", "random", NULL};
 const char *const sntk_sampler_names[] = {"sde", "ode", NULL};
 static const char *const grids[] = {"geometric", "uniform", NULL};
+static const char *const params[] = {"plain", "edm", NULL};
 
 /* Parse a list of finite numbers separated by commas (positive ones when `positive`), storing up
  * to `max` of them. Returns the count, or -1 with the reason in why. */
@@ -108,6 +109,9 @@ const sntk_key_t sntk_diffusion_keys[] = {
      "seed of the sampler, the reference samples and the projections (0: run.seed)"},
     {"regression", SNTK_T_BOOL, OFF(regression), "false", 0, 0, 0, NULL, NULL,
      "softntk score: NTK kernel regression of x0 on the held-out points (regression.h5)"},
+    {"parametrisation", SNTK_T_CHOICE, OFF(parametrisation), "plain", 0, 0, 0, params, NULL,
+     "the prediction of x_0 from the network output F: plain (x0_hat = F) or edm (x0_hat = "
+     "c_skip(t) x_t + c_out(t) F, the network learns a unit-variance residual; README)"},
     {NULL}};
 #undef OFF
 
