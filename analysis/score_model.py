@@ -243,6 +243,24 @@ def main(out, paths):
     checks["runs"] = len(by)
     checks["worst_exact_sw2_over_floor"] = max(
         v["metrics"]["sw2_exact"] / v["metrics"]["sw2_floor"] for v in by.values())
+    # edm at step 0 (F = 0, coupled initialisation) predicts c_skip x_t, the posterior mean of the
+    # moment-matched Gaussian N(0, sdata^2 I) (a Wiener filter): its held-out error, recomputed
+    # here from the held-out points and the map, must equal the run's first /score row.
+    dev = []
+    for r in runs:
+        if r["param"] == "edm" and r["full"]:
+            d = r["data"]
+            xt, t = xt_of(d["Z"], r["scale"], r["T"])
+            f = out_map(t, xt, np.zeros_like(xt), "edm", r["sdata"])
+            nb = len(r["edges"]) - 1
+            j = np.arange(len(t)) % nb
+            binw = np.diff(r["edges"]) / (r["edges"][-1] - r["edges"][0])
+            q = np.exp(-2 * t) * np.sum((f - d["fstar"]) ** 2, axis=1)
+            e0 = sum(binw[b] * q[j == b].mean() for b in range(nb))
+            dev.append(abs(e0 / r["error_first"] - 1))
+            table[r["name"]]["wiener_error"] = float(e0)
+    if dev:
+        checks["edm_step0_vs_wiener_worst"] = max(dev)
     if res:
         checks["closed_form_vs_network_worst"] = max(
             abs(v["trained_step_error"] / v["network_error"] - 1) for v in res.values())
