@@ -15,6 +15,8 @@
  * against the noisy labels x_0 instead of f* = E[x_0 | x_t]: the same minimiser, plus a constant.
  */
 #include "diffusion_impl.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 #include "softntk/perf.h"
@@ -102,7 +104,7 @@ done:
   return err;
 }
 
-void diff_eval_errors(const sntk_diff_eval_t *e, const double *F, sntk_diff_errors_t *out) {
+void sntk_diff_eval_errors(const sntk_diff_eval_t *e, const double *F, sntk_diff_errors_t *out) {
   const int64_t d = e->d, nb = e->nbins;
   double loss = 0.0, error = 0.0, unweighted = 0.0;
   double *ub = out->bins_unweighted;
@@ -133,7 +135,7 @@ void diff_eval_errors(const sntk_diff_eval_t *e, const double *F, sntk_diff_erro
   out->error_unweighted = ub && e->exact ? unweighted : NAN;
 }
 
-double diff_kl_T_bound(const sntk_target_t *tg, double T) {
+double sntk_diff_kl_T_bound(const sntk_target_t *tg, double T) {
   if (!sntk_target_exact(tg)) return NAN;
   /* p_T = sum_c w_c N(alpha mu_c, v I): KL is convex, so KL(p_T || N(0, I)) <= sum_c w_c
    * KL(N(alpha mu_c, v I) || N(0, I)) = sum_c w_c (d v + alpha^2 |mu_c|^2 - d - d ln v) / 2 */
@@ -155,6 +157,6 @@ int sntk_diff_eval_run(sntk_diff_eval_t *e, sntk_model_t *md, sntk_diff_errors_t
   SNTK_CALL(err);
   for (int64_t j = 0; j < e->n; j++)
     sntk_diff_output(&e->map, e->t[j], e->xt + j * e->d, e->F + j * e->d, e->F + j * e->d);
-  diff_eval_errors(e, e->F, out);
+  sntk_diff_eval_errors(e, e->F, out);
   return SNTK_OK;
 }

@@ -9,7 +9,8 @@
  * plain kernel regressor. Everything goes to <run dir>/regression.h5 (the layout of `softntk ntk`'s
  * ntk.h5 plus /ntk/regression/trained), rewritten at the end of every run that completes. The
  * network-versus-kernel distance as the width m grows is the experiment this serves. */
-#include "diffusion_impl.h"
+#include "score.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
@@ -57,12 +58,12 @@ static int compare(const char *path, const sntk_diff_eval_t *ev, const double *F
   SNTK_TRY(SNTK_ALLOC(f, ev->n * ev->d));
   e.bins = bins;
   to_x0(ev, Ft, f);
-  diff_eval_errors(ev, f, &e);
+  sntk_diff_eval_errors(ev, f, &e);
   out[0] = e.error;
   for (int c = 0; c < NCMP; c++) {
     if (sntk_h5_read_matrix(path, cmp_sets[c], &rows, &cols, &Fk) != SNTK_OK) continue;
     to_x0(ev, Fk, f);
-    diff_eval_errors(ev, f, &e);
+    sntk_diff_eval_errors(ev, f, &e);
     out[1 + 2 * c] = e.error;
     out[2 + 2 * c] = rel_diff(Ft, Fk, ev->n * ev->d);
     free(Fk);
