@@ -203,8 +203,12 @@ def summary(run):
 
 def plot(runs, out_runs):
     show = [r for r in runs if "learned" in r["x"]]
-    fig, axes = plt.subplots(1, len(show), figsize=(3.2 * len(show), 3.4), squeeze=False)
-    for ax, r in zip(axes[0], show):
+    cols = min(4, len(show))
+    rows = -(-len(show) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.3 * rows), squeeze=False)
+    for ax in axes.flat[len(show):]:
+        ax.axis("off")
+    for ax, r in zip(axes.flat, show):
         ref, xl = r["x"]["reference"], r["x"]["learned"]
         ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.7", lw=0, label="target")
         ax.scatter(xl[:, 0], xl[:, 1], s=2, c="C3", lw=0, alpha=0.6, label="learned")
@@ -216,6 +220,8 @@ def plot(runs, out_runs):
         ax.set_aspect("equal")
         ax.tick_params(labelsize=6)
     axes[0][0].legend(fontsize=6, markerscale=4)
+    fig.suptitle("learned-score samples (red) against the target (grey); d = 16: first two "
+                 "coordinates", fontsize=8)
     fig.tight_layout()
     return fig
 
