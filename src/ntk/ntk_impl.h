@@ -39,9 +39,10 @@ int ntk_choose_panel(const ntk_shape_t *shape, int64_t cfg_panel, int64_t avail,
                      ntk_need_t *need);
 
 /* h(x_i, x_j) of H* for activation act (DESIGN.md section 2) for the inputs xi, xj of dimension d,
- * given kx = x_i . x_j and the squared norms ni = ||x_i||^2, nj = ||x_j||^2. The ReLU entry takes
- * its angle from the vectors themselves (see gram.c): within a few eps of the exact value for every
- * pair, and exactly kx / 2 on the diagonal. */
+ * given kx = x_i . x_j and the squared norms ni = ||x_i||^2, nj = ||x_j||^2: the activation's
+ * `limit` (sntk_act_table; the ReLU entry takes its angle from the vectors themselves, see
+ * src/model/act_relu.c: within a few eps of the exact value for every pair, and exactly kx / 2 on
+ * the diagonal). */
 double ntk_limit_entry(int act, double sigma, const double *xi, const double *xj, int64_t d,
                        double kx, double ni, double nj);
 
