@@ -5,7 +5,7 @@
   regression.h5, checkpoints), score on a file target, sample, bench;
 - planted errors in a file fail inspect, naming the path: a dataset and an attribute the schema
   lacks, wrong units, a wrong type, a wrong size, a missing required attribute;
-- docs/schema.md is what scripts/schema_doc.py generates from the schema;
+- the README's schema section is what scripts/schema_doc.py generates from the schema;
 - every HDF5 path the analysis scripts (analysis/*.py) read is declared, and a planted undeclared
   path is caught by the same check.
 (That a writer adding an undeclared path fails is tests/test_schema.c.)"""
@@ -125,7 +125,7 @@ t.check(p.returncode == 2 and "nope" in p.stderr, f"inspect --schema nope: exit 
 # --- the schema document is current ---------------------------------------------------------------
 doc = subprocess.run([sys.executable, os.path.join(SOURCE, "scripts", "schema_doc.py"), "--check",
                       SOFTNTK], capture_output=True, text=True)
-t.check(doc.returncode == 0, f"docs/schema.md is generated from the schema: {doc.stdout.strip()}")
+t.check(doc.returncode == 0, f"the README's schema section is generated from the schema: {doc.stdout.strip()}")
 
 # --- every path the analysis scripts read is declared ---------------------------------------------
 text = subprocess.run([SOFTNTK, "inspect", "--schema"], capture_output=True, text=True).stdout
