@@ -7,6 +7,7 @@
 
 #include "softntk/data.h"
 #include "softntk/error.h"
+#include "softntk/h5util.h"
 #include "softntk/model.h"
 
 #include <float.h>

@@ -21,6 +21,10 @@
  * computed from the sample. */
 #include "harness.h"
 #include "softntk/diffusion.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
+#include "softntk/sampler.h"
+#include "softntk/metrics.h"
 
 #include <string.h>
 

@@ -23,13 +23,4 @@ typedef struct sntk_bench_cfg {
 
 extern const sntk_key_t sntk_bench_keys[];
 
-struct sntk_ctx;
-struct sntk_deck;
-struct sntk_run_opts;
-
-/* Collective. Run the benchmark the deck's [bench] section describes; print the table (rank 0) and
- * write <run dir>/bench.h5 (replaced on every run). */
-int sntk_bench_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
-                    const struct sntk_run_opts *opts);
-
 #endif

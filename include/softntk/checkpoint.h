@@ -81,8 +81,7 @@ typedef int (*sntk_ckpt_accept_fn)(const char *path, const sntk_ckpt_meta_t *met
  * from its sidecar's) is SNTK_ERR_INPUT with *damaged = 1 and a message naming the file and the
  * problem; a refusal by `accept` returns its error with *damaged = 0. */
 int sntk_ckpt_read(MPI_Comm comm, const char *path, sntk_ckpt_accept_fn accept, void *ctx,
-                   sntk_model_t *md, sntk_ckpt_meta_t *meta, sntk_series_set_t *hist,
-                   int *damaged);
+                   sntk_model_t *md, sntk_ckpt_meta_t *meta, sntk_series_set_t *hist, int *damaged);
 
 /* Not collective. The series of checkpoint `path` (data included), read by this process alone
  * (for `softntk inspect`); *step receives its step. SNTK_ERR_INPUT when it cannot be read. */

@@ -24,8 +24,10 @@ typedef enum {
 } sntk_type_t;
 
 enum {
-  SNTK_KEY_MIN_OPEN = 1u << 0, /* value must be > min (not >=) */
-  SNTK_KEY_MAX_OPEN = 1u << 1  /* value must be < max (not <=) */
+  SNTK_KEY_MIN_OPEN = 1u << 0,  /* value must be > min (not >=) */
+  SNTK_KEY_MAX_OPEN = 1u << 1,  /* value must be < max (not <=) */
+  SNTK_KEY_TRAJECTORY = 1u << 2 /* the value defines the trajectory: a checkpoint written under
+                                   another value is refused */
 };
 
 /* A key: one row of a module's table. Tables end with a row whose name is NULL. */
@@ -78,9 +80,30 @@ int sntk_config_is_set(const sntk_config_t *cfg, const char *section, const char
 /* The resolved configuration as canonical INI text (every key, in table order). Caller frees. */
 char *sntk_config_format(const sntk_config_t *cfg);
 
-/* Write the value of one key as text into out. Returns SNTK_ERR_INPUT for unknown names. */
-int sntk_config_get_text(const sntk_config_t *cfg, const char *section, const char *key, char *out,
-                         size_t len);
+/* A resolved configuration as a run carries it: canonical text (sntk_config_format), its hash,
+ * where it came from, and the section tables that describe it (for the trajectory keys). */
+typedef struct sntk_resolved {
+  const char *text;
+  const char *hash;   /* sntk_hash_hex of text */
+  const char *origin; /* deck file, or "built-in default" */
+  const sntk_section_t *sections;
+} sntk_resolved_t;
+
+/* Not collective. The value of section.key in a resolved config text; 0 (and "") when absent. */
+int sntk_config_text_value(const char *text, const char *section, const char *key, char *out,
+                           size_t len);
+
+/* Not collective. Do two resolved config texts describe the same trajectory: equal values of every
+ * key flagged SNTK_KEY_TRAJECTORY in `sections` (a key absent from a text, written before the key
+ * existed, counts with its default)? Returns 1 when they do; else 0 with the differences listed in
+ * diff ("model.width = 1024 there, 2048 here; ..."), `a` being "there" and `b` "here". A section
+ * that one of the texts lacks entirely (written before the section existed) is not compared. */
+int sntk_config_same_trajectory(const sntk_section_t *sections, const char *a, const char *b,
+                                char *diff, size_t len);
+
+/* Not collective. A hash (16 hex digits) of the trajectory-defining values of a resolved config:
+ * equal for two configs that sntk_config_same_trajectory accepts (all sections present). */
+void sntk_config_trajectory_hash(const sntk_section_t *sections, const char *text, char out[17]);
 
 /* Print every section and key with type, default, range and help. */
 void sntk_config_help(const sntk_section_t *sections, FILE *out);

@@ -46,19 +46,25 @@ void sntk_deck_free(sntk_deck_t *deck);
 /* Not collective. Which of data.n, d, k the deck set explicitly (SNTK_DATA_SET_* mask). */
 unsigned sntk_deck_data_mask(const sntk_deck_t *deck);
 
-/* Not collective. Do two resolved configs describe the same trajectory (run.seed, every [data] key
- * that defines the data, every [model] key, every [diffusion] key that defines the target or the
- * training triples)? Returns 1 when they do; else 0 with the differences listed in diff
- * ("model.width = 1024 there, 2048 here; ..."), `a` being "there" and `b` "here". A section that
- * one of the texts lacks entirely (written before the section existed) is not compared. */
+/* Not collective. sntk_config_same_trajectory over the deck's sections (the keys flagged
+ * SNTK_KEY_TRAJECTORY in the tables: run.seed, the data, the model, the diffusion target and its
+ * training triples). */
 int sntk_deck_same_trajectory(const char *a, const char *b, char *diff, size_t len);
 
-/* Not collective. A hash (16 hex digits) of the trajectory-defining values of a resolved config:
- * equal for two configs that sntk_deck_same_trajectory accepts (all sections present). */
-void sntk_deck_trajectory_hash(const char *text, char out[17]);
+/* Not collective. The deck's resolved configuration (text, hash, origin, sections) as the services
+ * below the application take it. */
+sntk_resolved_t sntk_deck_resolved(const sntk_deck_t *deck);
 
-/* Not collective. The value of section.key in a resolved config text; 0 when absent. */
-int sntk_deck_value(const char *text, const char *section, const char *key, char *out, size_t len);
+/* Not collective. The sections of the deck the training loop takes (sntk_train_run). */
+sntk_train_setup_t sntk_deck_train_setup(const sntk_deck_t *deck);
+
+/* Collective. W of md from checkpoint `which` of the deck's run ("auto": the newest valid one; else
+ * a path), refused unless it belongs to the deck's trajectory and to the training set `train`;
+ * *step and path receive its step and file. With `need` (a sentence saying why a checkpoint is
+ * required) a run without any checkpoint is an input error that says so. */
+int sntk_deck_load_checkpoint(MPI_Comm comm, const sntk_deck_t *deck, const char *which,
+                              const sntk_dataset_t *train, const char *need, sntk_model_t *md,
+                              int64_t *step, char *path, size_t len);
 
 /* Not collective. Print every section and key (the body of `softntk help train`). */
 void sntk_deck_help(FILE *out);

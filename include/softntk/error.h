@@ -39,13 +39,9 @@ void sntk_error_clear(void);
 int sntk_agree(MPI_Comm comm, int err);
 
 /* Check helpers behind the macros below: return 0, or record a message naming the call and return
- * SNTK_ERR_RUNTIME. sntk_check_h5 includes the innermost HDF5 error description. */
+ * SNTK_ERR_RUNTIME (HDF5 calls: sntk_check_h5 and SNTK_H5 in h5util.h). */
 int sntk_check_mpi(int rc, const char *call, const char *file, int line);
-int sntk_check_h5(int failed, const char *call, const char *file, int line);
 int sntk_check_alloc(const void *p, size_t bytes, const char *what, const char *file, int line);
-
-/* Silence HDF5's automatic error printing (errors are reported through sntk_check_h5 instead). */
-void sntk_h5_quiet(void);
 
 #define SNTK_CALL(expr)                                                                            \
   do {                                                                                             \
@@ -68,7 +64,6 @@ void sntk_h5_quiet(void);
 /* Status of an MPI call (communicators must use MPI_ERRORS_RETURN). */
 #define SNTK_MPI(expr) sntk_check_mpi((expr), #expr, __FILE__, __LINE__)
 /* Status of an HDF5 call returning herr_t/hid_t (negative = failure). */
-#define SNTK_H5(expr) sntk_check_h5((expr) < 0, #expr, __FILE__, __LINE__)
 /* Allocate `count` elements into `ptr` (zeroed); status 0 or a runtime error naming the size. */
 #define SNTK_ALLOC(ptr, count)                                                                     \
   sntk_check_alloc(((ptr) = calloc((size_t)(count) > 0 ? (size_t)(count) : 1, sizeof *(ptr))),     \

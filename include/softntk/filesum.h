@@ -5,7 +5,8 @@
  * most metadata, but bytes outside both (free space, padding, the tail of the file, a field HDF5
  * does not checksum) change silently. A checkpoint therefore carries a sidecar written before its
  * atomic rename: `softntk inspect` and every restart recompute the file's CRC32C and compare it
- * with the sidecar, so any changed byte anywhere in the file is reported. The sidecar is plain text:
+ * with the sidecar, so any changed byte anywhere in the file is reported. The sidecar is plain
+ * text:
  *
  *   softntk-filesum 1
  *   file ckpt-40.h5

@@ -64,4 +64,12 @@ int64_t sntk_h5_chunk_rows(int64_t rows, int64_t row_bytes, int64_t target);
 /* Create the group (and missing parents) if absent; returns an open group id or negative. */
 hid_t sntk_h5_group(hid_t loc, const char *path);
 
+/* Record a failed HDF5 call as the current error, with HDF5's innermost error description, and
+ * return SNTK_ERR_RUNTIME (0 when !failed). Not collective. */
+int sntk_check_h5(int failed, const char *call, const char *file, int line);
+#define SNTK_H5(expr) sntk_check_h5((expr) < 0, #expr, __FILE__, __LINE__)
+
+/* Silence HDF5's automatic error printing (errors are reported through sntk_check_h5 instead). */
+void sntk_h5_quiet(void);
+
 #endif

@@ -17,9 +17,6 @@ void sntk_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, to stderr, prefixed "softntk: warning: ". */
 void sntk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Is this process the one that prints? */
-int sntk_log_is_root(void);
-
 /* Suppress stdout progress (the log file still receives it). */
 void sntk_log_set_quiet(int quiet);
 

@@ -164,8 +164,6 @@ double sntk_ntk_limit_kernel(int act, double sigma, const double *x, const doubl
  * (rank 0) and counts a failure. Returns 1 when it passed. */
 int sntk_ntk_check(sntk_ntk_t *ntk, const char *what, const char *formula, double value);
 
-struct sntk_deck;
-struct sntk_run_opts;
 struct sntk_results;
 
 /* Collective. The perturbation analysis of ntk.perturb (softntk/perturb.h) at the model's current
@@ -179,13 +177,7 @@ struct sntk_results;
  * W is restored. */
 int sntk_ntk_perturb(const sntk_ntk_cfg_t *cfg, sntk_model_t *model, const sntk_dataset_t *train,
                      double eta, uint64_t seed, struct sntk_results *res);
-struct sntk_ctx;
 struct sntk_results;
-
-/* Collective. `softntk ntk`: the NTK of the network the deck describes, at initialisation; writes
- * <run dir>/ntk.h5. Exit status 1 when a check FAILED. */
-int sntk_ntk_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
-                  const struct sntk_run_opts *opts);
 
 /* Collective. The analysis behind `softntk ntk` for an NTK context whose model already holds its
  * weights: W, and W0 for ||H - H(0)|| (create the context with SNTK_NTK_KEEP_INIT when W != W0; a

@@ -1,14 +1,12 @@
 /* softntk profiling: cheap named events around every phase, with flop counts, summarised at the end
- * of a run as min/avg/max over ranks (in the manner of PETSc's -log_view) and stored in results.h5
- * /perf. Events are per process, never nested in themselves; the clock is MPI_Wtime. Not
- * collective, except sntk_perf_report. */
+ * of a run as min/avg/max over ranks (in the manner of PETSc's -log_view); results.h stores the
+ * summary as /perf. Events are per process, never nested in themselves; the clock is MPI_Wtime. Not
+ * collective, except where said. */
 #ifndef SOFTNTK_PERF_H
 #define SOFTNTK_PERF_H
 
 #include <mpi.h>
 #include <stdint.h>
-
-struct sntk_results;
 
 typedef enum {
   SNTK_EV_STEP,          /* loss and gradient of one step (contains forward, activation, allreduce,
@@ -43,16 +41,27 @@ void sntk_perf_stop(sntk_event_t ev, double flops);
 /* Forget every measurement (before a timed region). */
 void sntk_perf_reset(void);
 
-/* This process's totals for one event. */
-typedef struct sntk_perf_total {
-  double seconds, flops;
-  int64_t count;
-} sntk_perf_total_t;
-sntk_perf_total_t sntk_perf_get(sntk_event_t ev);
+/* The end-of-run summary of every event over the ranks of a communicator. */
+typedef struct sntk_perf_summary {
+  int nranks;
+  double wall;                    /* the run's wall time (s) */
+  double count[SNTK_EV_COUNT];    /* times the phase ran, maximum over ranks */
+  double time_min[SNTK_EV_COUNT]; /* phase time (s): minimum, average and maximum over ranks */
+  double time_avg[SNTK_EV_COUNT];
+  double time_max[SNTK_EV_COUNT];
+  double flops[SNTK_EV_COUNT]; /* floating-point operations, summed over ranks */
+  double *flops_rank;          /* nranks x SNTK_EV_COUNT: each rank's own count (owned) */
+} sntk_perf_summary_t;
 
-/* Collective. Print the summary table (rank 0, through the log) for the events that ran and, when
- * res is given, write /perf: event names, count, time_min/avg/max over ranks (s), flops (summed
- * over ranks), and the run's wall time. */
-int sntk_perf_report(MPI_Comm comm, double wall_seconds, struct sntk_results *res);
+/* Collective. Reduce this process's events over comm into *s and print the summary table (rank 0,
+ * through the log) for the events that ran; free with sntk_perf_summary_free. (results.h's
+ * sntk_perf_report also stores it as /perf.) */
+int sntk_perf_summary(MPI_Comm comm, double wall_seconds, sntk_perf_summary_t *s);
+void sntk_perf_summary_free(sntk_perf_summary_t *s);
+
+/* Collective: MPI_Wtime after every rank of comm arrived (the start or end of a timed phase). */
+double sntk_wtime_sync(MPI_Comm comm);
+/* Collective: the maximum of t over the ranks of comm (a phase's time is its slowest rank's). */
+double sntk_tmax(MPI_Comm comm, double t);
 
 #endif

@@ -128,4 +128,9 @@ void sntk_results_free(sntk_results_t **res);
 /* Path of the file. */
 const char *sntk_results_path(const sntk_results_t *res);
 
+/* Collective. sntk_perf_summary over comm (the summary table is printed) and, when res is given,
+ * /perf: event names, count, time_min/avg/max over ranks (s), flops summed over ranks and per rank,
+ * and the run's wall time as the attribute perf_wall_time. */
+int sntk_perf_report(MPI_Comm comm, double wall_seconds, sntk_results_t *res);
+
 #endif

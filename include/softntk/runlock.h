@@ -5,20 +5,19 @@
  * names the holder: command, host, pid (and the process start time, so a reused pid is not taken
  * for the holder), the pid of its launcher, start time, config hash, and the host and pid of every
  * rank. Two ways to hold it:
- *  - flock: an exclusive flock(2) on the file, which the kernel drops when the holder dies however it
- *    dies; the default on local file systems;
- *  - file: the file itself, created atomically (link(2), which is atomic on NFS too) and refreshed by
- *    a heartbeat every 2 s; for file systems whose flock is missing or local to one node (NFS without
- *    a lock manager, Lustre without -o flock, CIFS, FUSE), chosen automatically from the file-system
- *    type or when flock fails.
- * A second writer is refused at once (SNTK_ERR_INPUT, naming the holder). A holder whose launcher is
- * gone (mpirun killed: its ranks live on for a second or so) and that runs the same command and
- * trajectory (the keys that define the run, as a checkpoint checks them) on this host is a leftover
- * of a killed run: the lock waits up to `wait` seconds for it, and for
- * any other rank of that run still alive on this host, to exit, then proceeds, or refuses with
- * advice. A lock whose holder is gone (a crash left the file behind) is taken over with a message;
- * on another host (file mode) the holder counts as gone when its heartbeat has not moved for
- * max(wait, 20) seconds. */
+ *  - flock: an exclusive flock(2) on the file, which the kernel drops when the holder dies however
+ * it dies; the default on local file systems;
+ *  - file: the file itself, created atomically (link(2), which is atomic on NFS too) and refreshed
+ * by a heartbeat every 2 s; for file systems whose flock is missing or local to one node (NFS
+ * without a lock manager, Lustre without -o flock, CIFS, FUSE), chosen automatically from the
+ * file-system type or when flock fails. A second writer is refused at once (SNTK_ERR_INPUT, naming
+ * the holder). A holder whose launcher is gone (mpirun killed: its ranks live on for a second or
+ * so) and that runs the same command and trajectory (the keys that define the run, as a checkpoint
+ * checks them) on this host is a leftover of a killed run: the lock waits up to `wait` seconds for
+ * it, and for any other rank of that run still alive on this host, to exit, then proceeds, or
+ * refuses with advice. A lock whose holder is gone (a crash left the file behind) is taken over
+ * with a message; on another host (file mode) the holder counts as gone when its heartbeat has not
+ * moved for max(wait, 20) seconds. */
 #ifndef SOFTNTK_RUNLOCK_H
 #define SOFTNTK_RUNLOCK_H
 

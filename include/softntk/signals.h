@@ -28,11 +28,12 @@ void sntk_watchdog_arm(double seconds, const char *what, int loud);
 void sntk_watchdog_disarm(void);
 
 /* Testing aid: if the environment variable SOFTNTK_FAULT equals "<point>@<step>" (for example
- * "ckpt-write@30"), kill this process with SIGKILL, as a node crash would; "<point>@<step>:launcher"
- * kills the parent process (mpirun) instead and carries on, as the ranks of a launcher killed with
- * SIGKILL do for a second or so. Called at named points: step, ckpt-write, ckpt-rename,
- * results-flush (between the series of a flush), results-extend (a dataset extended, its rows not
- * yet written); the step of the results points is that of the newest row being written. */
+ * "ckpt-write@30"), kill this process with SIGKILL, as a node crash would;
+ * "<point>@<step>:launcher" kills the parent process (mpirun) instead and carries on, as the ranks
+ * of a launcher killed with SIGKILL do for a second or so. Called at named points: step,
+ * ckpt-write, ckpt-rename, results-flush (between the series of a flush), results-extend (a dataset
+ * extended, its rows not yet written); the step of the results points is that of the newest row
+ * being written. */
 void sntk_fault_point(const char *point, long long step);
 
 /* Testing aid: will sntk_fault_point(point, step) kill this process? (A caller may first leave the

@@ -3,8 +3,12 @@
 #ifndef SOFTNTK_TRAIN_H
 #define SOFTNTK_TRAIN_H
 
+#include "softntk/checkpoint.h"
 #include "softntk/config.h"
 #include "softntk/data.h"
+#include "softntk/grid.h"
+#include "softntk/model.h"
+#include "softntk/ntk.h"
 
 #include <mpi.h>
 #include <stddef.h>
@@ -45,9 +49,9 @@ int sntk_train_eta_fixed(const sntk_train_cfg_t *cfg, double *eta);
 
 /* Collective. The learning rate of a run: train.eta when it is a number; for "auto",
  * eta_factor / lambda_max(J J^T) of the model at its current weights on ds (matrix-free power
- * iteration from the stream of `seed`), rounded down to two significant digits so that the round-off
- * of the rank count's sums does not show, and logged with lambda_max. `rule` (len bytes) receives a
- * description for results files. */
+ * iteration from the stream of `seed`), rounded down to two significant digits so that the
+ * round-off of the rank count's sums does not show, and logged with lambda_max. `rule` (len bytes)
+ * receives a description for results files. */
 int sntk_train_resolve_eta(const sntk_train_cfg_t *cfg, struct sntk_model *model,
                            const sntk_dataset_t *ds, uint64_t seed, double *eta, char *rule,
                            size_t len);
@@ -55,7 +59,6 @@ int sntk_train_resolve_eta(const sntk_train_cfg_t *cfg, struct sntk_model *model
 extern const sntk_key_t sntk_run_keys[];
 extern const sntk_key_t sntk_train_keys[];
 
-struct sntk_deck;
 struct sntk_ctx;
 struct sntk_model;
 struct sntk_results;
@@ -90,18 +93,35 @@ typedef struct sntk_problem {
   /* At W(t), after the loss row of step t is recorded (last = 1 at the final step). */
   int (*evaluate)(void *self, struct sntk_model *md, struct sntk_results *res, int64_t step,
                   int last);
-  /* After the final step and checkpoint (not after an early stop); eta is the run's learning rate. */
+  /* After the final step and checkpoint (not after an early stop); eta is the run's learning rate.
+   */
   int (*finish)(void *self, struct sntk_model *md, struct sntk_results *res, double eta);
 } sntk_problem_t;
 
-/* Collective. Run gradient descent on `problem` for a loaded deck: model, loop with checkpoints,
- * progress lines, results.h5 in the run directory. Returns 0, SNTK_STOPPED (3) after a requested
- * stop with a valid checkpoint, or an agreed error code (message on every rank). */
-int sntk_train_run(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
-                   const sntk_run_opts_t *opts, const sntk_problem_t *problem);
+/* What the training loop takes from a run's configuration: its own sections and the resolved text
+ * (kept by results files and checkpoints, compared on restart by its trajectory keys). */
+typedef struct sntk_train_setup {
+  sntk_resolved_t config;
+  const sntk_run_cfg_t *run;
+  const sntk_train_cfg_t *train;
+  const sntk_ckpt_cfg_t *ckpt;
+  const sntk_model_cfg_t *model;
+  const sntk_ntk_cfg_t *ntk;
+  const sntk_parallel_cfg_t *parallel;
+  int64_t data_seed; /* recorded as results.h5's data_seed */
+  int store_data;    /* write the training set as /data/X and /data/Y */
+} sntk_train_setup_t;
 
-/* Collective. `softntk train`: sntk_train_run on the training set of the [data] section. */
-int sntk_train_main(const struct sntk_ctx *ctx, const struct sntk_deck *deck,
-                    const sntk_run_opts_t *opts);
+/* Collective. Refuse (SNTK_ERR_INPUT, agreed by the caller) a run whose n x d inputs and n x k
+ * targets (replicated on every rank), model and gradient (chunk: train.chunk) need more memory per
+ * rank than the node offers, before anything large is allocated. */
+int sntk_train_check_memory(MPI_Comm comm, const sntk_model_cfg_t *mc, int64_t chunk, int64_t n,
+                            int64_t d, int64_t k);
+
+/* Collective. Run gradient descent on `problem`: model, loop with checkpoints, progress lines,
+ * results.h5 in the run directory. Returns 0, SNTK_STOPPED (3) after a requested stop with a valid
+ * checkpoint, or an agreed error code (message on every rank). */
+int sntk_train_run(const struct sntk_ctx *ctx, const sntk_train_setup_t *setup,
+                   const sntk_run_opts_t *opts, const sntk_problem_t *problem);
 
 #endif

@@ -2,12 +2,13 @@
  * A thin dispatcher over the library; every rank runs it, only rank 0 prints. The process exit
  * status is the agreed status: 0 done, 1 runtime error, 2 usage or input error, 3 stopped early
  * with a valid checkpoint. */
-#include "softntk/bench.h"
+#include "softntk/commands.h"
 #include "softntk/blasinfo.h"
 #include "softntk/deck.h"
 #include "softntk/diffusion.h"
 #include "softntk/error.h"
 #include "softntk/grid.h"
+#include "softntk/h5util.h"
 #include "softntk/inspect.h"
 #include "softntk/log.h"
 #include "softntk/ntk.h"
@@ -219,7 +220,7 @@ static int run_locked(const sntk_ctx_t *ctx, const command_t *c, const sntk_deck
                       const sntk_run_opts_t *opts) {
   const sntk_run_cfg_t *rc = &deck->run;
   char trajectory[17];
-  sntk_deck_trajectory_hash(deck->text, trajectory);
+  sntk_config_trajectory_hash(sntk_deck_sections, deck->text, trajectory);
   const sntk_runlock_opts_t lo = {c->name, deck->hash, trajectory, rc->lock, rc->lock_wait};
   sntk_runlock_t *lock = NULL;
   char dir[4096];

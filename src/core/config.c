@@ -326,15 +326,6 @@ static void value_text(const void *secbase, const sntk_key_t *k, char *out, size
   }
 }
 
-int sntk_config_get_text(const sntk_config_t *cfg, const char *section, const char *key, char *out,
-                         size_t len) {
-  lookup_t lk;
-  if (!find_key(cfg->sections, section, key, &lk))
-    return sntk_error(SNTK_ERR_INPUT, "unknown key %s.%s", section, key);
-  value_text((const char *)cfg->base + lk.sec->offset, lk.key, out, len);
-  return SNTK_OK;
-}
-
 char *sntk_config_format(const sntk_config_t *cfg) {
   size_t cap = 4096, used = 0;
   char *out = malloc(cap), val[SNTK_STR];
@@ -421,7 +412,8 @@ int sntk_int_list(const char *text, int64_t lo, int64_t hi, int64_t max_count, i
   for (int pass = 0; pass < 2; pass++) {
     snprintf(buf, sizeof buf, "%s", text);
     n = 0;
-    for (char *save = NULL, *it = strtok_r(buf, ", ", &save); it; it = strtok_r(NULL, ", ", &save)) {
+    for (char *save = NULL, *it = strtok_r(buf, ", ", &save); it;
+         it = strtok_r(NULL, ", ", &save)) {
       if (list_item(it, lo, hi, &a, &b, why, len)) return 1;
       if (b - a >= max_count || n + (b - a + 1) > max_count)
         return snprintf(why, len, "more than %lld values", (long long)max_count), 1;
@@ -434,4 +426,64 @@ int sntk_int_list(const char *text, int64_t lo, int64_t hi, int64_t max_count, i
   }
   *count = n;
   return 0;
+}
+
+int sntk_config_text_value(const char *text, const char *section, const char *key, char *out,
+                           size_t len) {
+  char head[128], want[128];
+  snprintf(head, sizeof head, "[%s]\n", section);
+  snprintf(want, sizeof want, "\n%s = ", key);
+  out[0] = '\0';
+  const char *sec = strstr(text, head);
+  if (!sec) return 0;
+  const char *end = strstr(sec + 1, "\n[");
+  const char *p = strstr(sec + strlen(head) - 1, want);
+  if (!p || (end && p > end)) return 0;
+  p += strlen(want);
+  size_t n = strcspn(p, "\n");
+  if (n >= len) n = len - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+  return 1;
+}
+
+/* Does a resolved config text hold section [name] (a line of its own)? */
+static int has_section(const char *text, const char *name) {
+  char head[128];
+  snprintf(head, sizeof head, "\n[%s]\n", name);
+  return strncmp(text, head + 1, strlen(head + 1)) == 0 || strstr(text, head) != NULL;
+}
+
+int sntk_config_same_trajectory(const sntk_section_t *sections, const char *a, const char *b,
+                                char *diff, size_t len) {
+  char va[SNTK_STR], vb[SNTK_STR];
+  size_t used = 0;
+  diff[0] = '\0';
+  for (const sntk_section_t *s = sections; s->name; s++) {
+    if (!has_section(a, s->name) || !has_section(b, s->name)) continue;
+    for (const sntk_key_t *k = s->keys; k->name; k++) {
+      if (!(k->flags & SNTK_KEY_TRAJECTORY)) continue;
+      if (!sntk_config_text_value(a, s->name, k->name, va, sizeof va))
+        snprintf(va, sizeof va, "%s", k->def);
+      if (!sntk_config_text_value(b, s->name, k->name, vb, sizeof vb))
+        snprintf(vb, sizeof vb, "%s", k->def);
+      if (strcmp(va, vb) != 0 && used < len)
+        used += (size_t)snprintf(diff + used, len - used, "%s%s.%s = %s there, %s here",
+                                 used ? "; " : "", s->name, k->name, va, vb);
+    }
+  }
+  return used == 0;
+}
+
+void sntk_config_trajectory_hash(const sntk_section_t *sections, const char *text, char out[17]) {
+  char buf[16384], v[SNTK_STR];
+  size_t used = 0;
+  buf[0] = '\0';
+  for (const sntk_section_t *s = sections; s->name; s++)
+    for (const sntk_key_t *k = s->keys; k->name && used < sizeof buf; k++) {
+      if (!(k->flags & SNTK_KEY_TRAJECTORY)) continue;
+      sntk_config_text_value(text, s->name, k->name, v, sizeof v);
+      used += (size_t)snprintf(buf + used, sizeof buf - used, "%s.%s=%s\n", s->name, k->name, v);
+    }
+  sntk_hash_hex(buf, out);
 }

@@ -1,7 +1,6 @@
 /* Error message, trace and collective agreement (see include/softntk/error.h). */
 #include "softntk/error.h"
 
-#include <hdf5.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,31 +75,10 @@ int sntk_check_mpi(int rc, const char *call, const char *file, int line) {
   return SNTK_ERR_RUNTIME;
 }
 
-/* H5Ewalk callback (upward walk): keep the innermost description, the root cause. */
-static herr_t h5_walk(unsigned n, const H5E_error2_t *e, void *data) {
-  char *out = data;
-  if (n == 0 && e->desc) snprintf(out, 512, "%s", e->desc);
-  return 0;
-}
-
-int sntk_check_h5(int failed, const char *call, const char *file, int line) {
-  if (!failed) return SNTK_OK;
-  char desc[512] = "";
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_walk, desc);
-  H5Eclear2(H5E_DEFAULT);
-  sntk_error(SNTK_ERR_RUNTIME, "HDF5 call failed: %s%s%s", call, desc[0] ? ": " : "", desc);
-  sntk_error_trace("HDF5", file, line);
-  return SNTK_ERR_RUNTIME;
-}
-
 int sntk_check_alloc(const void *p, size_t bytes, const char *what, const char *file, int line) {
   if (p) return SNTK_OK;
   sntk_error(SNTK_ERR_RUNTIME, "out of memory allocating %s (%.3g MiB)", what,
              (double)bytes / (1024.0 * 1024.0));
   sntk_error_trace("alloc", file, line);
   return SNTK_ERR_RUNTIME;
-}
-
-void sntk_h5_quiet(void) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }

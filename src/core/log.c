@@ -18,10 +18,6 @@ void sntk_log_init(MPI_Comm comm) {
   g_root = rank == 0;
 }
 
-int sntk_log_is_root(void) {
-  return g_root;
-}
-
 void sntk_log_set_quiet(int quiet) {
   g_quiet = quiet;
 }

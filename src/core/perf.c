@@ -3,7 +3,6 @@
 
 #include "softntk/error.h"
 #include "softntk/log.h"
-#include "softntk/results.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,63 +32,58 @@ void sntk_perf_reset(void) {
   memset(g_ev, 0, sizeof g_ev);
 }
 
-sntk_perf_total_t sntk_perf_get(sntk_event_t ev) {
-  sntk_perf_total_t t = {g_ev[ev].seconds, g_ev[ev].flops, g_ev[ev].count};
-  return t;
+double sntk_wtime_sync(MPI_Comm comm) {
+  MPI_Barrier(comm);
+  return MPI_Wtime();
 }
 
-int sntk_perf_report(MPI_Comm comm, double wall, struct sntk_results *res) {
+double sntk_tmax(MPI_Comm comm, double t) {
+  double m = t;
+  MPI_Allreduce(&t, &m, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return m;
+}
+
+void sntk_perf_summary_free(sntk_perf_summary_t *s) {
+  free(s->flops_rank);
+  s->flops_rank = NULL;
+}
+
+int sntk_perf_summary(MPI_Comm comm, double wall, sntk_perf_summary_t *s) {
   enum { N = SNTK_EV_COUNT };
-  double t[N], tmin[N], tmax[N], tsum[N], f[N], fsum[N], cnt[N], cmax[N];
+  double t[N], tsum[N], f[N], cnt[N];
   int size;
   MPI_Comm_size(comm, &size);
+  memset(s, 0, sizeof *s);
+  s->nranks = size;
+  s->wall = wall;
   for (int e = 0; e < N; e++) {
     t[e] = g_ev[e].seconds;
     f[e] = g_ev[e].flops;
     cnt[e] = (double)g_ev[e].count;
   }
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(t, tmin, N, MPI_DOUBLE, MPI_MIN, comm)));
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(t, tmax, N, MPI_DOUBLE, MPI_MAX, comm)));
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(t, s->time_min, N, MPI_DOUBLE, MPI_MIN, comm)));
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(t, s->time_max, N, MPI_DOUBLE, MPI_MAX, comm)));
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(t, tsum, N, MPI_DOUBLE, MPI_SUM, comm)));
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(f, fsum, N, MPI_DOUBLE, MPI_SUM, comm)));
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(cnt, cmax, N, MPI_DOUBLE, MPI_MAX, comm)));
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(f, s->flops, N, MPI_DOUBLE, MPI_SUM, comm)));
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(cnt, s->count, N, MPI_DOUBLE, MPI_MAX, comm)));
+  /* every rank's own count beside the sum: equal totals across P say little if one rank's share
+   * is wrong (experiments/scaling checks each rank's share against its neuron block) */
+  int err = SNTK_ALLOC(s->flops_rank, (size_t)size * N);
+  err = sntk_agree(comm, err);
+  if (err) return err;
+  SNTK_CALL(SNTK_MPI(MPI_Allgather(f, N, MPI_DOUBLE, s->flops_rank, N, MPI_DOUBLE, comm)));
   sntk_log("phase summary over %d rank(s), wall %.3f s (times: min / avg / max over ranks)", size,
            wall);
   sntk_log("  %-14s %9s %10s %10s %10s %7s %6s %10s", "event", "count", "min (s)", "avg (s)",
            "max (s)", "max/min", "%wall", "GFlop/s");
-  double avg[N];
   for (int e = 0; e < N; e++) {
-    avg[e] = tsum[e] / size;
-    if (cmax[e] == 0) continue;
-    double rate = tmax[e] > 0 ? fsum[e] / tmax[e] / 1e9 : 0.0;
-    sntk_log("  %-14s %9.0f %10.4f %10.4f %10.4f %7.2f %6.1f %10.2f", sntk_event_names[e], cmax[e],
-             tmin[e], avg[e], tmax[e], tmin[e] > 0 ? tmax[e] / tmin[e] : 1.0,
-             wall > 0 ? 100.0 * tmax[e] / wall : 0.0, rate);
+    s->time_avg[e] = tsum[e] / size;
+    if (s->count[e] == 0) continue;
+    double rate = s->time_max[e] > 0 ? s->flops[e] / s->time_max[e] / 1e9 : 0.0;
+    sntk_log("  %-14s %9.0f %10.4f %10.4f %10.4f %7.2f %6.1f %10.2f", sntk_event_names[e],
+             s->count[e], s->time_min[e], s->time_avg[e], s->time_max[e],
+             s->time_min[e] > 0 ? s->time_max[e] / s->time_min[e] : 1.0,
+             wall > 0 ? 100.0 * s->time_max[e] / wall : 0.0, rate);
   }
-  if (!res) return SNTK_OK;
-  SNTK_CALL(sntk_results_strings(res, "/perf/event", N, sntk_event_names,
-                                 "phase names, one per row of the other /perf datasets"));
-  SNTK_CALL(sntk_results_matrix(res, "/perf/count", N, 0, cmax, "1",
-                                "times the phase ran (max over ranks)"));
-  SNTK_CALL(sntk_results_matrix(res, "/perf/time_min", N, 0, tmin, "s",
-                                "phase time, minimum over ranks"));
-  SNTK_CALL(
-      sntk_results_matrix(res, "/perf/time_avg", N, 0, avg, "s", "phase time, average over ranks"));
-  SNTK_CALL(sntk_results_matrix(res, "/perf/time_max", N, 0, tmax, "s",
-                                "phase time, maximum over ranks"));
-  SNTK_CALL(sntk_results_matrix(res, "/perf/flops", N, 0, fsum, "1",
-                                "floating-point operations of the phase, summed over ranks"));
-  /* every rank's own count beside the sum: equal totals across P say little if one rank's share
-   * is wrong (experiments/scaling checks each rank's share against its neuron block) */
-  double *frank = malloc((size_t)size * N * sizeof *frank);
-  if (!frank)
-    return sntk_error(SNTK_ERR_RUNTIME, "perf: no memory for a %d x %d flop table", size, (int)N);
-  int rc = SNTK_MPI(MPI_Allgather(f, N, MPI_DOUBLE, frank, N, MPI_DOUBLE, comm));
-  if (rc == SNTK_OK)
-    rc = sntk_results_matrix(res, "/perf/flops_rank", size, N, frank, "1",
-                             "floating-point operations of the phase on each rank (row: rank)");
-  free(frank);
-  SNTK_CALL(rc);
-  SNTK_CALL(sntk_results_attr_f64(res, "perf_wall_time", wall));
   return SNTK_OK;
 }

@@ -15,6 +15,8 @@
  * against the noisy labels x_0 instead of f* = E[x_0 | x_t]: the same minimiser, plus a constant.
  */
 #include "diffusion_impl.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 #include "softntk/perf.h"
@@ -101,7 +103,7 @@ done:
   return err;
 }
 
-void diff_eval_errors(const sntk_diff_eval_t *e, const double *F, sntk_diff_errors_t *out) {
+void sntk_diff_eval_errors(const sntk_diff_eval_t *e, const double *F, sntk_diff_errors_t *out) {
   const int64_t d = e->d, nb = e->nbins;
   double loss = 0.0, error = 0.0, unweighted = 0.0;
   double *ub = out->bins_unweighted;
@@ -132,7 +134,7 @@ void diff_eval_errors(const sntk_diff_eval_t *e, const double *F, sntk_diff_erro
   out->error_unweighted = ub && e->exact ? unweighted : NAN;
 }
 
-double diff_kl_T_bound(const sntk_target_t *tg, double T) {
+double sntk_diff_kl_T_bound(const sntk_target_t *tg, double T) {
   if (!sntk_target_exact(tg)) return NAN;
   /* p_T = sum_c w_c N(alpha mu_c, v I): KL is convex, so KL(p_T || N(0, I)) <= sum_c w_c
    * KL(N(alpha mu_c, v I) || N(0, I)) = sum_c w_c (d v + alpha^2 |mu_c|^2 - d - d ln v) / 2 */
@@ -152,6 +154,6 @@ int sntk_diff_eval_run(sntk_diff_eval_t *e, sntk_model_t *md, sntk_diff_errors_t
   int err = sntk_model_forward(md, e->Z, e->n, e->F);
   sntk_perf_stop(SNTK_EV_SCORE_EVAL, 0.0);
   SNTK_CALL(err);
-  diff_eval_errors(e, e->F, out);
+  sntk_diff_eval_errors(e, e->F, out);
   return SNTK_OK;
 }

@@ -3,6 +3,9 @@
  * over the ranks of the communicator (projections and rows of the kernel sums) and the partial sums
  * are reduced, so the values depend on the rank count through round-off only. */
 #include "softntk/diffusion.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
+#include "softntk/metrics.h"
 
 #include "softntk/error.h"
 #include "softntk/parallel.h"

@@ -1,6 +1,8 @@
 /* The forward Ornstein-Uhlenbeck process, the network's input map and the training triples
  * (x_0, t ~ U[t0, T], xi) of denoising score matching, each a pure function of its stream key. */
 #include "softntk/diffusion.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 

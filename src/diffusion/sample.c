@@ -19,6 +19,11 @@
  * /samples at its end; `softntk sample` loads a run's checkpoint and writes it into
  * <run dir>/samples.h5. */
 #include "diffusion_impl.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
+#include "softntk/sampler.h"
+#include "softntk/metrics.h"
+#include "softntk/results.h"
 
 #include "softntk/error.h"
 #include "softntk/log.h"
@@ -32,8 +37,7 @@ enum { SET_LEARNED, SET_EXACT, SET_NOISE, SET_GAUSSIAN, SET_KERNEL, NSETS };
 static const char *const set_names[NSETS] = {"learned", "exact", "noise", "gaussian", "kernel"};
 static const char *const set_help[NSETS] = {
     "the reverse process with the network's score",
-    "the same sampler with the exact score of the mixture",
-    "N(0, I), the sampler's start x_T",
+    "the same sampler with the exact score of the mixture", "N(0, I), the sampler's start x_T",
     "the moment-matched Gaussian of the target at t0",
     "the sampler with the score of NTK kernel regression with H*"};
 
@@ -82,7 +86,8 @@ static void target_moments(const sntk_target_t *tg, double *m, double *S) {
   }
   for (int64_t a = 0; a < d; a++)
     for (int64_t b = 0; b < d; b++)
-      S[a * d + b] += -m[a] * m[b] + (a == b && tg->kind == SNTK_DIFF_GMM ? tg->width * tg->width : 0);
+      S[a * d + b] +=
+          -m[a] * m[b] + (a == b && tg->kind == SNTK_DIFF_GMM ? tg->width * tg->width : 0);
 }
 
 /* Samples of the moment-matched Gaussian at t0: alpha m + L xi, L L^T = alpha^2 S + sigma^2 I
@@ -99,8 +104,9 @@ static int draw_gaussian(const sntk_target_t *tg, double t0, uint64_t seed, int6
   for (int64_t i = 0; i < d * d; i++) L[i] *= a * a;
   for (int64_t i = 0; i < d; i++) L[i * d + i] += s2;
   if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (int)d, L, (int)d) != 0)
-    SNTK_TRY(sntk_error(SNTK_ERR_RUNTIME, "the moment-matched Gaussian's covariance at t0 = %g is "
-                                          "not positive definite",
+    SNTK_TRY(sntk_error(SNTK_ERR_RUNTIME,
+                        "the moment-matched Gaussian's covariance at t0 = %g is "
+                        "not positive definite",
                         t0));
   for (int64_t i = 0; i < n; i++) {
     sntk_rng_t s;
@@ -274,8 +280,7 @@ int sntk_diffusion_sample_report(MPI_Comm comm, const sntk_diffusion_cfg_t *cfg,
   draw_reference(tg, seed, SNTK_RNG_DIFF_REF, 0, n, ref);
   sntk_sampler_times(&sp, times);
   SNTK_TRY(sntk_sampler_run(&sp, sntk_score_learned, &ln, n, d, sets[SET_LEARNED].X));
-  if (exact)
-    SNTK_TRY(sntk_sampler_run(&sp, sntk_score_exact, (void *)tg, n, d, sets[SET_EXACT].X));
+  if (exact) SNTK_TRY(sntk_sampler_run(&sp, sntk_score_exact, (void *)tg, n, d, sets[SET_EXACT].X));
   if (kernel) SNTK_TRY(sntk_sampler_run(&sp, kernel, kernel_ctx, n, d, sets[SET_KERNEL].X));
   draw_noise(seed, n, d, sets[SET_NOISE].X);
   SNTK_TRY(sntk_agree(comm, draw_gaussian(tg, cfg->t0, seed, n, sets[SET_GAUSSIAN].X)));

@@ -10,6 +10,9 @@
  * samplers with different score fields see the same randomness, which separates score error from
  * sampling noise. */
 #include "softntk/diffusion.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
+#include "softntk/sampler.h"
 
 #include "softntk/error.h"
 #include "softntk/perf.h"

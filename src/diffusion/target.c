@@ -7,6 +7,8 @@
  *   E[x_0 | x_t = x] = sum_c r_c (mu_c + (alpha_t s^2 / v_t)(x - alpha_t mu_c)),
  * and Tweedie's formula (alpha_t E[x_0 | x] - x) / sigma_t^2 = grad log p_t(x) holds exactly. */
 #include "diffusion_impl.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"

@@ -1,5 +1,6 @@
 /* Elementwise kernels of the forward and backward passes. Compiled with -fopenmp-simd
- * -fno-math-errno so that exp vectorises through glibc's libmvec (see kernels.c). Not collective.
+ * -fno-math-errno -ffp-contract=fast; exp is computed inline so that the loops vectorise completely
+ * (kernels.c says why not through libmvec). Not collective.
  * Row-major c x n blocks with leading dimension n. */
 #ifndef SOFTNTK_MODEL_KERNELS_H
 #define SOFTNTK_MODEL_KERNELS_H

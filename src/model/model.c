@@ -27,16 +27,16 @@ static int check_scale(const char *text, char *why, size_t len) {
 
 #define OFF(f) offsetof(sntk_model_cfg_t, f)
 const sntk_key_t sntk_model_keys[] = {
-    {"activation", SNTK_T_CHOICE, OFF(activation), "softmax", 0, 0, 0, sntk_activation_names, NULL,
+    {"activation", SNTK_T_CHOICE, OFF(activation), "softmax", 0, 0, SNTK_KEY_TRAJECTORY, sntk_activation_names, NULL,
      "hidden activation: softmax over the m neurons, exp, or relu"},
-    {"width", SNTK_T_INT, OFF(width), "1024", 1, 1e12, 0, NULL, NULL,
+    {"width", SNTK_T_INT, OFF(width), "1024", 1, 1e12, SNTK_KEY_TRAJECTORY, NULL, NULL,
      "hidden width m (at least the number of MPI ranks)"},
-    {"sigma", SNTK_T_REAL, OFF(sigma), "1", 0, INFINITY, SNTK_KEY_MIN_OPEN, NULL, NULL,
+    {"sigma", SNTK_T_REAL, OFF(sigma), "1", 0, INFINITY, SNTK_KEY_MIN_OPEN | SNTK_KEY_TRAJECTORY, NULL, NULL,
      "initial weights w_r(0) ~ N(0, sigma^2 I)"},
-    {"output_scale", SNTK_T_STRING, OFF(output_scale), "paper", 0, 0, 0, NULL, check_scale,
+    {"output_scale", SNTK_T_STRING, OFF(output_scale), "paper", 0, 0, SNTK_KEY_TRAJECTORY, NULL, check_scale,
      "paper (softmax m, exp 1, relu 1/sqrt(m)), ntk (softmax sqrt(m), exp and relu 1/sqrt(m)), or "
      "a number"},
-    {"init", SNTK_T_CHOICE, OFF(init), "coupled", 0, 0, 0, inits, NULL,
+    {"init", SNTK_T_CHOICE, OFF(init), "coupled", 0, 0, SNTK_KEY_TRAJECTORY, inits, NULL,
      "random: independent neurons; coupled: pairs with equal w and opposite a (F(0) = 0)"},
     {NULL}};
 #undef OFF

@@ -269,7 +269,7 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
   const int nk = (int)ntk->nk, one = 1;
   const int64_t mpad = ntk->U1.n;
   const double nu = ntk->model->nu;
-  double t0 = ntk_wtime(ntk->comm), t_redist = 0.0, t_syrk = 0.0;
+  double t0 = sntk_wtime_sync(ntk->comm), t_redist = 0.0, t_syrk = 0.0;
   const double P = ntk->size, nkd = (double)ntk->nk;
   sntk_perf_start(SNTK_EV_NTK_FEATURES);
   int ferr = features(ntk, W);
@@ -312,10 +312,10 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
   int err = sntk_agree(ntk->comm, kx_apply(ntk, H, KX_HADAMARD));
   sntk_perf_stop(SNTK_EV_NTK_HADAMARD, 0.0);
   double t3 = MPI_Wtime();
-  ntk->t_features = ntk_tmax(ntk->comm, t1 - t0);
-  ntk->t_redist = ntk_tmax(ntk->comm, t_redist);
-  ntk->t_syrk = ntk_tmax(ntk->comm, t_syrk + (t2 - t1 - t_redist - t_syrk));
-  ntk->t_hadamard = ntk_tmax(ntk->comm, t3 - t2);
+  ntk->t_features = sntk_tmax(ntk->comm, t1 - t0);
+  ntk->t_redist = sntk_tmax(ntk->comm, t_redist);
+  ntk->t_syrk = sntk_tmax(ntk->comm, t_syrk + (t2 - t1 - t_redist - t_syrk));
+  ntk->t_hadamard = sntk_tmax(ntk->comm, t3 - t2);
   return err;
 }
 

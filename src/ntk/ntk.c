@@ -71,17 +71,6 @@ const sntk_key_t sntk_ntk_keys[] = {
     {NULL}};
 #undef OFF
 
-double ntk_wtime(MPI_Comm comm) {
-  MPI_Barrier(comm);
-  return MPI_Wtime();
-}
-
-double ntk_tmax(MPI_Comm comm, double t) {
-  double m = t;
-  MPI_Allreduce(&t, &m, 1, MPI_DOUBLE, MPI_MAX, comm);
-  return m;
-}
-
 static int make_grids(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par) {
   int pr, pc;
   SNTK_CALL(sntk_grid_shape(par->grid, ntk->size, &pr, &pc));
@@ -227,6 +216,8 @@ static const sntk_column_t ntk_cols[NC] = {
 
 int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_series_t *s) {
   char grid[64];
+  s->declared = 1;
+  s->neig = neig;
   SNTK_CALL(sntk_results_series(res, "/ntk", NC, ntk_cols, &s->rows));
   SNTK_CALL(
       sntk_results_rows(res, "/ntk", "eigenvalues", neig, "1",

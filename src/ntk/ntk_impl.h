@@ -71,12 +71,6 @@ int ntk_regression(sntk_ntk_t *ntk, const sntk_dataset_t *tr, const sntk_dataset
  * (nk values) on every rank. */
 int ntk_symv(const sntk_dmat_t *A, const double *x, double *y);
 
-/* Collective. Wall time after a barrier (phase boundaries). */
-double ntk_wtime(MPI_Comm comm);
-
-/* Collective. Maximum of a local duration over ranks. */
-double ntk_tmax(MPI_Comm comm, double t);
-
 /* Collective. Write the symmetric nk x nk matrix H as dataset `name` in group `group` of the HDF5
  * file `path`, which no process may hold open: every rank writes its local blocks through MPI-IO
  * with collective transfers. */
@@ -86,6 +80,8 @@ int ntk_write_gram(const sntk_dmat_t *H, const char *path, const char *group, co
 /* The /ntk series of a results file. */
 typedef struct ntk_series {
   int rows, eig;
+  int declared; /* set by ntk_series_declare */
+  int64_t neig; /* eigenvalues per snapshot */
 } ntk_series_t;
 
 /* Collective. Declare the /ntk series (one row per snapshot, neig eigenvalues) and its attributes.
@@ -94,6 +90,11 @@ int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_s
 
 /* Not collective. Buffer one snapshot's rows. */
 int ntk_series_append(sntk_results_t *res, const ntk_series_t *s, const sntk_ntk_snap_t *snap);
+
+/* Collective. One snapshot of H at `step` (sntk_ntk_snapshot) logged and appended to the /ntk series
+ * (declared on first use from the snapshot's size), flushed, and with ntk.save_gram the Gram matrix
+ * as /ntk/gram_<step>: the one pipeline of `softntk ntk` and the training tracker. */
+int ntk_snapshot_record(sntk_ntk_t *ntk, sntk_results_t *res, ntk_series_t *series, int64_t step);
 
 /* Rank 0 prints one snapshot's summary line. */
 void ntk_log_snapshot(const sntk_ntk_t *ntk, const sntk_ntk_snap_t *snap);

@@ -67,11 +67,11 @@ int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *
   *logdet = NAN;
   sntk_dmat_copy(L, A);
   if (shift != 0.0) sntk_dmat_shift_diag(L, shift, ntk->nk);
-  double t0 = ntk_wtime(ntk->comm);
+  double t0 = sntk_wtime_sync(ntk->comm);
   sntk_perf_start(SNTK_EV_NTK_CHOLESKY);
   pdpotrf_("L", &nk, L->a, &one, &one, L->desc, &info, 1);
   sntk_perf_stop(SNTK_EV_NTK_CHOLESKY, (double)nk * nk * nk / 3.0 / ntk->size);
-  ntk->t_chol = ntk_tmax(ntk->comm, MPI_Wtime() - t0);
+  ntk->t_chol = sntk_tmax(ntk->comm, MPI_Wtime() - t0);
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, ntk->comm)));
   if (info < 0) return sntk_error(SNTK_ERR_RUNTIME, "PDPOTRF rejected argument %d", -info);
   if (info > 0) {
@@ -427,11 +427,11 @@ static int eigen_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t 
 int sntk_ntk_eigen(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,
                    const char *what) {
   sntk_dmat_copy(&ntk->work, A);
-  double t0 = ntk_wtime(ntk->comm);
+  double t0 = sntk_wtime_sync(ntk->comm);
   sntk_perf_start(SNTK_EV_NTK_EIGEN);
   int err = eigen_solve(ntk, A, kind, q, neig, what);
   sntk_perf_stop(SNTK_EV_NTK_EIGEN, 0.0);
-  ntk->t_eig = ntk_tmax(ntk->comm, MPI_Wtime() - t0);
+  ntk->t_eig = sntk_tmax(ntk->comm, MPI_Wtime() - t0);
   SNTK_CALL(err);
   if (kind == SNTK_SPECTRUM_VALUES) return SNTK_OK;
   return check_pairs(ntk, A, *neig, what);

@@ -13,12 +13,10 @@
 struct sntk_ntk_tracker {
   sntk_ntk_t *ntk;
   const sntk_dataset_t *ds;
-  int64_t every;      /* ntk.every */
-  int64_t steps;      /* train.steps: length of the linearised loss curve */
-  double eta;         /* the learning rate of the run (NaN until set) */
+  int64_t every; /* ntk.every */
+  int64_t steps; /* train.steps: length of the linearised loss curve */
+  double eta;    /* the learning rate of the run (NaN until set) */
   ntk_series_t series;
-  int declared;
-  int64_t neig; /* eigenvalues per snapshot */
   int64_t snapshots;
 };
 
@@ -45,10 +43,9 @@ int sntk_ntk_tracker_open(sntk_ntk_tracker_t *trk, sntk_results_t *res) {
   if (!trk) return SNTK_OK;
   const sntk_ntk_t *ntk = trk->ntk;
   const int64_t q = ntk->cfg.q;
-  trk->neig = ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && 2 * q < ntk->nk ? 2 * q : ntk->nk;
-  SNTK_CALL(ntk_series_declare(trk->ntk, res, trk->neig, &trk->series));
-  trk->declared = 1;
-  return SNTK_OK;
+  const int64_t neig =
+      ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && 2 * q < ntk->nk ? 2 * q : ntk->nk;
+  return ntk_series_declare(trk->ntk, res, neig, &trk->series);
 }
 
 void sntk_ntk_tracker_set_eta(sntk_ntk_tracker_t *trk, double eta) {
@@ -56,7 +53,6 @@ void sntk_ntk_tracker_set_eta(sntk_ntk_tracker_t *trk, double eta) {
 }
 
 int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t t) {
-  sntk_ntk_snap_t snap;
   if (!trk || t % trk->every != 0) return SNTK_OK;
   sntk_ntk_t *ntk = trk->ntk;
   if (!trk->snapshots)
@@ -65,22 +61,9 @@ int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t 
              (long long)trk->every, sntk_spectrum_names[ntk->cfg.spectrum],
              ntk->cfg.limit ? "on" : "off", ntk->grid->nprow, ntk->grid->npcol, (long long)ntk->nb,
              ntk->mem_need / 1073741824.0);
-  SNTK_CALL(sntk_ntk_snapshot(ntk, t, &snap));
-  ntk_log_snapshot(ntk, &snap);
-  if (!trk->declared) SNTK_CALL(sntk_ntk_tracker_open(trk, res));
-  if (snap.neig != trk->neig)
-    return sntk_error(SNTK_ERR_RUNTIME, "NTK snapshot of step %lld has %lld eigenvalues, %lld expected",
-                      (long long)t, (long long)snap.neig, (long long)trk->neig);
-  SNTK_CALL(ntk_series_append(res, &trk->series, &snap));
-  SNTK_CALL(sntk_results_flush(res));
+  SNTK_CALL(ntk_snapshot_record(ntk, res, &trk->series, t));
   if (t == 0 && ntk->cfg.spectrum == SNTK_SPECTRUM_FULL)
     SNTK_CALL(ntk_linearised_write(ntk, trk->ds, trk->eta, trk->steps, res));
-  if (ntk->cfg.save_gram) {
-    char name[64];
-    snprintf(name, sizeof name, "gram_%lld", (long long)t);
-    SNTK_CALL(ntk_write_gram(&ntk->H, sntk_results_path(res), "/ntk", name,
-                             "normalised NTK H = nu J J^T / gamma^2 at this step, nk x nk"));
-  }
   trk->snapshots++;
   return SNTK_OK;
 }

@@ -18,7 +18,8 @@
 static int check_compatible(const char *path, const sntk_ckpt_meta_t *meta, void *ctx) {
   const trainer_t *tr = ctx;
   char diff[2048] = "", a[SNTK_STR], b[SNTK_STR];
-  int same = sntk_deck_same_trajectory(meta->config, tr->deck->text, diff, sizeof diff);
+  int same = sntk_config_same_trajectory(tr->setup->config.sections, meta->config,
+                                         tr->setup->config.text, diff, sizeof diff);
   if (same && strcmp(meta->data_hash, tr->data_hash) != 0) {
     same = 0;
     snprintf(diff, sizeof diff, "the training data differ (data hash %s there, %s here)",
@@ -31,8 +32,8 @@ static int check_compatible(const char *path, const sntk_ckpt_meta_t *meta, void
                       path, diff);
   static const char *const notable[][2] = {{"train", "eta"}, {"train", "chunk"}, {NULL, NULL}};
   for (int i = 0; notable[i][0]; i++) {
-    sntk_deck_value(meta->config, notable[i][0], notable[i][1], a, sizeof a);
-    sntk_deck_value(tr->deck->text, notable[i][0], notable[i][1], b, sizeof b);
+    sntk_config_text_value(meta->config, notable[i][0], notable[i][1], a, sizeof a);
+    sntk_config_text_value(tr->setup->config.text, notable[i][0], notable[i][1], b, sizeof b);
     if (strcmp(a, b) != 0)
       sntk_warn("%s.%s = %s differs from the checkpoint's deck (%s): the continuation will not "
                 "match an uninterrupted run",
@@ -47,8 +48,8 @@ static int exists(const char *path) {
 
 /* Collective: a fresh results file with header and the /train series. */
 static int new_results(trainer_t *tr) {
-  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, tr->pb->command, tr->deck->text,
-                                tr->deck->hash, &tr->res));
+  SNTK_CALL(sntk_results_create(tr->ctx->comm, tr->results_path, tr->pb->command,
+                                tr->setup->config.text, tr->setup->config.hash, &tr->res));
   SNTK_CALL(sntk_trainer_results_header(tr));
   return sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series);
 }
@@ -87,7 +88,8 @@ static int same_run_without_checkpoint(const trainer_t *tr) {
   hid_t f = H5Fopen(tr->results_path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f >= 0) {
     char *hash = NULL;
-    if (sntk_h5_attr_read_str(f, "config_hash", &hash) == 0) same = !strcmp(hash, tr->deck->hash);
+    if (sntk_h5_attr_read_str(f, "config_hash", &hash) == 0)
+      same = !strcmp(hash, tr->setup->config.hash);
     free(hash);
     if (H5Aexists(f, "steps_done") > 0) same = 0; /* that run finished: its results stay */
     H5Fclose(f);
@@ -100,11 +102,11 @@ static int begin_fresh(trainer_t *tr, int n_ckpt) {
   int err = SNTK_OK;
   if (tr->ctx->rank == 0) {
     int has_results = exists(tr->results_path);
-    if (has_results && !n_ckpt && !tr->deck->run.overwrite && same_run_without_checkpoint(tr)) {
+    if (has_results && !n_ckpt && !tr->setup->run->overwrite && same_run_without_checkpoint(tr)) {
       sntk_log("%s was written (or torn) by an earlier attempt of this run that stopped before its "
                "first checkpoint: starting over",
                tr->results_path);
-    } else if ((has_results || n_ckpt) && !tr->deck->run.overwrite)
+    } else if ((has_results || n_ckpt) && !tr->setup->run->overwrite)
       err =
           sntk_error(SNTK_ERR_INPUT,
                      "%s already holds %s%s%s: continue it with --restart auto%s, or set "
@@ -124,13 +126,14 @@ static int begin_fresh(trainer_t *tr, int n_ckpt) {
  * checkpoint's series when it disagrees with them). */
 static int restore_results(trainer_t *tr, int64_t step, const sntk_series_set_t *hist) {
   int rebuilt = 0;
-  SNTK_CALL(sntk_results_resume(tr->ctx->comm, tr->results_path, tr->pb->command, tr->deck->text,
-                                tr->deck->hash, step, hist, &rebuilt, &tr->res));
+  SNTK_CALL(sntk_results_resume(tr->ctx->comm, tr->results_path, tr->pb->command,
+                                tr->setup->config.text, tr->setup->config.hash, step, hist,
+                                &rebuilt, &tr->res));
   if (rebuilt) SNTK_CALL(sntk_trainer_results_header(tr));
   SNTK_CALL(sntk_results_series(tr->res, "/train", NCOLS, sntk_train_cols, &tr->series));
   SNTK_CALL(sntk_results_flush(tr->res)); /* a rebuilt file receives the series here */
-  SNTK_CALL(sntk_results_attr_str(tr->res, "config", tr->deck->text));
-  SNTK_CALL(sntk_results_attr_str(tr->res, "config_hash", tr->deck->hash));
+  SNTK_CALL(sntk_results_attr_str(tr->res, "config", tr->setup->config.text));
+  SNTK_CALL(sntk_results_attr_str(tr->res, "config_hash", tr->setup->config.hash));
   SNTK_CALL(sntk_results_attr_i64(tr->res, "mpi_size", tr->ctx->size));
   SNTK_CALL(sntk_results_attr_i64(tr->res, "resumed_at_step", step));
   SNTK_CALL(open_problem(tr, step));
@@ -157,9 +160,9 @@ static int try_checkpoint(trainer_t *tr, const char *path, int *usable) {
   tr->start_step = meta.step;
   /* the run's learning rate: a number in the deck wins (a change is warned about above); auto keeps
    * the checkpoint's (NaN when the checkpoint predates the record: resolved again) */
-  if (!sntk_train_eta_fixed(&tr->deck->train, &tr->eta)) tr->eta = meta.eta;
-  double known[2] = {train_value(&h, "loss", 0), meta.step > 0 ? train_value(&h, "wall_time", -1)
-                                                               : 0.0};
+  if (!sntk_train_eta_fixed(tr->setup->train, &tr->eta)) tr->eta = meta.eta;
+  double known[2] = {train_value(&h, "loss", 0),
+                     meta.step > 0 ? train_value(&h, "wall_time", -1) : 0.0};
   err = SNTK_MPI(MPI_Bcast(known, 2, MPI_DOUBLE, 0, tr->ctx->comm));
   tr->loss0 = known[0];
   tr->wall_offset = isfinite(known[1]) ? known[1] : 0.0;
@@ -201,12 +204,11 @@ static int begin_auto(trainer_t *tr, const int64_t *steps, int n) {
 }
 
 int sntk_trainer_begin(trainer_t *tr, const char *restart) {
-  const sntk_deck_t *deck = tr->deck;
+  const sntk_train_setup_t *su = tr->setup;
   MPI_Comm comm = tr->ctx->comm;
   char logp[4300];
-  SNTK_CALL(
-      sntk_rundir_prepare(comm, deck->run.output_dir, deck->run.name, tr->dir, sizeof tr->dir));
-  sntk_ckpt_dir(tr->dir, deck->ckpt.dir, tr->ckpt_dir, sizeof tr->ckpt_dir);
+  SNTK_CALL(sntk_rundir_prepare(comm, su->run->output_dir, su->run->name, tr->dir, sizeof tr->dir));
+  sntk_ckpt_dir(tr->dir, su->ckpt->dir, tr->ckpt_dir, sizeof tr->ckpt_dir);
   snprintf(tr->results_path, sizeof tr->results_path, "%s/results.h5", tr->dir);
   snprintf(logp, sizeof logp, "%s/log.txt", tr->dir);
   SNTK_CALL(sntk_agree(comm, sntk_log_open_file(logp)));

@@ -3,7 +3,7 @@
  * problem (sntk_problem_t, train.h); `softntk train` itself fits the [data] section. */
 #include "softntk/train.h"
 
-#include "softntk/deck.h"
+#include "softntk/runfile.h"
 #include "softntk/error.h"
 #include "softntk/log.h"
 #include "softntk/ntk.h"
@@ -29,7 +29,7 @@ const sntk_key_t sntk_run_keys[] = {
      "run directory name (below output_dir)"},
     {"output_dir", SNTK_T_STRING, OFF(output_dir), "runs", 0, 0, 0, NULL, NULL,
      "directory holding run directories"},
-    {"seed", SNTK_T_INT, OFF(seed), "1", 0, 9e15, 0, NULL, NULL,
+    {"seed", SNTK_T_INT, OFF(seed), "1", 0, 9e15, SNTK_KEY_TRAJECTORY, NULL, NULL,
      "master seed of every random stream (data, weights, signs)"},
     {"overwrite", SNTK_T_BOOL, OFF(overwrite), "false", 0, 0, 0, NULL, NULL,
      "replace results.h5 and checkpoints of an earlier run with the same name"},
@@ -81,8 +81,8 @@ int sntk_train_resolve_eta(const sntk_train_cfg_t *cfg, sntk_model_t *md, const 
   double lambda;
   int iters;
   const double t0 = MPI_Wtime();
-  SNTK_CALL(sntk_model_jjt_max(md, ds, seed, SNTK_ETA_POWER_ITERS, SNTK_ETA_POWER_RTOL, &lambda,
-                               &iters));
+  SNTK_CALL(
+      sntk_model_jjt_max(md, ds, seed, SNTK_ETA_POWER_ITERS, SNTK_ETA_POWER_RTOL, &lambda, &iters));
   *eta = round_down_2(cfg->eta_factor / lambda);
   snprintf(rule, len,
            "train.eta = auto: eta_factor / lambda_max(J J^T) = %g / %.6e rounded down to two "
@@ -140,11 +140,12 @@ static void hms(double seconds, char *out, size_t len) {
 /* Collective. Memory one rank needs for n x d inputs and n x k targets (replicated on every rank),
  * the model and its gradient, checked against what the node offers before anything large is
  * allocated. */
-static int check_memory(MPI_Comm comm, const sntk_deck_t *deck, int64_t n, int64_t d, int64_t k) {
+int sntk_train_check_memory(MPI_Comm comm, const sntk_model_cfg_t *mc, int64_t cfg_chunk, int64_t n,
+                            int64_t d, int64_t k) {
   int P;
   MPI_Comm_size(comm, &P);
-  const int64_t m = deck->model.width, m_loc = (m + P - 1) / P;
-  const int64_t chunk = sntk_model_chunk_size(n, m, k, P, deck->train.chunk);
+  const int64_t m = mc->width, m_loc = (m + P - 1) / P;
+  const int64_t chunk = sntk_model_chunk_size(n, m, k, P, cfg_chunk);
   const double data = (double)n * (double)(d + k) * 8.0;
   const double model = (double)sntk_model_bytes(m_loc, d, k, chunk) + (double)(m_loc * d) * 8.0;
   int64_t avail;
@@ -161,29 +162,12 @@ static int check_memory(MPI_Comm comm, const sntk_deck_t *deck, int64_t n, int64
 }
 
 int sntk_trainer_results_header(trainer_t *tr) {
-  const sntk_deck_t *deck = tr->deck;
-  const sntk_model_t *md = tr->md;
-  const sntk_dataset_t *ds = &tr->ds;
+  const sntk_train_setup_t *su = tr->setup;
   sntk_results_t *res = tr->res;
-  SNTK_CALL(sntk_results_attr_i64(res, "n", ds->n));
-  SNTK_CALL(sntk_results_attr_i64(res, "d", ds->d));
-  SNTK_CALL(sntk_results_attr_i64(res, "k", ds->k));
-  SNTK_CALL(sntk_results_attr_i64(res, "m", md->m));
-  SNTK_CALL(sntk_results_attr_str(res, "activation", sntk_activation_names[md->act]));
-  SNTK_CALL(sntk_results_attr_f64(res, "gamma", md->gamma));
-  SNTK_CALL(sntk_results_attr_f64(res, "nu", md->nu));
-  SNTK_CALL(sntk_results_attr_f64(res, "sigma", md->sigma));
-  SNTK_CALL(sntk_results_attr_i64(res, "seed", deck->run.seed));
-  SNTK_CALL(sntk_results_attr_i64(res, "data_seed",
-                                  (int64_t)sntk_data_seed(&deck->data, deck->run.seed)));
-  SNTK_CALL(sntk_results_attr_i64(res, "chunk", md->chunk));
+  SNTK_CALL(
+      sntk_runfile_header(res, tr->md, &tr->ds, su->run->seed, su->data_seed, su->store_data));
+  SNTK_CALL(sntk_results_attr_i64(res, "chunk", tr->md->chunk));
   SNTK_CALL(sntk_results_attr_str(res, "data_hash", tr->data_hash));
-  if (deck->data.store) {
-    SNTK_CALL(sntk_results_matrix(res, "/data/X", ds->n, ds->d, ds->X, "1",
-                                  "training inputs, one sample per row"));
-    SNTK_CALL(sntk_results_matrix(res, "/data/Y", ds->n, ds->k, ds->Y, "1",
-                                  "training targets, one sample per row"));
-  }
   return tr->pb->header ? tr->pb->header(tr->pb->self, res) : SNTK_OK;
 }
 
@@ -191,26 +175,13 @@ int sntk_trainer_record(trainer_t *tr, const double *row) {
   return sntk_results_append(tr->res, tr->series, row);
 }
 
-/* The data line of the banner: the default problem's describe hook (self is the deck). */
-static void describe_data(void *self, const sntk_dataset_t *ds) {
-  static const char *src[] = {"sphere", "file"}, *tgt[] = {"teacher", "random labels"};
-  const sntk_data_cfg_t *dc = &((const sntk_deck_t *)self)->data;
-  const int sphere = dc->source == SNTK_SOURCE_SPHERE;
-  char norms[96] = "";
-  if (sphere && (dc->norm_min != 1.0 || dc->norm_max != 1.0))
-    snprintf(norms, sizeof norms, ", norms uniform in [%g, %g]", dc->norm_min, dc->norm_max);
-  sntk_log("  data : %s, n = %lld, d = %lld, k = %lld%s%s%s", src[dc->source], (long long)ds->n,
-           (long long)ds->d, (long long)ds->k, sphere ? ", " : "", sphere ? tgt[dc->target] : "",
-           norms);
-}
-
 static void log_banner(const trainer_t *tr) {
-  const sntk_deck_t *deck = tr->deck;
+  const sntk_train_setup_t *su = tr->setup;
   const sntk_model_t *md = tr->md;
   const int P = tr->ctx->size;
   int64_t lo = md->m / P, hi = lo + (md->m % P != 0);
-  sntk_log("softntk %s %s: deck %s (config hash %s)", sntk_version(), tr->pb->command, deck->origin,
-           deck->hash);
+  sntk_log("softntk %s %s: deck %s (config hash %s)", sntk_version(), tr->pb->command,
+           su->config.origin, su->config.hash);
   if (tr->pb->describe) tr->pb->describe(tr->pb->self, &tr->ds);
   sntk_log("  model: %s, m = %lld, %s init, sigma = %g, gamma = %.6g, nu = %.6g",
            sntk_activation_names[md->act], (long long)md->m,
@@ -219,15 +190,15 @@ static void log_banner(const trainer_t *tr) {
            (long long)lo, (long long)hi, (long long)md->chunk,
            sntk_model_bytes(hi, md->d, md->k, md->chunk) / 1048576.0);
   sntk_log("  train: steps %lld..%lld, eta = %g%s%s, output in %s", (long long)tr->start_step,
-           (long long)deck->train.steps, tr->eta, strcmp(deck->train.eta, "auto") ? "" : " (auto)",
-           deck->train.target_loss > 0 ? " (until target_loss)" : "", tr->dir);
+           (long long)su->train->steps, tr->eta, strcmp(su->train->eta, "auto") ? "" : " (auto)",
+           su->train->target_loss > 0 ? " (until target_loss)" : "", tr->dir);
   sntk_log("%8s %14s %14s %14s %10s %10s", "step", "loss", "grad_norm", "max_drift", "s/step",
            "ETA");
 }
 
 /* A non-finite loss, or one grown a million-fold over the initial loss, ends the run with advice.
  */
-static int diverged(const sntk_deck_t *deck, const sntk_model_t *md, double eta, int64_t t,
+static int diverged(const sntk_train_setup_t *su, const sntk_model_t *md, double eta, int64_t t,
                     double loss, double loss0) {
   char txt[32];
   snprintf(txt, sizeof txt, isnan(loss) ? "NaN" : isinf(loss) ? "infinite" : "%.6e", loss);
@@ -235,18 +206,18 @@ static int diverged(const sntk_deck_t *deck, const sntk_model_t *md, double eta,
     return sntk_error(SNTK_ERR_RUNTIME,
                       "loss is %s at initialisation: the outputs overflow; lower "
                       "model.output_scale (now %s) or model.sigma (now %g)",
-                      txt, deck->model.output_scale, md->sigma);
+                      txt, su->model->output_scale, md->sigma);
   if (md->act == SNTK_ACT_EXP && isinf(loss))
     return sntk_error(SNTK_ERR_RUNTIME,
                       "loss is infinite at step %lld: exp(w . x) overflowed (weights grew too "
                       "large); lower train.eta (now %g%s) or model.sigma (now %g)",
-                      (long long)t, eta, strcmp(deck->train.eta, "auto") ? "" : ", from auto",
+                      (long long)t, eta, strcmp(su->train->eta, "auto") ? "" : ", from auto",
                       md->sigma);
   return sntk_error(SNTK_ERR_RUNTIME,
                     "loss is %s at step %lld (initial loss %.6e): gradient descent diverged; lower "
                     "train.eta (now %g%s)",
                     txt, (long long)t, loss0, eta,
-                    strcmp(deck->train.eta, "auto") ? "" : ", from auto: or train.eta_factor");
+                    strcmp(su->train->eta, "auto") ? "" : ", from auto: or train.eta_factor");
 }
 
 static int is_divergent(double loss, double loss0) {
@@ -273,7 +244,7 @@ static int measures(const trainer_t *tr, const loop_clock_t *clk, double *gnorm,
   int sig = sntk_signals_take(), local = 0;
   if (sig & SNTK_SIG_CHECKPOINT) local |= REQ_CKPT;
   if (sig & SNTK_SIG_STOP) local |= REQ_STOP;
-  if (tr->ctx->rank == 0) local |= clock_requests(&tr->deck->ckpt, clk, MPI_Wtime());
+  if (tr->ctx->rank == 0) local |= clock_requests(tr->setup->ckpt, clk, MPI_Wtime());
   double mx[5] = {sntk_model_local_drift(md), local & REQ_CKPT, (local & REQ_STOP) != 0,
                   (local & REQ_TIME) != 0, (local & REQ_BUDGET) != 0};
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &g2, 1, MPI_DOUBLE, MPI_SUM, md->comm)));
@@ -288,7 +259,7 @@ static int measures(const trainer_t *tr, const loop_clock_t *clk, double *gnorm,
 /* Collective: flush results, then write the checkpoint of `step` holding the series rows before it.
  */
 static int checkpoint(trainer_t *tr, int64_t step, loop_clock_t *clk, const char *why) {
-  sntk_ckpt_info_t info = {tr->deck->text, tr->deck->hash, tr->data_hash, tr->eta};
+  sntk_ckpt_info_t info = {tr->setup->config.text, tr->setup->config.hash, tr->data_hash, tr->eta};
   sntk_series_set_t h;
   double secs;
   int64_t bytes = 0;
@@ -297,7 +268,7 @@ static int checkpoint(trainer_t *tr, int64_t step, loop_clock_t *clk, const char
   SNTK_CALL(sntk_results_history(tr->res, step, &h)); /* every series, rows before step */
   sntk_perf_start(SNTK_EV_CHECKPOINT);
   int err = sntk_ckpt_write(tr->md->comm, tr->ckpt_dir, step, tr->md, &info, &h,
-                            tr->deck->ckpt.keep, tr->deck->ckpt.timeout, &secs, &bytes);
+                            tr->setup->ckpt->keep, tr->setup->ckpt->timeout, &secs, &bytes);
   sntk_perf_stop(SNTK_EV_CHECKPOINT, 0.0);
   sntk_series_set_free(&h);
   if (err) {
@@ -327,9 +298,9 @@ static const char *ckpt_reason(int req, int every_due) {
 
 /* The gradient-descent loop from tr->start_step. */
 static int descend(trainer_t *tr, loop_clock_t *clk) {
-  const sntk_deck_t *deck = tr->deck;
-  const sntk_train_cfg_t *tc = &deck->train;
-  const sntk_ckpt_cfg_t *cc = &deck->ckpt;
+  const sntk_train_setup_t *su = tr->setup;
+  const sntk_train_cfg_t *tc = su->train;
+  const sntk_ckpt_cfg_t *cc = su->ckpt;
   sntk_model_t *md = tr->md;
   double t_mark = MPI_Wtime(), t_prev = t_mark, loss0 = tr->loss0, loss = NAN;
   int64_t s_mark = tr->start_step, t;
@@ -351,7 +322,7 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
     int last = t >= tc->steps || (tc->target_loss > 0 && loss <= tc->target_loss);
     if (is_divergent(loss, loss0)) {
       SNTK_CALL(sntk_results_flush(tr->res));
-      return diverged(deck, md, tr->eta, t, loss, loss0);
+      return diverged(su, md, tr->eta, t, loss, loss0);
     }
     SNTK_CALL(sntk_ntk_tracker_step(tr->trk, tr->res, t)); /* [ntk] every: NTK of W(t) */
     if (tr->pb->evaluate) SNTK_CALL(tr->pb->evaluate(tr->pb->self, md, tr->res, t, last));
@@ -403,9 +374,9 @@ static int settle_eta(trainer_t *tr) {
     md->W = md->W0;
     /* outputs that overflow at initialisation are reported as such, not as a failed iteration */
     int err = sntk_model_eval(md, &tr->ds, &loss0, NULL, NULL);
-    if (!err && !isfinite(loss0)) err = diverged(tr->deck, md, NAN, 0, loss0, loss0);
+    if (!err && !isfinite(loss0)) err = diverged(tr->setup, md, NAN, 0, loss0, loss0);
     if (!err)
-      err = sntk_train_resolve_eta(&tr->deck->train, md, &tr->ds, (uint64_t)tr->deck->run.seed,
+      err = sntk_train_resolve_eta(tr->setup->train, md, &tr->ds, (uint64_t)tr->setup->run->seed,
                                    &tr->eta, rule, sizeof rule);
     md->W = saved;
     SNTK_CALL(err);
@@ -416,23 +387,7 @@ static int settle_eta(trainer_t *tr) {
   return SNTK_OK;
 }
 
-/* The default problem's load hook (self is the deck): the training set of the [data] section. */
-static int load_data(void *self, MPI_Comm comm, sntk_dataset_t *ds) {
-  const sntk_deck_t *deck = self;
-  const sntk_data_cfg_t *dc = &deck->data;
-  if (dc->source == SNTK_SOURCE_SPHERE)
-    SNTK_CALL(sntk_agree(comm, check_memory(comm, deck, dc->n, dc->d, dc->k)));
-  return sntk_data_load(comm, dc, sntk_data_seed(dc, deck->run.seed), sntk_deck_data_mask(deck),
-                        ds);
-}
-
-int sntk_train_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts) {
-  const sntk_problem_t pb = {
-      .command = "train", .self = (void *)deck, .load = load_data, .describe = describe_data};
-  return sntk_train_run(ctx, deck, opts, &pb);
-}
-
-int sntk_train_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run_opts_t *opts,
+int sntk_train_run(const sntk_ctx_t *ctx, const sntk_train_setup_t *su, const sntk_run_opts_t *opts,
                    const sntk_problem_t *problem) {
   MPI_Comm comm = ctx->comm;
   trainer_t tr;
@@ -440,22 +395,22 @@ int sntk_train_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_ru
   int err = SNTK_OK;
   memset(&tr, 0, sizeof tr);
   tr.ctx = ctx;
-  tr.deck = deck;
+  tr.setup = su;
   tr.pb = problem;
   tr.loss0 = NAN;
   clk.job_start = MPI_Wtime();
   clk.last_step = -1;
-  const uint64_t seed = (uint64_t)deck->run.seed;
+  const uint64_t seed = (uint64_t)su->run->seed;
   SNTK_TRY(problem->load(problem->self, comm, &tr.ds));
   sntk_data_hash(&tr.ds, tr.data_hash);
-  SNTK_TRY(sntk_agree(comm, check_memory(comm, deck, tr.ds.n, tr.ds.d, tr.ds.k)));
-  SNTK_TRY(
-      sntk_model_create(comm, &deck->model, tr.ds.d, tr.ds.k, deck->train.chunk, tr.ds.n, &tr.md));
+  SNTK_TRY(sntk_agree(
+      comm, sntk_train_check_memory(comm, su->model, su->train->chunk, tr.ds.n, tr.ds.d, tr.ds.k)));
+  SNTK_TRY(sntk_model_create(comm, su->model, tr.ds.d, tr.ds.k, su->train->chunk, tr.ds.n, &tr.md));
   SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(tr.grad, tr.md->m_loc * tr.md->d)));
   sntk_model_init(tr.md, seed);
   /* Before a checkpoint replaces W: the tracker keeps H(0) of the initial weights. */
-  SNTK_TRY(sntk_ntk_tracker_create(&deck->ntk, &deck->parallel, deck->train.steps, tr.md, &tr.ds,
-                                   &tr.trk));
+  SNTK_TRY(
+      sntk_ntk_tracker_create(su->ntk, su->parallel, su->train->steps, tr.md, &tr.ds, &tr.trk));
   tr.eta = NAN;
   SNTK_TRY(sntk_trainer_begin(&tr, opts && opts->restart ? opts->restart : "auto"));
   SNTK_TRY(settle_eta(&tr));

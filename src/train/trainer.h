@@ -5,7 +5,7 @@
 
 #include "softntk/checkpoint.h"
 #include "softntk/data.h"
-#include "softntk/deck.h"
+#include "softntk/train.h"
 #include "softntk/model.h"
 #include "softntk/ntk.h"
 #include "softntk/parallel.h"
@@ -15,7 +15,7 @@ enum { COL_STEP, COL_LOSS, COL_GRAD, COL_DRIFT, COL_TIME, NCOLS };
 
 typedef struct trainer {
   const sntk_ctx_t *ctx;
-  const sntk_deck_t *deck;
+  const sntk_train_setup_t *setup;
   const sntk_problem_t *pb; /* what is fitted: the [data] set, a diffusion model, ... */
   sntk_dataset_t ds;        /* the training set of step 0 */
   sntk_model_t *md;

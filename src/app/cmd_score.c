@@ -7,14 +7,17 @@
  * The best step (lowest held-out error) is kept as attributes of /score and rebuilt at a restart
  * from the /score rows the truncated results file still holds (those of steps before the
  * checkpoint), so a resumed run reports the same best step as an uninterrupted one. */
-#include "diffusion_impl.h"
+#include "score.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
+#include "softntk/sampler.h"
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
 #include "softntk/log.h"
 #include "softntk/parallel.h"
 #include "softntk/perf.h"
-#include "softntk/train.h"
+#include "softntk/commands.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,7 +52,7 @@ typedef struct score_problem {
   sntk_diff_eval_t *ev;
   sntk_diff_errors_t errs;
   int series, bins, ubins; /* ids of /score, /score/bin_error, /score/bin_error_unweighted */
-  double kl_T;              /* bound on KL(p_T || N(0, I)) (NaN without an exact target) */
+  double kl_T;             /* bound on KL(p_T || N(0, I)) (NaN without an exact target) */
   int64_t best_step, last_step;
   double best_error;
   char dir[4096]; /* run directory */
@@ -78,10 +81,9 @@ static int sp_batch(void *self, int64_t step, const sntk_dataset_t **batch) {
   *batch = NULL;
   if (cfg->minibatch == 0) return SNTK_OK;
   sntk_perf_start(SNTK_EV_BATCH);
-  int err = sntk_diff_dataset(sp->tg, &sp->map, cfg->t0, cfg->T,
-                              sntk_data_seed(&sp->deck->data, sp->deck->run.seed),
-                              SNTK_RNG_DIFF_BATCH, (uint64_t)(step * cfg->minibatch),
-                              cfg->minibatch, &sp->batch);
+  int err = sntk_diff_dataset(
+      sp->tg, &sp->map, cfg->t0, cfg->T, sntk_data_seed(&sp->deck->data, sp->deck->run.seed),
+      SNTK_RNG_DIFF_BATCH, (uint64_t)(step * cfg->minibatch), cfg->minibatch, &sp->batch);
   sntk_perf_stop(SNTK_EV_BATCH, 0.0);
   SNTK_CALL(sntk_agree(sp->comm, err));
   *batch = &sp->batch;
@@ -168,7 +170,7 @@ static int sp_open(void *self, sntk_results_t *res, int64_t start_step) {
                                      "error, bin_error: sigma_t^4 on the squared score error, i.e. "
                                      "alpha_t^2 on the squared x_0-prediction error; "
                                      "error_unweighted, bin_error_unweighted: none"));
-  sp->kl_T = diff_kl_T_bound(sp->tg, sp->cfg->T);
+  sp->kl_T = sntk_diff_kl_T_bound(sp->tg, sp->cfg->T);
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "kl_T_bound", sp->kl_T));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "eval_points", (double)sp->ev->n));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/score", "exact", sp->ev->exact));
@@ -189,7 +191,8 @@ static int sp_evaluate(void *self, sntk_model_t *md, sntk_results_t *res, int64_
   if (last) sp->last_step = step;
   if (!due(sp, step, last)) return SNTK_OK;
   SNTK_CALL(sntk_diff_eval_run(sp->ev, md, e));
-  const double row[SC_NCOLS] = {(double)step,         e->error, e->rel_error, e->loss,
+  const double row[SC_NCOLS] = {(double)step,        e->error,
+                                e->rel_error,        e->loss,
                                 e->error_unweighted, sp->kl_T + e->error_unweighted};
   SNTK_CALL(sntk_results_append(res, sp->series, row));
   SNTK_CALL(sntk_results_append(res, sp->bins, e->bins));
@@ -264,7 +267,8 @@ int sntk_score_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_r
                              .open = sp_open,
                              .evaluate = sp_evaluate,
                              .finish = sp_finish};
-  err = sntk_train_run(ctx, deck, opts, &pb);
+  const sntk_train_setup_t su = sntk_deck_train_setup(deck);
+  err = sntk_train_run(ctx, &su, opts, &pb);
 done:
   sp_free(&sp);
   return err;

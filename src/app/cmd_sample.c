@@ -7,77 +7,24 @@
  * (format, version, command, config, hash, mpi_size, start time) and the checkpoint it sampled; it
  * is not replaced unless run.overwrite = true. Sampler settings (sampler, sample_steps, samples,
  * time_grid, sample_seed, ...) may differ from the deck the run was trained with. */
-#include "diffusion_impl.h"
+#include "score.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
+#include "softntk/sampler.h"
 
 #include "softntk/error.h"
 #include "softntk/log.h"
 #include "softntk/parallel.h"
 #include "softntk/perf.h"
-#include "softntk/rundir.h"
-#include "softntk/train.h"
+#include "softntk/runfile.h"
 #include "softntk/version.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/* Collective: does dir hold at least one complete checkpoint? */
-static int any_checkpoint(MPI_Comm comm, const char *dir, int *any) {
-  int rank, err = SNTK_OK, n = 0;
-  int64_t *steps = NULL;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) err = sntk_ckpt_list(dir, &steps, &n);
-  free(steps);
-  SNTK_CALL(sntk_agree(comm, err));
-  SNTK_CALL(SNTK_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, comm)));
-  *any = n > 0;
-  return SNTK_OK;
-}
-
-/* Collective: the weights of checkpoint `which` (auto: the newest valid one of the run). */
-static int load_network(MPI_Comm comm, const sntk_deck_t *deck, const char *which,
-                        const sntk_dataset_t *train, sntk_model_t *md, int64_t *step, char *path,
-                        size_t len) {
-  char run_dir[4096], ckdir[5200], hash[17];
-  int any = 1;
-  sntk_data_hash(train, hash);
-  diff_accept_t ac = {deck, hash};
-  snprintf(run_dir, sizeof run_dir, "%s/%s", deck->run.output_dir[0] ? deck->run.output_dir : ".",
-           deck->run.name);
-  sntk_ckpt_dir(run_dir, deck->ckpt.dir, ckdir, sizeof ckdir);
-  if (strcmp(which, "auto") == 0) SNTK_CALL(any_checkpoint(comm, ckdir, &any));
-  if (!any)
-    return sntk_error(SNTK_ERR_INPUT,
-                      "softntk sample needs a trained network but %s holds no checkpoint: run "
-                      "softntk score with this deck first, or give --restart PATH",
-                      ckdir);
-  return sntk_ckpt_load(comm, ckdir, which, diff_accept_checkpoint, &ac, md, step, path, len);
-}
-
-/* Collective: the run directory and the path of samples.h5 (refused when present, unless
- * run.overwrite). */
-static int prepare_output(MPI_Comm comm, const sntk_deck_t *deck, char *dir, size_t len, char *path,
-                          size_t plen) {
-  int rank, err = SNTK_OK;
-  MPI_Comm_rank(comm, &rank);
-  SNTK_CALL(sntk_rundir_prepare(comm, deck->run.output_dir, deck->run.name, dir, len));
-  snprintf(path, plen, "%s/samples.h5", dir);
-  if (rank == 0 && !deck->run.overwrite && access(path, F_OK) == 0)
-    err = sntk_error(SNTK_ERR_INPUT,
-                     "%s already exists: set run.overwrite = true to replace it, or choose "
-                     "another run.name",
-                     path);
-  return sntk_agree(comm, err);
-}
 
 static int write_header(sntk_results_t *res, const sntk_deck_t *deck, const sntk_model_t *md,
                         const char *ckpt, int64_t step) {
-  SNTK_CALL(sntk_results_attr_i64(res, "d", md->d));
-  SNTK_CALL(sntk_results_attr_i64(res, "k", md->k));
-  SNTK_CALL(sntk_results_attr_i64(res, "m", md->m));
-  SNTK_CALL(sntk_results_attr_str(res, "activation", sntk_activation_names[md->act]));
-  SNTK_CALL(sntk_results_attr_f64(res, "gamma", md->gamma));
-  SNTK_CALL(sntk_results_attr_i64(res, "seed", deck->run.seed));
+  SNTK_CALL(sntk_runfile_header(res, md, NULL, deck->run.seed, -1, 0));
   SNTK_CALL(sntk_results_attr_str(res, "checkpoint", ckpt));
   return sntk_results_attr_i64(res, "step", step);
 }
@@ -89,8 +36,13 @@ static int sample_run(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const char
   sntk_results_t *res = NULL;
   int64_t step = 0;
   int err = SNTK_OK;
-  SNTK_TRY(load_network(ctx->comm, deck, which, train, md, &step, ckpt, sizeof ckpt));
-  SNTK_TRY(prepare_output(ctx->comm, deck, dir, sizeof dir, path, sizeof path));
+  SNTK_TRY(sntk_deck_load_checkpoint(
+      ctx->comm, deck, which, train,
+      "softntk sample needs a trained network (run softntk score with this deck first, or give "
+      "--restart PATH)",
+      md, &step, ckpt, sizeof ckpt));
+  SNTK_TRY(sntk_runfile_prepare(ctx->comm, deck->run.output_dir, deck->run.name, "samples.h5",
+                                deck->run.overwrite, dir, sizeof dir, path, sizeof path));
   snprintf(logp, sizeof logp, "%s/log.txt", dir);
   SNTK_TRY(sntk_agree(ctx->comm, sntk_log_open_file(logp)));
   sntk_log("softntk %s sample: deck %s (config hash %s)", sntk_version(), deck->origin, deck->hash);

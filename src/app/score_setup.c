@@ -1,7 +1,8 @@
 /* What `softntk score` and `softntk sample` share: the target, input map and step-0 training set of
- * a deck, their description in the banner and in results files, and the compatibility test of a
- * score run's checkpoints. */
-#include "diffusion_impl.h"
+ * a deck, their description in the banner and in results files. */
+#include "score.h"
+#include "softntk/target.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 #include "softntk/log.h"
@@ -79,17 +80,4 @@ int diff_write_target(sntk_results_t *res, const sntk_target_t *tg, const sntk_d
   return sntk_results_attr_at_str(res, "/diffusion", "input_map",
                                   "z = (v / sqrt(2 (1 + |v|^2)), 1 / sqrt(2)), v = (x_t / "
                                   "input_scale, t / T); the network predicts x_0");
-}
-
-int diff_accept_checkpoint(const char *path, const sntk_ckpt_meta_t *meta, void *ctx) {
-  const diff_accept_t *ac = ctx;
-  char diff[2048];
-  if (!sntk_deck_same_trajectory(meta->config, ac->deck->text, diff, sizeof diff))
-    return sntk_error(SNTK_ERR_INPUT, "checkpoint %s belongs to a different run: %s", path, diff);
-  if (strcmp(meta->data_hash, ac->data_hash) != 0)
-    return sntk_error(SNTK_ERR_INPUT,
-                      "checkpoint %s was trained on other data (data hash %s, here %s): it is not "
-                      "a checkpoint of this score deck",
-                      path, meta->data_hash, ac->data_hash);
-  return SNTK_OK;
 }

@@ -66,12 +66,6 @@ typedef struct bench {
   int nmem;
 } bench_t;
 
-/* Collective: the time now, after every rank arrived. */
-static double sync_time(MPI_Comm comm) {
-  MPI_Barrier(comm);
-  return MPI_Wtime();
-}
-
 /* Collective: this process's peak resident memory, maximum over ranks, bytes. */
 static double peak_rss(MPI_Comm comm) {
   struct rusage ru;
@@ -131,12 +125,12 @@ static int dgemm_rate(bench_t *b, const sntk_model_t *md, const sntk_dataset_t *
   if (!err) err = SNTK_ALLOC(G, (int64_t)ml * d);
   SNTK_CALL(sntk_agree(b->comm, err));
   for (int64_t r = 0; r <= b->bc->reps; r++) {
-    double t0 = sync_time(b->comm);
+    double t0 = sntk_wtime_sync(b->comm);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ml, d, 1.0, ds->X, d, md->W, d, 0.0, C,
                 ml);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, ml, n, 1.0, ds->X, d, C, ml, 0.0, G,
                 ml);
-    double t = sync_time(b->comm) - t0;
+    double t = sntk_wtime_sync(b->comm) - t0;
     if (r > 0 && t < best) best = t;
   }
   *rate = 4.0 * n * (double)ml * d / best / 1e9;
@@ -160,10 +154,10 @@ static int bench_step(bench_t *b) {
   sntk_perf_reset();
   double t = INFINITY, total = 0.0; /* best of reps, as for the BLAS references */
   for (int64_t r = 0; r < bc->reps; r++) {
-    double t0 = sync_time(b->comm);
+    double t0 = sntk_wtime_sync(b->comm);
     SNTK_TRY(sntk_model_eval(md, &ds, &loss, NULL, grad));
     sntk_model_update(md, grad, 1e-12);
-    double tr = sync_time(b->comm) - t0;
+    double tr = sntk_wtime_sync(b->comm) - t0;
     total += tr;
     if (tr < t) t = tr;
   }
@@ -196,10 +190,10 @@ static int dsyrk_rate(bench_t *b, int64_t nk, int64_t m_loc, double *rate) {
   SNTK_CALL(sntk_agree(b->comm, err));
   for (int64_t i = 0; i < nk * m_loc; i++) U[i] = sin((double)i);
   for (int64_t r = 0; r <= b->bc->reps; r++) {
-    double t0 = sync_time(b->comm);
+    double t0 = sntk_wtime_sync(b->comm);
     cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)nk, (int)m_loc, 1.0, U, (int)nk, 0.0,
                 H, (int)nk);
-    double t = sync_time(b->comm) - t0;
+    double t = sntk_wtime_sync(b->comm) - t0;
     if (r > 0 && t < best) best = t;
   }
   *rate = (double)nk * (double)nk * (double)m_loc / best / 1e9;
@@ -232,9 +226,9 @@ static int bench_gram(bench_t *b) {
   SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H)); /* warm-up */
   double t = INFINITY;                              /* best of reps, as for the BLAS reference */
   for (int64_t r = 0; r < bc->reps; r++) {
-    double t0 = sync_time(b->comm);
+    double t0 = sntk_wtime_sync(b->comm);
     SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H));
-    double tr = sync_time(b->comm) - t0;
+    double tr = sntk_wtime_sync(b->comm) - t0;
     if (tr < t) t = tr;
   }
   bench_mem_t *mm = &b->mem[b->nmem++];
@@ -274,11 +268,11 @@ static int bench_eigen(bench_t *b) {
   SNTK_TRY(make_ntk(b, bc->eigen_n, bc->gram_m, &ds, &md, &ntk));
   SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H));
   for (int64_t r = 0; r < bc->reps; r++) {
-    double t0 = sync_time(b->comm);
+    double t0 = sntk_wtime_sync(b->comm);
     SNTK_TRY(sntk_ntk_cholesky(ntk, &ntk->H, 0.0, &pd, &logdet));
-    double t1 = sync_time(b->comm);
+    double t1 = sntk_wtime_sync(b->comm);
     SNTK_TRY(sntk_ntk_eigen(ntk, &ntk->H, SNTK_SPECTRUM_VALUES, 0, &neig, "H"));
-    double t2 = sync_time(b->comm);
+    double t2 = sntk_wtime_sync(b->comm);
     tc += ntk->t_chol;
     te += t2 - t1;
     (void)t0;

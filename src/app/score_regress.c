@@ -9,7 +9,8 @@
  * plain kernel regressor. Everything goes to <run dir>/regression.h5 (the layout of `softntk ntk`'s
  * ntk.h5 plus /ntk/regression/trained), rewritten at the end of every run that completes. The
  * network-versus-kernel distance as the width m grows is the experiment this serves. */
-#include "diffusion_impl.h"
+#include "score.h"
+#include "softntk/process.h"
 
 #include "softntk/error.h"
 #include "softntk/h5util.h"
@@ -49,11 +50,11 @@ static int compare(const char *path, const sntk_diff_eval_t *ev, const double *F
   for (int i = 0; i < 1 + 2 * NCMP; i++) out[i] = NAN;
   SNTK_TRY(SNTK_ALLOC(bins, ev->nbins));
   e.bins = bins;
-  diff_eval_errors(ev, Ft, &e);
+  sntk_diff_eval_errors(ev, Ft, &e);
   out[0] = e.error;
   for (int c = 0; c < NCMP; c++) {
     if (sntk_h5_read_matrix(path, cmp_sets[c], &rows, &cols, &Fk) != SNTK_OK) continue;
-    diff_eval_errors(ev, Fk, &e);
+    sntk_diff_eval_errors(ev, Fk, &e);
     out[1 + 2 * c] = e.error;
     out[2 + 2 * c] = rel_diff(Ft, Fk, ev->n * ev->d);
     free(Fk);
@@ -124,8 +125,8 @@ int diff_kernel_score(void *ctx, double t, int64_t n, const double *X, double *S
   SNTK_CALL(sntk_model_forward(kr->m0, kr->Z, n, kr->F)); /* F(W0, z): 0 for coupled pairs */
   for (int64_t i = 0; i < n; i++)
     for (int64_t j = 0; j < kr->N; j++) {
-      const double h = sntk_ntk_limit_kernel(kr->act, kr->sigma, kr->Z + i * dz, kr->Ztr + j * dz,
-                                             dz);
+      const double h =
+          sntk_ntk_limit_kernel(kr->act, kr->sigma, kr->Z + i * dz, kr->Ztr + j * dz, dz);
       for (int64_t l = 0; l < d; l++) kr->F[i * d + l] += h * kr->alpha[j * d + l];
     }
   const double alpha = sntk_ou_alpha(t), inv = 1.0 / sntk_ou_sigma2(t);
