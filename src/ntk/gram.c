@@ -3,11 +3,17 @@
  *
  * U: each rank computes the features of its own neurons for all samples into its column block of
  * the 1 x P layout U1 (nk x P mb, zero columns pad the ranks that own fewer than mb = ceil(m / P)
- * neurons and add nothing to U U^T). PDGEMR2D moves one neuron panel at a time into U2 on the 2D
- * grid and PDSYRK accumulates nu U2 U2^T into the lower triangle of H; PDTRAN fills the upper
- * triangle; the factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's
- * rows and columns. On one rank U1 is already the whole U: DSYRK writes H directly and a local
- * transpose fills the upper triangle (PDGEMR2D, PDSYRK and PDTRAN cost 2x the time there). */
+ * neurons and add nothing to U U^T). U U^T is a sum over neurons, formed by one of two methods
+ * (ntk.gram, chosen per shape by ntk_gram_method):
+ * - reduce: each rank multiplies its own features (DSYRK/DGEMM on nk x mb, no data moved first)
+ *   panel by panel of H's columns and MPI_Reduce_scatter sums the ranks' panels straight into the
+ *   block-cyclic layout (assemble_reduce);
+ * - pdsyrk: PDGEMR2D moves one neuron panel at a time into U2 on the 2D grid and PDSYRK
+ *   accumulates nu U2 U2^T into the lower triangle of H.
+ * PDTRAN fills the upper triangle (not needed after the two-rank reduce, which sends both); the
+ * factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's rows and
+ * columns. On one rank U1 is already the whole U: DSYRK writes H directly and a local transpose
+ * fills the upper triangle (PDGEMR2D, PDSYRK and PDTRAN cost 2x the time there). */
 #include "ntk_impl.h"
 #include "softntk/perf.h"
 
@@ -153,11 +159,19 @@ static int features(sntk_ntk_t *ntk, const double *W) {
 
 /* Method choice on more than one rank. The reduce method computes this rank's contribution to a
  * panel of H's lower triangle with DSYRK/DGEMM on its own features (nk^2 mb / 2 multiply-adds per
- * rank in all, at DGEMM's rate) and reduce-scatters it to the panel's owners (about nk^2 / 2
- * doubles per rank in all, whatever m); the pdsyrk method moves nk mb doubles per rank and runs
- * PDSYRK, whose rate on these shapes is well below DSYRK's. The reduction costs the same for any
- * width, so it pays once each rank holds enough neurons: REDUCE_MIN_MB, measured (see the numbers
- * below). */
+ * rank in all, at DGEMM's rate) and reduce-scatters it to the panel's owners (nk^2 / 2 doubles per
+ * rank in all, nk^2 on two ranks, whatever m); the pdsyrk method moves nk mb doubles per rank and
+ * runs PDSYRK, whose rate on these shapes is well below DSYRK's. The reduction costs the same for
+ * any width, so it pays once each rank holds enough neurons. Measured with `softntk bench
+ * --bench.what=gram` on 2 ranks (grid 1x2, nb 64, OpenBLAS Haswell kernels, one thread per rank;
+ * the 2-core machine was shared, load average 10-17, so compare within a row):
+ *   nk = 4096, m = 4096 (mb 2048): pdsyrk 17.2 s (0.37 of DSYRK's rate), reduce 5.1-9.0 s
+ * (0.63-0.77) nk = 8192, m = 4096 (mb 2048): pdsyrk 49.5 s (0.59), reduce 17.0-36.9 s nk = 4096, m
+ * = 512  (mb 256):  pdsyrk 2.60 s,                         reduce 2.00 s nk = 4096, m = 128  (mb
+ * 64):   pdsyrk 1.60 s,                         reduce 2.11 s hence REDUCE_MIN_MB = 256 (the
+ * crossover lies between mb = 64 and 256). REDUCE_WIDTH: columns of H per reduction; its buffers
+ * are 2-3 nk x 512 doubles (96 MiB at nk = 8192), counted by the memory plan, which narrows them
+ * (down to nb) or falls back to pdsyrk when they do not fit. */
 enum { REDUCE_MIN_MB = 256, REDUCE_WIDTH = 512 };
 
 int ntk_gram_method(const ntk_shape_t *s, int cfg) {
