@@ -10,7 +10,7 @@
  *   block-cyclic layout (assemble_reduce);
  * - pdsyrk: PDGEMR2D moves one neuron panel at a time into U2 on the 2D grid and PDSYRK
  *   accumulates nu U2 U2^T into the lower triangle of H.
- * PDTRAN fills the upper triangle (not needed after the two-rank reduce, which sends both); the
+ * PDTRAN fills the upper triangle; the
  * factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's rows and
  * columns. On one rank U1 is already the whole U: DSYRK writes H directly and a local transpose
  * fills the upper triangle (PDGEMR2D, PDSYRK and PDTRAN cost 2x the time there). */
@@ -160,7 +160,7 @@ static int features(sntk_ntk_t *ntk, const double *W) {
 /* Method choice on more than one rank. The reduce method computes this rank's contribution to a
  * panel of H's lower triangle with DSYRK/DGEMM on its own features (nk^2 mb / 2 multiply-adds per
  * rank in all, at DGEMM's rate) and reduce-scatters it to the panel's owners (nk^2 / 2 doubles per
- * rank in all, nk^2 on two ranks, whatever m); the pdsyrk method moves nk mb doubles per rank and
+ * rank in all, whatever m); the pdsyrk method moves nk mb doubles per rank and
  * runs PDSYRK, whose rate on these shapes is well below DSYRK's. The reduction costs the same for
  * any width, so it pays once each rank holds enough neurons. Measured with `softntk bench
  * --bench.what=gram` on 2 ranks (grid 1x2, nb 64, OpenBLAS Haswell kernels, one thread per rank;
@@ -170,9 +170,9 @@ static int features(sntk_ntk_t *ntk, const double *W) {
  * = 512  (mb 256):  pdsyrk 2.60 s,                         reduce 2.00 s nk = 4096, m = 128  (mb
  * 64):   pdsyrk 1.60 s,                         reduce 2.11 s hence REDUCE_MIN_MB = 256 (the
  * crossover lies between mb = 64 and 256). REDUCE_WIDTH: columns of H per reduction; its buffers
- * are 2-3 nk x 512 doubles (96 MiB at nk = 8192), counted by the memory plan, which narrows them
+ * are 2-3 nk x 512 doubles (64 MiB at nk = 8192), counted by the memory plan, which narrows them
  * (down to nb) or falls back to pdsyrk when they do not fit. */
-enum { REDUCE_MIN_MB = 256, REDUCE_WIDTH = 512, TILE = 32 };
+enum { REDUCE_MIN_MB = 256, REDUCE_WIDTH = 512 };
 
 int ntk_gram_method(const ntk_shape_t *s, int cfg) {
   if (s->P == 1) return SNTK_GRAM_PDSYRK;
@@ -190,49 +190,38 @@ static int owner(int64_t g, int64_t nb, int P) {
   return (int)((g / nb) % P);
 }
 
-/* Rows (or columns) in [lo, hi) that process p of P owns, blocks of nb. */
-static int64_t owned(int64_t lo, int64_t hi, int64_t nb, int p, int P) {
-  return sntk_numroc(hi, nb, p, P) - sntk_numroc(lo, nb, p, P);
-}
-
-/* Collective: H = nu U U^T, where every rank holds the features of its own neurons (U1's local
- * nk x mb block), by panels of `w` columns: each rank forms its rows j0.. nk-1 of the panel's
- * product with its neurons (DSYRK on the diagonal block, DGEMM below it), packs it by owning
- * process (row-major ranks of the BLACS grid, as Cblacs_gridinit "Row" numbers them; the caller
- * checked this) and MPI_Reduce_scatter sums the ranks' contributions straight into each owner's
- * share, which lands in H. On two ranks (*sym = 1) the same values are also packed transposed for
- * the panel's rows j0..j0+w-1 right of the diagonal block, so H arrives whole and exactly
- * symmetric (a sum of two terms does not depend on their order), without PDTRAN; on more ranks the
- * reduction order may differ between (i, j) and (j, i), so only the lower triangle is sent (the
- * entries above the diagonal inside diagonal blocks are zeros) and the caller symmetrizes. */
-static int assemble_reduce(sntk_ntk_t *ntk, sntk_dmat_t *H, double *t_red, int *sym) {
+/* Collective: the lower triangle of H = nu U U^T, where every rank holds the features of its own
+ * neurons (U1's local nk x mb block), by panels of `w` columns: each rank forms its rows j0.. nk-1
+ * of the panel's product with its neurons (DSYRK on the diagonal block, DGEMM below it), packs it
+ * by owning process (row-major ranks of the BLACS grid, as Cblacs_gridinit "Row" numbers them; the
+ * caller checked this) and MPI_Reduce_scatter sums the ranks' contributions straight into each
+ * owner's share, which lands in H. The entries above the diagonal inside a diagonal block are
+ * zeros, which symmetrize() overwrites. */
+static int assemble_reduce(sntk_ntk_t *ntk, sntk_dmat_t *H, double *t_red) {
   const sntk_grid_t *g = H->grid;
   const int64_t nk = ntk->nk, nb = H->mb, mb = ntk->U1.nloc, ldu = ntk->U1.lld;
-  const int pr = g->nprow, pc = g->npcol, P = pr * pc, both = P == 2;
+  const int pr = g->nprow, pc = g->npcol, P = pr * pc;
   const double nu = ntk->model->nu;
   const int64_t W = ntk->panel;
   double *C = NULL, *S = NULL, *R = NULL;
   int *cnt = NULL;
-  int64_t *cur = NULL, *lower = NULL, *disp = NULL;
+  int64_t *cur = NULL;
   int err = SNTK_OK;
   int64_t rmax = 0;
-  *sym = both;
   for (int64_t j0 = 0; j0 < nk; j0 += W) { /* largest share over ranks and panels */
     const int64_t w = nk - j0 < W ? nk - j0 : W;
     for (int a = 0; a < pr; a++)
       for (int b = 0; b < pc; b++) {
-        int64_t r = owned(j0, nk, nb, a, pr) * owned(j0, j0 + w, nb, b, pc);
-        if (both) r += owned(j0, j0 + w, nb, a, pr) * owned(j0 + w, nk, nb, b, pc);
+        const int64_t r = (sntk_numroc(nk, nb, a, pr) - sntk_numroc(j0, nb, a, pr)) *
+                          (sntk_numroc(j0 + w, nb, b, pc) - sntk_numroc(j0, nb, b, pc));
         rmax = r > rmax ? r : rmax;
       }
   }
   err = SNTK_ALLOC(C, nk * W);
-  if (!err) err = SNTK_ALLOC(S, (both ? 2 : 1) * nk * W);
+  if (!err) err = SNTK_ALLOC(S, nk * W);
   if (!err) err = SNTK_ALLOC(R, rmax > 0 ? rmax : 1);
   if (!err) err = SNTK_ALLOC(cnt, P);
   if (!err) err = SNTK_ALLOC(cur, P + 1);
-  if (!err) err = SNTK_ALLOC(lower, P);
-  if (!err) err = SNTK_ALLOC(disp, P);
   SNTK_TRY(sntk_agree(ntk->comm, err));
   for (int64_t j0 = 0; j0 < nk; j0 += W) {
     const int64_t w = nk - j0 < W ? nk - j0 : W, h = nk - j0; /* panel: rows j0.., columns w */
@@ -247,54 +236,25 @@ static int assemble_reduce(sntk_ntk_t *ntk, sntk_dmat_t *H, double *t_red, int *
                     ntk->U1.a + j0 + w, (int)ldu, ntk->U1.a + j0, (int)ldu, 0.0, C + w, (int)h);
     } else
       for (int64_t c = 0; c < w; c++) memset(C + c * h + c, 0, (size_t)(h - c) * sizeof *C);
-    if (both) /* the diagonal block whole */
-      for (int64_t c = 0; c < w; c++)
-        for (int64_t r = 0; r < c; r++) C[c * h + r] = C[r * h + c];
     sntk_perf_stop(SNTK_EV_NTK_SYRK,
                    (double)w * (double)(w + 1) * (double)mb + 2.0 * (h - w) * (double)w * mb);
     double ta = MPI_Wtime();
     sntk_perf_start(SNTK_EV_NTK_REDIST);
-    /* each owner's share: its entries of columns j0..j0+w-1, rows j0.., column by column in its
-     * local order; then (both) its entries of rows j0..j0+w-1, columns j0+w.., likewise */
+    /* pack: each owner's entries column by column, rows ascending (its local order) */
     for (int a = 0; a < pr; a++)
-      for (int b = 0; b < pc; b++) {
-        const int q = a * pc + b;
-        lower[q] = owned(j0, nk, nb, a, pr) * owned(j0, j0 + w, nb, b, pc);
-        cnt[q] = (int)(lower[q] +
-                       (both ? owned(j0, j0 + w, nb, a, pr) * owned(j0 + w, nk, nb, b, pc) : 0));
-      }
+      for (int b = 0; b < pc; b++)
+        cnt[a * pc + b] = (int)((sntk_numroc(nk, nb, a, pr) - sntk_numroc(j0, nb, a, pr)) *
+                                (sntk_numroc(j0 + w, nb, b, pc) - sntk_numroc(j0, nb, b, pc)));
     cur[0] = 0;
     for (int q = 0; q < P; q++) cur[q + 1] = cur[q] + cnt[q];
-    for (int q = 0; q < P; q++) disp[q] = cur[q];
     for (int64_t c = 0; c < w; c++) {
-      const int64_t gi = j0 + c;
-      const int b = owner(gi, nb, pc);
-      for (int64_t i = j0; i < nk;) { /* lower: column gi, rows j0.. */
+      const int b = owner(j0 + c, nb, pc);
+      for (int64_t i = j0; i < nk;) {
         const int64_t end = ((i / nb) + 1) * nb < nk ? ((i / nb) + 1) * nb : nk;
         const int q = owner(i, nb, pr) * pc + b;
         memcpy(S + cur[q], C + c * h + (i - j0), (size_t)(end - i) * sizeof *S);
         cur[q] += end - i;
         i = end;
-      }
-    }
-    /* upper (both): rows j0..j0+w-1, columns j0+w.. = C's rows j0+w.. transposed, in tiles of TILE
-     * columns of C times runs of at most nb rows (strided writes of one column each touched a new
-     * page per element: 3x the time of the whole reduction at nk = 8192) */
-    for (int64_t c0 = 0; both && c0 < w; c0 += TILE) {
-      const int64_t c1 = c0 + TILE < w ? c0 + TILE : w;
-      for (int64_t j = j0 + w; j < nk;) {
-        const int64_t end = ((j / nb) + 1) * nb < nk ? ((j / nb) + 1) * nb : nk;
-        const int bj = owner(j, nb, pc);
-        const int64_t col = owned(j0 + w, j, nb, bj, pc);
-        for (int64_t c = c0; c < c1; c++) {
-          const int64_t gi = j0 + c;
-          const int ai = owner(gi, nb, pr), q = ai * pc + bj;
-          const int64_t lr = owned(j0, gi, nb, ai, pr), nr = owned(j0, j0 + w, nb, ai, pr);
-          double *dst = S + disp[q] + lower[q] + col * nr + lr;
-          const double *src = C + c * h + (j - j0);
-          for (int64_t t = 0; t < end - j; t++) dst[t * nr] = src[t];
-        }
-        j = end;
       }
     }
     MPI_Reduce_scatter(S, R, cnt, MPI_DOUBLE, MPI_SUM, ntk->comm);
@@ -303,17 +263,11 @@ static int assemble_reduce(sntk_ntk_t *ntk, sntk_dmat_t *H, double *t_red, int *
                   lj1 = sntk_numroc(j0 + w, nb, g->mycol, pc), hl = H->mloc - li0;
     for (int64_t lj = lj0; lj < lj1 && hl > 0; lj++)
       memcpy(H->a + lj * H->lld + li0, R + (lj - lj0) * hl, (size_t)hl * sizeof *R);
-    if (both) { /* local rows of global j0..j0+w-1, local columns from global j0+w on */
-      const int64_t li1 = sntk_numroc(j0 + w, nb, g->myrow, pr), nr = li1 - li0;
-      const double *up = R + (lj1 - lj0) * (hl > 0 ? hl : 0);
-      for (int64_t lj = lj1; lj < H->nloc && nr > 0; lj++)
-        memcpy(H->a + lj * H->lld + li0, up + (lj - lj1) * nr, (size_t)nr * sizeof *R);
-    }
     sntk_perf_stop(SNTK_EV_NTK_REDIST, 0.0);
     *t_red += MPI_Wtime() - ta;
   }
 done:
-  free(C), free(S), free(R), free(cnt), free(cur), free(lower), free(disp);
+  free(C), free(S), free(R), free(cnt), free(cur);
   return err;
 }
 
@@ -330,7 +284,6 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
   const int64_t mpad = ntk->U1.n;
   const double nu = ntk->model->nu;
   double t0 = sntk_wtime_sync(ntk->comm), t_redist = 0.0, t_syrk = 0.0;
-  int whole = 0; /* the reduce method delivered both triangles */
   const double P = ntk->size, nkd = (double)ntk->nk;
   sntk_perf_start(SNTK_EV_NTK_FEATURES);
   int ferr = features(ntk, W);
@@ -348,7 +301,7 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
     if (!grid_row_major(ntk, H->grid))
       return sntk_error(SNTK_ERR_RUNTIME, "the BLACS grid does not number the ranks row-major: "
                                           "use ntk.gram = pdsyrk");
-    SNTK_CALL(assemble_reduce(ntk, H, &t_redist, &whole));
+    SNTK_CALL(assemble_reduce(ntk, H, &t_redist));
   }
   for (int64_t c0 = 0; ntk->size > 1 && ntk->gram == SNTK_GRAM_PDSYRK && c0 < mpad;
        c0 += ntk->panel) {
@@ -369,7 +322,7 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
   }
   double t2 = MPI_Wtime();
   sntk_perf_start(SNTK_EV_NTK_HADAMARD);
-  if (!whole) symmetrize(ntk, H);
+  symmetrize(ntk, H);
   int err = sntk_agree(ntk->comm, kx_apply(ntk, H, KX_HADAMARD));
   sntk_perf_stop(SNTK_EV_NTK_HADAMARD, 0.0);
   double t3 = MPI_Wtime();

@@ -51,12 +51,10 @@ void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {
   need->mat = np * nq * d8;
   need->nmat = 2 + (s->keep_init != 0) + (s->limit != 0) + (s->spectrum != SNTK_SPECTRUM_VALUES);
   need->features = (nk + hk) * mb * d8;
-  if (s->gram == SNTK_GRAM_REDUCE) { /* this rank's nk x panel product, its packed copy (on two
-                                      * ranks with the transposed rows: twice), its share */
-    const int64_t pw = pq < panel ? pq + nb : panel;
-    need->panel = ((s->P == 2 ? 3 : 2) * nk * panel + np * pw + (s->P == 2 ? pw * nq : 0)) * d8;
-  } else /* U2, plus PBLAS' copies of the panel in the row and column distributions and PDGEMR2D
-          * buffers */
+  if (s->gram == SNTK_GRAM_REDUCE) /* this rank's nk x panel product, its packed copy, its share */
+    need->panel = (2 * nk * panel + np * (pq < panel ? pq + nb : panel)) * d8;
+  else /* U2, plus PBLAS' copies of the panel in the row and column distributions and PDGEMR2D
+        * buffers */
     need->panel = (np * pq + (np + nq) * panel + 2 * nk * (panel < mb ? panel : mb)) * d8;
   need->solver = solver_doubles(s, nk) * d8;
   const int64_t data = 2 * (s->n + s->holdout) * (s->d + s->k);
