@@ -160,18 +160,21 @@ static int features(sntk_ntk_t *ntk, const double *W) {
 /* Method choice on more than one rank. The reduce method computes this rank's contribution to a
  * panel of H's lower triangle with DSYRK/DGEMM on its own features (nk^2 mb / 2 multiply-adds per
  * rank in all, at DGEMM's rate) and reduce-scatters it to the panel's owners (nk^2 / 2 doubles per
- * rank in all, whatever m); the pdsyrk method moves nk mb doubles per rank and
- * runs PDSYRK, whose rate on these shapes is well below DSYRK's. The reduction costs the same for
- * any width, so it pays once each rank holds enough neurons. Measured with `softntk bench
- * --bench.what=gram` on 2 ranks (grid 1x2, nb 64, OpenBLAS Haswell kernels, one thread per rank;
- * the 2-core machine was shared, load average 10-17, so compare within a row):
- *   nk = 4096, m = 4096 (mb 2048): pdsyrk 17.2 s (0.37 of DSYRK's rate), reduce 5.1-9.0 s
- * (0.63-0.77) nk = 8192, m = 4096 (mb 2048): pdsyrk 49.5 s (0.59), reduce 17.0-36.9 s nk = 4096, m
- * = 512  (mb 256):  pdsyrk 2.60 s,                         reduce 2.00 s nk = 4096, m = 128  (mb
- * 64):   pdsyrk 1.60 s,                         reduce 2.11 s hence REDUCE_MIN_MB = 256 (the
- * crossover lies between mb = 64 and 256). REDUCE_WIDTH: columns of H per reduction; its buffers
- * are 2-3 nk x 512 doubles (64 MiB at nk = 8192), counted by the memory plan, which narrows them
- * (down to nb) or falls back to pdsyrk when they do not fit. */
+ * rank in all, whatever m); the pdsyrk method moves nk mb doubles per rank and runs PDSYRK, whose
+ * rate on these shapes is well below DSYRK's. The reduction costs the same for any width, so it
+ * pays once each rank holds enough neurons. Measured with `softntk bench --bench.what=gram` on 2
+ * ranks (grid 1x2, nb 64, OpenBLAS Haswell kernels, one thread per rank; the 2-core machine was
+ * shared, load average 6-17, so compare within an item):
+ * - nk = 4096, m = 4096 (mb 2048): pdsyrk 17.2 s (0.37 of the same-run DSYRK rate), reduce 3.1 to
+ *   9.0 s (0.63 to 0.77);
+ * - nk = 8192, m = 4096 (mb 2048): pdsyrk 49.5 s (0.59), reduce 9.0 to 36.9 s (0.46 to 1.02);
+ * - nk = 4096, m = 512 (mb 256): pdsyrk 2.60 s, reduce 2.00 s;
+ * - nk = 4096, m = 128 (mb 64): pdsyrk 1.60 s, reduce 2.11 s;
+ * hence REDUCE_MIN_MB = 256 (the crossover lies between mb = 64 and 256). Sending the transposed
+ * rows too on two ranks (H whole without PDTRAN) doubled the reduction and measured slower (nk =
+ * 8192: 20.1 s against 9.0 s). REDUCE_WIDTH: columns of H per reduction; its buffers are 2 nk x 512
+ * doubles (64 MiB at nk = 8192), counted by the memory plan, which narrows them (down to nb) or
+ * falls back to pdsyrk when they do not fit. */
 enum { REDUCE_MIN_MB = 256, REDUCE_WIDTH = 512 };
 
 int ntk_gram_method(const ntk_shape_t *s, int cfg) {
