@@ -13,7 +13,12 @@
  *   2h / sqrt(h^2 + 2) (1 - exp(-1 / (2 (h^2 + 2)))); the metrics on P ranks equal one rank;
  * - explicit means and weights are taken as given; per-mode coverage of points on the atoms;
  * - the samplers with the exact score of N(mu, s^2 I): the sample mean and standard deviation equal
- *   those of the discrete chain (computed exactly: every step is affine).
+ *   those of the discrete chain (computed exactly: every step is affine);
+ * - the output maps (diffusion.parametrisation): plain is the identity; edm's target is the inverse
+ *   of its output map, its coefficients are the closed forms at t = 0.3, c_skip alpha_t -> 1 and
+ *   c_out / sigma_t -> 1 as t -> 0 and c_skip -> 0, c_out -> sdata as t grows, and the target of
+ *   the exact posterior mean of a single Gaussian N(0, sdata^2 I) is linear in x_t with the
+ *   Gaussian's own coefficients (so it is zero: c_skip is the Wiener filter's gain).
  * Tolerances: round-off comparisons use bounds computed from the data (gamma_n sums, per-operation
  * roundings: each function below states its own); the finite differences add a Richardson estimate
  * of their truncation; Monte Carlo comparisons allow 5 standard errors (a correct implementation
@@ -488,8 +493,40 @@ static void test_samplers(void) {
   sntk_target_destroy(&tg);
 }
 
+/* The output maps. Tolerances: each coefficient takes a few roundings (sqrt, divisions, expm1), so
+ * 1e-14 relative; the limits are checked at t = 1e-8 (where c_skip alpha - 1 = -s^2 / (s^2 +
+ * sdata^2) ~ 2e-8 / sdata^2) and t = 30 (c_skip ~ alpha sdata^2 ~ 1e-13). */
+static void test_output_maps(void) {
+  sntk_diff_map_t plain = {2, 1.0, 1.0, SNTK_PARAM_PLAIN, 0.7}, edm = plain;
+  edm.param = SNTK_PARAM_EDM;
+  const double x[2] = {0.3, -1.2}, F[2] = {0.5, 2.0};
+  double f[2], y[2], cs, co;
+  sntk_diff_output(&plain, 0.3, x, F, f);
+  TH_OK(f[0] == F[0] && f[1] == F[1], "plain: x0_hat = F (%g %g)", f[0], f[1]);
+  sntk_diff_output(&edm, 0.3, x, F, f);
+  sntk_diff_output_target(&edm, 0.3, x, f, y);
+  TH_OK(fabs(y[0] - F[0]) < 1e-14 && fabs(y[1] - F[1]) < 1e-14,
+        "edm: target(output(F)) = F (%.17g %.17g)", y[0], y[1]);
+  const double a = exp(-0.3), s2 = (1 - exp(-0.6)) / (a * a), q = 0.49;
+  sntk_diff_output_coeffs(&edm, 0.3, &cs, &co);
+  TH_OK(fabs(cs - q / ((s2 + q) * a)) < 1e-14 && fabs(co - sqrt(s2 * q / (s2 + q))) < 1e-14,
+        "edm coefficients at t = 0.3: c_skip %.15g, c_out %.15g", cs, co);
+  sntk_diff_output_coeffs(&edm, 1e-8, &cs, &co);
+  TH_OK(fabs(cs * exp(-1e-8) - 1) < 1e-7 && fabs(co / sqrt(-expm1(-2e-8)) - 1) < 1e-7,
+        "edm as t -> 0: c_skip alpha = %.10f, c_out / sigma = %.10f", cs * exp(-1e-8),
+        co / sqrt(-expm1(-2e-8)));
+  sntk_diff_output_coeffs(&edm, 30, &cs, &co);
+  TH_OK(cs < 1e-12 && fabs(co - 0.7) < 1e-12, "edm as t grows: c_skip %.3g, c_out %.15g", cs, co);
+  /* N(0, q I): E[x_0 | x_t] = alpha q / (alpha^2 q + sigma^2) x_t = c_skip x_t. */
+  sntk_diff_output_coeffs(&edm, 0.3, &cs, &co);
+  const double gain = a * q / (a * a * q + (1 - exp(-0.6)));
+  TH_OK(fabs(cs - gain) < 1e-14 * gain, "edm c_skip = the Gaussian posterior gain (%.15g vs %.15g)",
+        cs, gain);
+}
+
 int main(int argc, char **argv) {
   th_init(&argc, &argv);
+  test_output_maps();
   test_score_fd();
   test_posterior_closed_forms();
   test_ou_moments();

@@ -370,8 +370,33 @@ static void check_jacobian_products(int act, int64_t k, int init, int64_t m) {
   sntk_data_free(&ds);
 }
 
+/* The activation table: every entry complete (a missing function would crash a pass), named as
+ * model.activation's choice of the same index, and the built-in indices where SNTK_ACT_* say. */
+static void check_table(void) {
+  int n = 0, bad = 0;
+  for (; sntk_act_table[n]; n++) {
+    const sntk_act_ops_t *o = sntk_act_table[n];
+    const int complete = o->name && o->gamma_paper && o->gamma_ntk && o->nu && o->forward &&
+                         o->grad && o->jvp && o->feature && o->limit &&
+                         (o->grad_signs || o->grad_k1);
+    const int named = sntk_activation_names[n] && strcmp(o->name, sntk_activation_names[n]) == 0;
+    if (!complete || !named) {
+      bad++;
+      if (th_rank == 0)
+        printf("activation %d (%s): complete %d, named as its choice %d\n", n,
+               o->name ? o->name : "?", complete, named);
+    }
+  }
+  TH_OK(bad == 0 && !sntk_activation_names[n] &&
+            strcmp(sntk_act_table[SNTK_ACT_SOFTMAX]->name, "softmax") == 0 &&
+            strcmp(sntk_act_table[SNTK_ACT_EXP]->name, "exp") == 0 &&
+            strcmp(sntk_act_table[SNTK_ACT_RELU]->name, "relu") == 0,
+        "activation table: %d entries complete and named as model.activation's choices", n);
+}
+
 int main(int argc, char **argv) {
   th_init(&argc, &argv);
+  check_table();
   for (int act = 0; act < 3; act++)
     for (int64_t k = 1; k <= 3; k += 2) {
       check_jacobian_products(act, k, SNTK_INIT_RANDOM, 37);

@@ -29,6 +29,7 @@ enum { SNTK_DIFF_GMM = 0, SNTK_DIFF_FILE = 1 };
 enum { SNTK_LAYOUT_RING = 0, SNTK_LAYOUT_RANDOM = 1 };
 enum { SNTK_SAMPLER_SDE = 0, SNTK_SAMPLER_ODE = 1 };
 enum { SNTK_TGRID_GEOMETRIC = 0, SNTK_TGRID_UNIFORM = 1 };
+enum { SNTK_PARAM_PLAIN = 0, SNTK_PARAM_EDM = 1 };
 
 /* Random-stream purposes (rng.h reserves 16..31 for this module). Never renumber. */
 enum {
@@ -72,6 +73,7 @@ typedef struct sntk_diffusion_cfg {
   int64_t store_samples;  /* write the samples themselves when there are at most this many */
   int64_t sample_seed;    /* seed of sampling and metrics (0: run.seed) */
   int regression;         /* `softntk score`: NTK kernel regression of x_0 on held-out points */
+  int parametrisation;    /* SNTK_PARAM_*: what the network's output F means (sntk_diff_map_t) */
 } sntk_diffusion_cfg_t;
 
 extern const sntk_key_t sntk_diffusion_keys[];

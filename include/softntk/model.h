@@ -14,9 +14,12 @@
 #include <mpi.h>
 #include <stdint.h>
 
+/* Indices of the built-in activations in sntk_act_table (src/model/activation.c). */
 enum { SNTK_ACT_SOFTMAX = 0, SNTK_ACT_EXP = 1, SNTK_ACT_RELU = 2 };
 enum { SNTK_INIT_RANDOM = 0, SNTK_INIT_COUPLED = 1 };
 
+/* The names of sntk_act_table's entries in order, NULL-terminated (the model.activation choices).
+ */
 extern const char *const sntk_activation_names[];
 
 /* [model] section. Global. */
@@ -73,6 +76,46 @@ typedef struct sntk_model {
   MPI_Datatype tuple_type;
   MPI_Op tuple_op;
 } sntk_model_t;
+
+/* An activation: everything of the network and its NTK that depends on it, one file each
+ * (src/model/act_<name>.c), registered by one line of src/model/activation.c. The model's chunked
+ * passes (src/model/model.c) and the NTK (src/ntk) call these; the elementwise SIMD loops stay in
+ * src/model/kernels.c (built with their own flags) and are called from here. */
+typedef struct sntk_act_ops {
+  const char *name;
+  /* Output scale gamma of model.output_scale = paper and = ntk, and the NTK normalisation nu
+   * (H = nu J J^T / gamma^2), for width m. */
+  double (*gamma_paper)(double m);
+  double (*gamma_ntk)(double m);
+  double (*nu)(double m);
+  /* Collective. After Z = X W^T (c x m_loc) for the chunk X: leave the activations in Z (and any
+   * factors in ft, T) and write the outputs F (c x k, global, on every rank). */
+  int (*forward)(sntk_model_t *md, const double *X, int64_t c, double *F);
+  /* Gradient factors G = dL/dz of the chunk just forwarded, residuals in md->E. grad_prepare
+   * (optional) runs first. k = 1: grad_signs, when given, returns the per-sample factors u (a = +1)
+   * and v (a = -1) such that G_ir = Z_ir u_i or Z_ir v_i (ge = gamma e_i); otherwise grad_k1 puts G
+   * in place of Z. k > 1: grad turns B = E A into G, given Z. */
+  void (*grad_prepare)(sntk_model_t *md, int64_t c, const double *F);
+  void (*grad_signs)(const sntk_model_t *md, int64_t i, double ge, double *u, double *v);
+  void (*grad_k1)(sntk_model_t *md, int64_t c);
+  void (*grad)(sntk_model_t *md, int64_t c);
+  /* Not collective. After forward, for rows i0.. (c of them) of the chunk and Zp = X dW^T of those
+   * rows: out (c x k) = this rank's part of J dW (Zp may be overwritten). */
+  void (*jvp)(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp, double *out);
+  /* Not collective. After forward: the scale-free features u_{i,l,r} for samples i0 <= i < i1 of
+   * neuron (storage row) r and output l with sign a, into u[i * k]. */
+  void (*feature)(const sntk_model_t *md, int64_t i0, int64_t i1, int64_t r, int64_t l, double a,
+                  double *u);
+  /* h(x_i, x_j) of the infinite-width kernel H* (DESIGN.md section 2) at initialisation scale sigma
+   * for inputs xi, xj of dimension d, given kx = x_i . x_j and the squared norms ni, nj. */
+  double (*limit)(double sigma, const double *xi, const double *xj, int64_t d, double kx, double ni,
+                  double nj);
+  /* What overflows when the loss becomes infinite during training (a hint), or NULL. */
+  const char *overflow;
+} sntk_act_ops_t;
+
+/* The activations, indexed by model.activation (SNTK_ACT_*), NULL-terminated. */
+extern const sntk_act_ops_t *const sntk_act_table[];
 
 /* Collective. Create a model of width cfg->width on comm for inputs of dimension d and k outputs.
  * chunk = 0 picks a chunk size from memory (the same on every rank). Weights are zero until

@@ -22,6 +22,8 @@ typedef struct sntk_diff_map {
   int64_t d;    /* data dimension; inputs have d + 2 coordinates */
   double scale; /* divisor of x_t */
   double T;     /* divisor of t */
+  int param;    /* SNTK_PARAM_*: the output map below */
+  double sdata; /* per-coordinate RMS of x_0, sqrt(E||x_0||^2 / d) (edm) */
 } sntk_diff_map_t;
 
 /* Not collective. The map of cfg for target tg: scale = input_scale, or when 0,
@@ -29,6 +31,23 @@ typedef struct sntk_diff_map {
 void sntk_diff_map_init(sntk_diff_map_t *map, const sntk_diffusion_cfg_t *cfg,
                         const sntk_target_t *tg);
 void sntk_diff_input(const sntk_diff_map_t *map, const double *x, double t, double *z);
+
+/* The output map: the prediction of x_0 is x0_hat = c_skip(t) x_t + c_out(t) F(z). plain: c_skip
+ * = 0, c_out = 1 (the network predicts x_0 itself). edm (Karras et al. 2022, written for the OU
+ * process through its noise level s = sigma_t / alpha_t of x_t / alpha_t = x_0 + s xi):
+ * c_skip = sdata^2 / ((s^2 + sdata^2) alpha_t), c_out = s sdata / sqrt(s^2 + sdata^2), so the
+ * network's regression target (x_0 - c_skip x_t) / c_out has unit variance per coordinate at
+ * every t for a target of RMS sdata, and as t -> 0 x0_hat -> x_t: the network only supplies an
+ * O(sigma_t) correction. c_skip x_t alone is the posterior mean of N(0, sdata^2 I). Not
+ * collective. */
+void sntk_diff_output_coeffs(const sntk_diff_map_t *map, double t, double *c_skip, double *c_out);
+/* Not collective. x0_hat (d values) from the network output F at (x, t); f may alias F. */
+void sntk_diff_output(const sntk_diff_map_t *map, double t, const double *x, const double *F,
+                      double *f);
+/* Not collective. The network's regression target F (d values) for the prediction f of x_0 at
+ * (x, t): the inverse of sntk_diff_output; y may alias f. */
+void sntk_diff_output_target(const sntk_diff_map_t *map, double t, const double *x, const double *f,
+                             double *y);
 
 /* One triple drawn from stream (seed, purpose, index): x_0, t ~ U[t0, T], x_t = alpha x_0 + sigma
  * xi. Not collective. */
@@ -44,17 +63,18 @@ int sntk_diff_dataset(const sntk_target_t *tg, const sntk_diff_map_t *map, doubl
  * in bin j mod t_bins, t uniform in its bin). Global. */
 typedef struct sntk_diff_eval {
   int64_t n, d, nbins;
-  int exact;      /* f* known (else errors are measured against the noisy labels x_0) */
-  double *edges;  /* nbins + 1 bin edges */
-  double *binw;   /* nbins: probability of each bin under t ~ U[t0, T] */
-  int64_t *count; /* nbins: points in each bin */
-  double *t;      /* n times */
-  double *xt;     /* n x d noised points */
-  double *x0;     /* n x d clean points */
-  double *fstar;  /* n x d posterior means (exact) or copies of x0 */
-  double *Z;      /* n x (d + 2) network inputs */
-  double *F;      /* n x d network outputs (workspace) */
-  double norm;    /* E[alpha_t^2 ||f*||^2]: the error of the zero predictor */
+  int exact;           /* f* known (else errors are measured against the noisy labels x_0) */
+  double *edges;       /* nbins + 1 bin edges */
+  double *binw;        /* nbins: probability of each bin under t ~ U[t0, T] */
+  int64_t *count;      /* nbins: points in each bin */
+  double *t;           /* n times */
+  double *xt;          /* n x d noised points */
+  double *x0;          /* n x d clean points */
+  double *fstar;       /* n x d posterior means (exact) or copies of x0 */
+  double *Z;           /* n x (d + 2) network inputs */
+  double *F;           /* n x d network outputs (workspace) */
+  double norm;         /* E[alpha_t^2 ||f*||^2]: the error of the zero predictor */
+  sntk_diff_map_t map; /* the input and output maps (F -> x0_hat) */
 } sntk_diff_eval_t;
 
 /* The errors of one evaluation (global). */

@@ -42,26 +42,35 @@ static const char *const cmp_names[NCMP][2] = {
  * file). out[0] = the trained score error; out[1 + 2c], out[2 + 2c] = the score error of predictor
  * c and ||f_net - f_c|| / ||f_c||, NaN when the file lacks it (not positive definite, not asked).
  */
+/* The predictions of x_0 from network outputs F on the held-out points (the output map). */
+static void to_x0(const sntk_diff_eval_t *ev, const double *F, double *f) {
+  for (int64_t j = 0; j < ev->n; j++)
+    sntk_diff_output(&ev->map, ev->t[j], ev->xt + j * ev->d, F + j * ev->d, f + j * ev->d);
+}
+
 static int compare(const char *path, const sntk_diff_eval_t *ev, const double *Ft, double *out) {
-  double *Fk = NULL, *bins = NULL;
+  double *Fk = NULL, *bins = NULL, *f = NULL;
   int64_t rows, cols;
   int err = SNTK_OK;
   sntk_diff_errors_t e = {0};
   for (int i = 0; i < 1 + 2 * NCMP; i++) out[i] = NAN;
   SNTK_TRY(SNTK_ALLOC(bins, ev->nbins));
+  SNTK_TRY(SNTK_ALLOC(f, ev->n * ev->d));
   e.bins = bins;
-  sntk_diff_eval_errors(ev, Ft, &e);
+  to_x0(ev, Ft, f);
+  sntk_diff_eval_errors(ev, f, &e);
   out[0] = e.error;
   for (int c = 0; c < NCMP; c++) {
     if (sntk_h5_read_matrix(path, cmp_sets[c], &rows, &cols, &Fk) != SNTK_OK) continue;
-    sntk_diff_eval_errors(ev, Fk, &e);
+    to_x0(ev, Fk, f);
+    sntk_diff_eval_errors(ev, f, &e);
     out[1 + 2 * c] = e.error;
     out[2 + 2 * c] = rel_diff(Ft, Fk, ev->n * ev->d);
     free(Fk);
     Fk = NULL;
   }
 done:
-  free(Fk), free(bins);
+  free(Fk), free(bins), free(f);
   return err;
 }
 
@@ -70,8 +79,10 @@ static int write_comparison(MPI_Comm comm, sntk_results_t *res, const sntk_diff_
   double cmp[1 + 2 * NCMP];
   int rank, err = SNTK_OK;
   MPI_Comm_rank(comm, &rank);
-  SNTK_CALL(sntk_results_matrix(res, "/ntk/regression/trained", ev->n, ev->d, Ft, "1",
-                                "the trained network's x_0 predictions on the held-out points"));
+  SNTK_CALL(sntk_results_matrix(
+      res, "/ntk/regression/trained", ev->n, ev->d, Ft, "1",
+      "the trained network's outputs F on the held-out points (x_0 predictions for "
+      "diffusion.parametrisation = plain)"));
   if (rank == 0) err = compare(sntk_results_path(res), ev, Ft, cmp);
   SNTK_CALL(sntk_agree(comm, err));
   SNTK_CALL(SNTK_MPI(MPI_Bcast(cmp, 1 + 2 * NCMP, MPI_DOUBLE, 0, comm)));
@@ -129,6 +140,8 @@ int diff_kernel_score(void *ctx, double t, int64_t n, const double *X, double *S
           sntk_ntk_limit_kernel(kr->act, kr->sigma, kr->Z + i * dz, kr->Ztr + j * dz, dz);
       for (int64_t l = 0; l < d; l++) kr->F[i * d + l] += h * kr->alpha[j * d + l];
     }
+  for (int64_t i = 0; i < n; i++)
+    sntk_diff_output(kr->map, t, X + i * d, kr->F + i * d, kr->F + i * d);
   const double alpha = sntk_ou_alpha(t), inv = 1.0 / sntk_ou_sigma2(t);
   for (int64_t i = 0; i < n * d; i++) S[i] = (alpha * kr->F[i] - X[i]) * inv;
   return SNTK_OK;
@@ -141,10 +154,16 @@ int diff_regression(MPI_Comm comm, const sntk_deck_t *deck, const sntk_dataset_t
   sntk_model_t *m0 = NULL;
   sntk_ntk_t *ntk = NULL;
   sntk_results_t *res = NULL;
-  double *Ft = NULL;
+  double *Ft = NULL, *Yh = NULL;
   char path[4200];
-  const sntk_dataset_t hold = {ev->n, ev->d + 2, ev->d, ev->Z, ev->fstar};
   int err = SNTK_OK;
+  /* The kernel predictors regress the network's output F: their held-out targets are f* mapped
+   * into F (f* itself for the plain parametrisation). */
+  SNTK_TRY(sntk_agree(comm, SNTK_ALLOC(Yh, ev->n * ev->d)));
+  for (int64_t j = 0; j < ev->n; j++)
+    sntk_diff_output_target(map, ev->t[j], ev->xt + j * ev->d, ev->fstar + j * ev->d,
+                            Yh + j * ev->d);
+  const sntk_dataset_t hold = {ev->n, ev->d + 2, ev->d, ev->Z, Yh};
   snprintf(path, sizeof path, "%s/regression.h5", dir);
   sntk_log("regression: NTK of the network at initialisation on the %lld training triples (nk = "
            "%lld), predicting x_0 on %lld held-out points; output %s",
@@ -191,6 +210,6 @@ done:
   sntk_results_free(&res);
   sntk_ntk_destroy(&ntk);
   sntk_model_destroy(&m0);
-  free(Ft);
+  free(Ft), free(Yh);
   return err;
 }

@@ -77,7 +77,16 @@ int diff_write_target(sntk_results_t *res, const sntk_target_t *tg, const sntk_d
   }
   SNTK_CALL(sntk_results_attr_at_f64(res, "/diffusion", "input_scale", map->scale));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/diffusion", "dim", (double)tg->d));
-  return sntk_results_attr_at_str(res, "/diffusion", "input_map",
-                                  "z = (v / sqrt(2 (1 + |v|^2)), 1 / sqrt(2)), v = (x_t / "
-                                  "input_scale, t / T); the network predicts x_0");
+  SNTK_CALL(sntk_results_attr_at_f64(res, "/diffusion", "sdata", map->sdata));
+  SNTK_CALL(sntk_results_attr_at_str(res, "/diffusion", "parametrisation",
+                                     map->param == SNTK_PARAM_EDM ? "edm" : "plain"));
+  return sntk_results_attr_at_str(
+      res, "/diffusion", "input_map",
+      map->param == SNTK_PARAM_EDM
+          ? "z = (v / sqrt(2 (1 + |v|^2)), 1 / sqrt(2)), v = (x_t / input_scale, t / T); x_0 is "
+            "predicted as c_skip(t) x_t + c_out(t) F(z) (edm: c_skip = sdata^2 / ((s^2 + "
+            "sdata^2) alpha_t), c_out = s sdata / sqrt(s^2 + sdata^2), s = sigma_t / alpha_t); "
+            "data/Y holds the targets of F"
+          : "z = (v / sqrt(2 (1 + |v|^2)), 1 / sqrt(2)), v = (x_t / input_scale, t / T); the "
+            "network predicts x_0");
 }

@@ -12,6 +12,7 @@ static const char *const targets[] = {"gmm", "file", NULL};
 static const char *const layouts[] = {"ring", "random", NULL};
 const char *const sntk_sampler_names[] = {"sde", "ode", NULL};
 static const char *const grids[] = {"geometric", "uniform", NULL};
+static const char *const params[] = {"plain", "edm", NULL};
 
 /* Parse a list of finite numbers separated by commas (positive ones when `positive`), storing up
  * to `max` of them. Returns the count, or -1 with the reason in why. */
@@ -53,11 +54,13 @@ const sntk_key_t sntk_diffusion_keys[] = {
      "gmm: Gaussian mixture with exact score; file: samples x_0 from an HDF5 file (score unknown)"},
     {"dim", SNTK_T_INT, OFF(dim), "2", 1, 1e5, SNTK_KEY_TRAJECTORY, NULL, NULL,
      "data dimension d (the network has d + 2 inputs and d outputs)"},
-    {"components", SNTK_T_INT, OFF(components), "4", 1, 1e5, SNTK_KEY_TRAJECTORY, NULL, NULL, "mixture components C"},
+    {"components", SNTK_T_INT, OFF(components), "4", 1, 1e5, SNTK_KEY_TRAJECTORY, NULL, NULL,
+     "mixture components C"},
     {"layout", SNTK_T_CHOICE, OFF(layout), "ring", 0, 0, SNTK_KEY_TRAJECTORY, layouts, NULL,
      "means: ring (evenly spaced on a circle in the first two coordinates) or random (uniform on "
      "the sphere)"},
-    {"radius", SNTK_T_REAL, OFF(radius), "1", 0, 1e6, SNTK_KEY_TRAJECTORY, NULL, NULL, "norm of every mean"},
+    {"radius", SNTK_T_REAL, OFF(radius), "1", 0, 1e6, SNTK_KEY_TRAJECTORY, NULL, NULL,
+     "norm of every mean"},
     {"width", SNTK_T_REAL, OFF(width), "0.1", 0, 1e6, SNTK_KEY_TRAJECTORY, NULL, NULL,
      "shared isotropic standard deviation of the components (0: point masses)"},
     {"means", SNTK_T_STRING, OFF(means), "", 0, 0, SNTK_KEY_TRAJECTORY, NULL, check_means,
@@ -69,12 +72,12 @@ const sntk_key_t sntk_diffusion_keys[] = {
      "HDF5 file of samples x_0 (target = file)"},
     {"dataset", SNTK_T_STRING, OFF(dataset), "X", 0, 0, SNTK_KEY_TRAJECTORY, NULL, NULL,
      "dataset [rows, d] inside the file"},
-    {"t0", SNTK_T_REAL, OFF(t0), "1e-3", 0, 1e3, SNTK_KEY_MIN_OPEN | SNTK_KEY_TRAJECTORY, NULL, NULL,
-     "smallest diffusion time (training, evaluation and the sampler's end)"},
+    {"t0", SNTK_T_REAL, OFF(t0), "1e-3", 0, 1e3, SNTK_KEY_MIN_OPEN | SNTK_KEY_TRAJECTORY, NULL,
+     NULL, "smallest diffusion time (training, evaluation and the sampler's end)"},
     {"T", SNTK_T_REAL, OFF(T), "5", 0, 1e3, SNTK_KEY_MIN_OPEN | SNTK_KEY_TRAJECTORY, NULL, NULL,
      "largest diffusion time (the sampler starts from N(0, I) there)"},
-    {"samples_train", SNTK_T_INT, OFF(samples_train), "256", 1, 1e10, SNTK_KEY_TRAJECTORY, NULL, NULL,
-     "N triples (x0, t, xi) of the full-batch training set"},
+    {"samples_train", SNTK_T_INT, OFF(samples_train), "256", 1, 1e10, SNTK_KEY_TRAJECTORY, NULL,
+     NULL, "N triples (x0, t, xi) of the full-batch training set"},
     {"minibatch", SNTK_T_INT, OFF(minibatch), "0", 0, 1e10, SNTK_KEY_TRAJECTORY, NULL, NULL,
      "0: full batch on the N triples drawn once; B > 0: B fresh triples each step (from seed and "
      "step)"},
@@ -108,6 +111,10 @@ const sntk_key_t sntk_diffusion_keys[] = {
      "seed of the sampler, the reference samples and the projections (0: run.seed)"},
     {"regression", SNTK_T_BOOL, OFF(regression), "false", 0, 0, 0, NULL, NULL,
      "softntk score: NTK kernel regression of x0 on the held-out points (regression.h5)"},
+    {"parametrisation", SNTK_T_CHOICE, OFF(parametrisation), "plain", 0, 0, SNTK_KEY_TRAJECTORY,
+     params, NULL,
+     "the prediction of x_0 from the network output F: plain (x0_hat = F) or edm (x0_hat = "
+     "c_skip(t) x_t + c_out(t) F, the network learns a unit-variance residual; README)"},
     {NULL}};
 #undef OFF
 

@@ -96,6 +96,7 @@ int sntk_diff_eval_create(const sntk_target_t *tg, const sntk_diff_map_t *map,
   e->edges[e->nbins] = cfg->T;
   for (int64_t b = 0; b < e->nbins; b++)
     e->binw[b] = (e->edges[b + 1] - e->edges[b]) / (cfg->T - cfg->t0);
+  e->map = *map;
   SNTK_TRY(fill_points(e, tg, map, seed));
 done:
   if (err) sntk_diff_eval_destroy(&e);
@@ -154,6 +155,8 @@ int sntk_diff_eval_run(sntk_diff_eval_t *e, sntk_model_t *md, sntk_diff_errors_t
   int err = sntk_model_forward(md, e->Z, e->n, e->F);
   sntk_perf_stop(SNTK_EV_SCORE_EVAL, 0.0);
   SNTK_CALL(err);
+  for (int64_t j = 0; j < e->n; j++)
+    sntk_diff_output(&e->map, e->t[j], e->xt + j * e->d, e->F + j * e->d, e->F + j * e->d);
   sntk_diff_eval_errors(e, e->F, out);
   return SNTK_OK;
 }

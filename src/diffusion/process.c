@@ -22,6 +22,33 @@ void sntk_diff_map_init(sntk_diff_map_t *map, const sntk_diffusion_cfg_t *cfg,
   map->d = tg->d;
   map->scale = cfg->input_scale > 0 ? cfg->input_scale : sqrt(tg->msq + (double)tg->d);
   map->T = cfg->T;
+  map->param = cfg->parametrisation;
+  map->sdata = sqrt(tg->msq / (double)tg->d);
+}
+
+void sntk_diff_output_coeffs(const sntk_diff_map_t *map, double t, double *c_skip, double *c_out) {
+  if (map->param == SNTK_PARAM_PLAIN) {
+    *c_skip = 0.0;
+    *c_out = 1.0;
+    return;
+  }
+  const double a = sntk_ou_alpha(t), s2 = sntk_ou_sigma2(t) / (a * a), q = map->sdata * map->sdata;
+  *c_skip = q / ((s2 + q) * a);
+  *c_out = sqrt(s2 * q / (s2 + q));
+}
+
+void sntk_diff_output(const sntk_diff_map_t *map, double t, const double *x, const double *F,
+                      double *f) {
+  double cs, co;
+  sntk_diff_output_coeffs(map, t, &cs, &co);
+  for (int64_t j = 0; j < map->d; j++) f[j] = cs * x[j] + co * F[j];
+}
+
+void sntk_diff_output_target(const sntk_diff_map_t *map, double t, const double *x, const double *f,
+                             double *y) {
+  double cs, co;
+  sntk_diff_output_coeffs(map, t, &cs, &co);
+  for (int64_t j = 0; j < map->d; j++) y[j] = (f[j] - cs * x[j]) / co;
 }
 
 void sntk_diff_input(const sntk_diff_map_t *map, const double *x, double t, double *z) {
@@ -61,6 +88,7 @@ int sntk_diff_dataset(const sntk_target_t *tg, const sntk_diff_map_t *map, doubl
     double t;
     sntk_diff_triple(tg, t0, T, seed, purpose, first + (uint64_t)i, ds->Y + i * d, &t, xt);
     sntk_diff_input(map, xt, t, ds->X + i * din);
+    sntk_diff_output_target(map, t, xt, ds->Y + i * d, ds->Y + i * d);
   }
   free(xt);
   return SNTK_OK;

@@ -47,6 +47,8 @@ int sntk_score_learned(void *ctx, double t, int64_t n, const double *X, double *
                       (long long)n, (long long)ln->n);
   for (int64_t i = 0; i < n; i++) sntk_diff_input(ln->map, X + i * d, t, ln->Z + i * (d + 2));
   SNTK_CALL(sntk_model_forward(ln->md, ln->Z, n, ln->F));
+  for (int64_t i = 0; i < n; i++)
+    sntk_diff_output(ln->map, t, X + i * d, ln->F + i * d, ln->F + i * d);
   const double alpha = sntk_ou_alpha(t), inv = 1.0 / sntk_ou_sigma2(t);
   for (int64_t i = 0; i < n * d; i++) S[i] = (alpha * ln->F[i] - X[i]) * inv;
   return SNTK_OK;

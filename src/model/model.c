@@ -2,7 +2,7 @@
  */
 #include "softntk/model.h"
 
-#include "kernels.h"
+#include "model_impl.h"
 #include "softntk/error.h"
 #include "softntk/parallel.h"
 #include "softntk/perf.h"
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const sntk_activation_names[] = {"softmax", "exp", "relu", NULL};
 static const char *const inits[] = {"random", "coupled", NULL};
 
 static int check_scale(const char *text, char *why, size_t len) {
@@ -27,13 +26,14 @@ static int check_scale(const char *text, char *why, size_t len) {
 
 #define OFF(f) offsetof(sntk_model_cfg_t, f)
 const sntk_key_t sntk_model_keys[] = {
-    {"activation", SNTK_T_CHOICE, OFF(activation), "softmax", 0, 0, SNTK_KEY_TRAJECTORY, sntk_activation_names, NULL,
-     "hidden activation: softmax over the m neurons, exp, or relu"},
+    {"activation", SNTK_T_CHOICE, OFF(activation), "softmax", 0, 0, SNTK_KEY_TRAJECTORY,
+     sntk_activation_names, NULL, "hidden activation: softmax over the m neurons, exp, or relu"},
     {"width", SNTK_T_INT, OFF(width), "1024", 1, 1e12, SNTK_KEY_TRAJECTORY, NULL, NULL,
      "hidden width m (at least the number of MPI ranks)"},
-    {"sigma", SNTK_T_REAL, OFF(sigma), "1", 0, INFINITY, SNTK_KEY_MIN_OPEN | SNTK_KEY_TRAJECTORY, NULL, NULL,
-     "initial weights w_r(0) ~ N(0, sigma^2 I)"},
-    {"output_scale", SNTK_T_STRING, OFF(output_scale), "paper", 0, 0, SNTK_KEY_TRAJECTORY, NULL, check_scale,
+    {"sigma", SNTK_T_REAL, OFF(sigma), "1", 0, INFINITY, SNTK_KEY_MIN_OPEN | SNTK_KEY_TRAJECTORY,
+     NULL, NULL, "initial weights w_r(0) ~ N(0, sigma^2 I)"},
+    {"output_scale", SNTK_T_STRING, OFF(output_scale), "paper", 0, 0, SNTK_KEY_TRAJECTORY, NULL,
+     check_scale,
      "paper (softmax m, exp 1, relu 1/sqrt(m)), ntk (softmax sqrt(m), exp and relu 1/sqrt(m)), or "
      "a number"},
     {"init", SNTK_T_CHOICE, OFF(init), "coupled", 0, 0, SNTK_KEY_TRAJECTORY, inits, NULL,
@@ -58,17 +58,18 @@ int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks) {
 
 int sntk_model_scale(int act, const char *text, int64_t m, double *gamma, double *nu) {
   const double mm = (double)m;
+  const sntk_act_ops_t *ops = sntk_act_table[act];
   if (strcmp(text, "paper") == 0)
-    *gamma = act == SNTK_ACT_SOFTMAX ? mm : act == SNTK_ACT_EXP ? 1.0 : 1.0 / sqrt(mm);
+    *gamma = ops->gamma_paper(mm);
   else if (strcmp(text, "ntk") == 0)
-    *gamma = act == SNTK_ACT_SOFTMAX ? sqrt(mm) : 1.0 / sqrt(mm);
+    *gamma = ops->gamma_ntk(mm);
   else {
     char why[128];
     if (check_scale(text, why, sizeof why))
       return sntk_error(SNTK_ERR_INPUT, "model.output_scale = '%s' %s", text, why);
     *gamma = strtod(text, NULL);
   }
-  *nu = act == SNTK_ACT_SOFTMAX ? mm : 1.0 / mm;
+  *nu = ops->nu(mm);
   return SNTK_OK;
 }
 
@@ -209,71 +210,34 @@ static void update_wmax(sntk_model_t *md) {
   md->wmax = sqrt(w2);
 }
 
-/* Softmax, k = 1, in one pass over Z: each row is shifted by an upper bound of its pre-activations,
- * ||x_i|| max_r ||w_r|| (Cauchy-Schwarz; model->wmax), instead of its maximum, which would need a
- * pass of its own. Any shift gives the same softmax; this one cannot overflow, and a row whose
- * bound lies more than 600 above its maximum (exp would lose it to underflow) or whose sum is not
- * positive (NaN) is recomputed with its true maximum. The shift is a function of W and x_i only, so
- * results are reproducible and independent of history. */
-static void softmax_k1(sntk_model_t *md, const double *X, int64_t c) {
+/* Forward on one chunk of c <= chunk samples: Z = X W^T, then the activation leaves its values in
+ * Z (softmax: exp(z - shift), with the factors turning them into S in ft) and writes F (c x k,
+ * identical on every rank). */
+static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F) {
   const int64_t ml = md->m_loc, d = md->d;
-  for (int64_t i = 0; i < c; i++) md->ft[i] = cblas_dnrm2((int)d, X + i * d, 1) * md->wmax;
-  sntk_kern_softmax_shift_k1(c, ml, md->Z, ml, md->A, md->ft, md->T, 3);
-  for (int64_t i = 0; i < c; i++) {
-    if (md->T[3 * i + 1] > 0.0) continue; /* marked: recompute the row, two passes */
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)ml, (int)d, 1.0, md->W, (int)d, X + i * d, 1, 0.0,
-                md->Z + i * ml, 1);
-    sntk_kern_softmax_rows_k1(1, ml, md->Z + i * ml, ml, md->A, md->T + 3 * i, 3);
-  }
+  sntk_perf_start(SNTK_EV_FORWARD_GEMM);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)ml, (int)d, 1.0, X, (int)d,
+              md->W, (int)d, 0.0, md->Z, (int)ml);
+  sntk_perf_stop(SNTK_EV_FORWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
+  return sntk_act_table[md->act]->forward(md, X, c, F);
 }
 
-/* Forward on one chunk of c <= chunk samples: leaves activations in Z (softmax: exp(z - shift),
- * with the factors turning them into S in ft) and writes F (c x k, identical on every rank). */
-static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F) {
-  const int64_t ml = md->m_loc, d = md->d, k = md->k;
-  const int ci = (int)c, mli = (int)ml, di = (int)d, ki = (int)k;
-  const double oflops = 2.0 * (double)c * (double)ml * (double)k;
-  sntk_perf_start(SNTK_EV_FORWARD_GEMM);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, mli, di, 1.0, X, di, md->W, di, 0.0,
-              md->Z, mli);
-  sntk_perf_stop(SNTK_EV_FORWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
-  if (md->act == SNTK_ACT_SOFTMAX) {
-    const int64_t w = k + 2;
-    sntk_perf_start(SNTK_EV_ACTIVATION);
-    if (k == 1) {
-      softmax_k1(md, X, c);
-    } else {
-      sntk_kern_softmax_rows(c, ml, md->Z, md->T, md->T + 1, w);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, ki, mli, 1.0, md->Z, mli, md->A, mli,
-                  0.0, md->T + 2, (int)w);
-    }
-    sntk_perf_stop(SNTK_EV_ACTIVATION, oflops);
-    for (int64_t i = 0; i < c; i++) md->ft[i] = md->T[i * w]; /* local shift, kept for rescaling */
-    sntk_perf_start(SNTK_EV_ALLREDUCE);
-    int rc = MPI_Allreduce(MPI_IN_PLACE, md->T, ci, md->tuple_type, md->tuple_op, md->comm);
-    sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
-    SNTK_CALL(SNTK_MPI(rc));
-    for (int64_t i = 0; i < c; i++) {
-      const double *t = md->T + i * w;
-      const double inv_s = 1.0 / t[1];
-      for (int64_t l = 0; l < k; l++) F[i * k + l] = md->gamma * t[2 + l] * inv_s;
-      md->ft[i] = exp(md->ft[i] - t[0]) * inv_s;
-    }
-    return SNTK_OK;
-  }
+int model_forward_sum(sntk_model_t *md, int64_t c, double *F,
+                      void (*act_k1)(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
+                                     double *out, int64_t stride),
+                      void (*act)(int64_t len, double *Z)) {
+  const int64_t ml = md->m_loc, k = md->k;
+  const int ci = (int)c, mli = (int)ml, ki = (int)k;
   sntk_perf_start(SNTK_EV_ACTIVATION);
   if (k == 1) {
-    sntk_kern_act_k1(md->act == SNTK_ACT_RELU, c, ml, md->Z, ml, md->A, F, 1);
+    act_k1(c, ml, md->Z, ml, md->A, F, 1);
     for (int64_t i = 0; i < c; i++) F[i] *= md->gamma;
   } else {
-    if (md->act == SNTK_ACT_EXP)
-      sntk_kern_exp(c * ml, md->Z);
-    else
-      sntk_kern_relu(c * ml, md->Z);
+    act(c * ml, md->Z);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, ki, mli, md->gamma, md->Z, mli, md->A,
                 mli, 0.0, F, ki);
   }
-  sntk_perf_stop(SNTK_EV_ACTIVATION, oflops);
+  sntk_perf_stop(SNTK_EV_ACTIVATION, 2.0 * (double)c * (double)ml * (double)k);
   sntk_perf_start(SNTK_EV_ALLREDUCE);
   int rc = MPI_Allreduce(MPI_IN_PLACE, F, ci * ki, MPI_DOUBLE, MPI_SUM, md->comm);
   sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
@@ -281,30 +245,18 @@ static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F
   return SNTK_OK;
 }
 
-/* <E_i, F_i> of each row (softmax gradient). */
-static void row_q(sntk_model_t *md, int64_t c, const double *F) {
-  for (int64_t i = 0; i < c; i++) {
-    double q = 0.0;
-    for (int64_t l = 0; l < md->k; l++) q += md->E[i * md->k + l] * F[i * md->k + l];
-    md->rowq[i] = q;
-  }
-}
-
-/* X^T G for k = 1 softmax or exp without a pass over the activations P: with the a = +1 neurons in
- * storage rows [0, npos) and a = -1 after them, G_ir = P_ir (u_i or v_i) by sign, so
- * X^T G = [(diag(u) X)^T P_+, (diag(v) X)^T P_-]: the factors scale the c x d sample rows instead
- * of the c x m_loc activations. Softmax: u, v = f_i (+-gamma e_i - q_i); exp: u, v = +-gamma e_i.
- */
+/* X^T G for k = 1 without a pass over the activations P, for the activations with grad_signs: with
+ * the a = +1 neurons in storage rows [0, npos) and a = -1 after them, G_ir = P_ir (u_i or v_i) by
+ * sign, so X^T G = [(diag(u) X)^T P_+, (diag(v) X)^T P_-]: the factors scale the c x d sample rows
+ * instead of the c x m_loc activations. Softmax: u, v = f_i (+-gamma e_i - q_i); exp: u, v =
+ * +-gamma e_i. */
 static void backward_signs(sntk_model_t *md, const double *X, int64_t c, double beta) {
   const int64_t ml = md->m_loc, d = md->d, np = md->npos;
+  const sntk_act_ops_t *ops = sntk_act_table[md->act];
   double *Xu = md->Xs, *Xv = md->Xs + c * d;
   for (int64_t i = 0; i < c; i++) {
-    const double ge = md->gamma * md->E[i];
-    double u = ge, v = -ge;
-    if (md->act == SNTK_ACT_SOFTMAX) {
-      u = md->ft[i] * (ge - md->rowq[i]);
-      v = md->ft[i] * (-ge - md->rowq[i]);
-    }
+    double u, v;
+    ops->grad_signs(md, i, md->gamma * md->E[i], &u, &v);
     for (int64_t j = 0; j < d; j++) {
       Xu[i * d + j] = u * X[i * d + j];
       Xv[i * d + j] = v * X[i * d + j];
@@ -321,32 +273,29 @@ static void backward_signs(sntk_model_t *md, const double *X, int64_t c, double 
 }
 
 /* Backward on the chunk just forwarded, with E = F - Y in md->E: gT (d x m_loc) = beta gT + X^T G.
- * k = 1 softmax and exp: see backward_signs. relu (k = 1): G replaces the activations in Z; k > 1:
- * G goes through B = E A. (X^T G runs at about twice the rate of the equivalent G^T X in OpenBLAS
- * for these shapes; the step transposes gT once.) */
+ * k = 1 with the activation's grad_signs (softmax, exp): see backward_signs; else (relu) grad_k1
+ * puts G in place of the activations in Z; k > 1: G goes through B = E A. (X^T G runs at about
+ * twice the rate of the equivalent G^T X in OpenBLAS for these shapes; the step transposes gT
+ * once.) */
 static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const double *F,
                            double beta) {
   const int64_t ml = md->m_loc, d = md->d, k = md->k;
   const int ci = (int)c, mli = (int)ml, ki = (int)k;
+  const sntk_act_ops_t *ops = sntk_act_table[md->act];
   double *G = md->Z;
-  if (md->act == SNTK_ACT_SOFTMAX) row_q(md, c, F);
-  if (k == 1 && md->act != SNTK_ACT_RELU) {
+  if (ops->grad_prepare) ops->grad_prepare(md, c, F);
+  if (k == 1 && ops->grad_signs) {
     backward_signs(md, X, c, beta);
     return;
   }
   sntk_perf_start(SNTK_EV_BACKWARD_ELEM);
   if (k == 1) {
-    sntk_kern_relu_grad_k1(c, ml, md->Z, ml, md->A, md->E, md->gamma);
+    ops->grad_k1(md, c);
   } else {
     G = md->B;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A, mli,
                 0.0, md->B, mli);
-    if (md->act == SNTK_ACT_SOFTMAX)
-      sntk_kern_softmax_grad(c, ml, md->Z, md->B, md->ft, md->rowq, md->gamma);
-    else if (md->act == SNTK_ACT_EXP)
-      sntk_kern_exp_grad(c * ml, md->Z, md->B, md->gamma);
-    else
-      sntk_kern_relu_grad(c * ml, md->Z, md->B, md->gamma);
+    ops->grad(md, c);
   }
   sntk_perf_stop(SNTK_EV_BACKWARD_ELEM, k > 1 ? 2.0 * (double)c * (double)ml * (double)k : 0.0);
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
@@ -411,32 +360,20 @@ int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) 
   return SNTK_OK;
 }
 
-/* Features of the c samples just forwarded: Z holds the activations and, for softmax, ft the
- * factors turning Z into S and T the merged tuples, whose numerators over the sum are <a_l,
- * S(x_i)>. U is column-major (one column per neuron) while Z is row-major (one row per sample): the
- * loops run over tiles of 32 samples x 256 neurons so that both sides stay in cache. */
+/* Features of the c samples just forwarded (the activation's feature, which reads Z and, for
+ * softmax, ft and the merged tuples T). U is column-major (one column per neuron) while Z is
+ * row-major (one row per sample): the loops run over tiles of 32 samples x 256 neurons so that both
+ * sides stay in cache. */
 static void features_chunk(const sntk_model_t *md, int64_t c, double *U, int64_t ldu) {
-  const int64_t ml = md->m_loc, k = md->k, w = k + 2, TI = 32, TR = 256;
+  const int64_t ml = md->m_loc, k = md->k, TI = 32, TR = 256;
+  const sntk_act_ops_t *ops = sntk_act_table[md->act];
   for (int64_t i0 = 0; i0 < c; i0 += TI) {
     const int64_t i1 = i0 + TI < c ? i0 + TI : c;
     for (int64_t r0 = 0; r0 < ml; r0 += TR) {
       const int64_t r1 = r0 + TR < ml ? r0 + TR : ml;
       for (int64_t r = r0; r < r1; r++)
-        for (int64_t l = 0; l < k; l++) {
-          const double a = md->A[l * ml + r];
-          double *u = U + r * ldu + l;
-          for (int64_t i = i0; i < i1; i++) {
-            const double z = md->Z[i * ml + r];
-            if (md->act == SNTK_ACT_SOFTMAX) {
-              const double *t = md->T + i * w;
-              u[i * k] = z * md->ft[i] * (a - t[2 + l] / t[1]);
-            } else if (md->act == SNTK_ACT_EXP) {
-              u[i * k] = a * z;
-            } else {
-              u[i * k] = z > 0.0 ? a : 0.0;
-            }
-          }
-        }
+        for (int64_t l = 0; l < k; l++)
+          ops->feature(md, i0, i1, r, l, md->A[l * ml + r], U + r * ldu + l);
     }
   }
 }
@@ -455,34 +392,13 @@ int sntk_model_features(sntk_model_t *md, const double *X, int64_t n, double *U,
   return SNTK_OK;
 }
 
-enum { JVP_ROWS = 256 }; /* rows of X dW^T formed at a time: a small scratch, reused while in cache */
+enum {
+  JVP_ROWS = 256
+}; /* rows of X dW^T formed at a time: a small scratch, reused while in cache */
 
-/* After forward_chunk, for the c rows i0.. of the chunk and Zp = X dW^T of those rows (c x m_loc):
- * out (c x k) = this rank's part of
- * J dW, sum_r u_{i,l,r} Zp_ir gamma. With P = Z o (the activation's derivative) o Zp: exp and relu
- * give gamma P A^T; softmax (Z holding exp(z - shift), S = Z ft) gives
- * gamma ft_i ((Z o Zp) A^T - <a_l, S_i> sum_r Z_ir Zp_ir). */
-static void jvp_rows(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp, double *out) {
-  const int64_t ml = md->m_loc, k = md->k;
-  for (int64_t i = 0; i < c; i++) {
-    const double *z = md->Z + (i0 + i) * ml;
-    double *p = Zp + i * ml;
-    if (md->act == SNTK_ACT_RELU)
-      for (int64_t r = 0; r < ml; r++) p[r] = z[r] > 0.0 ? p[r] : 0.0;
-    else
-      for (int64_t r = 0; r < ml; r++) p[r] *= z[r];
-  }
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)k, (int)ml, md->gamma, Zp,
-              (int)ml, md->A, (int)ml, 0.0, out, (int)k);
-  if (md->act != SNTK_ACT_SOFTMAX) return;
-  const int64_t w = k + 2;
-  for (int64_t i = 0; i < c; i++) {
-    double sum = 0.0;
-    for (int64_t r = 0; r < ml; r++) sum += Zp[i * ml + r];
-    const double *t = md->T + (i0 + i) * w;
-    for (int64_t l = 0; l < k; l++)
-      out[i * k + l] = md->ft[i0 + i] * (out[i * k + l] - md->gamma * sum * t[2 + l] / t[1]);
-  }
+void model_jvp_gemm(const sntk_model_t *md, int64_t c, const double *P, double *out) {
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)md->k, (int)md->m_loc,
+              md->gamma, P, (int)md->m_loc, md->A, (int)md->m_loc, 0.0, out, (int)md->k);
 }
 
 int sntk_model_jvp(sntk_model_t *md, const double *X, int64_t n, const double *dW, double *out) {
@@ -501,7 +417,7 @@ int sntk_model_jvp(sntk_model_t *md, const double *X, int64_t n, const double *d
       /* Zp = X dW^T: the directional derivative of every pre-activation of these rows */
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cr, (int)ml, (int)d, 1.0,
                   X + (i0 + j0) * d, (int)d, dW, (int)d, 0.0, Zp, (int)ml);
-      jvp_rows(md, j0, cr, Zp, out + (i0 + j0) * k);
+      sntk_act_table[md->act]->jvp(md, j0, cr, Zp, out + (i0 + j0) * k);
     }
   }
   SNTK_TRY(sntk_allreduce_sum(out, n * k, md->comm));

@@ -27,29 +27,10 @@
 enum { KX_HADAMARD, KX_LIMIT };
 enum { KX_PANEL = 256 }; /* local columns per x_i . x_j GEMM */
 
-/* The angle between x and y (squared norms nx2, ny2 > 0) as 2 atan2(|u - v|, |u + v|) of the unit
- * vectors u, v: accurate to a few eps in absolute terms for every pair, where acos(x . y / (|x|
- * |y|)) loses half the digits as the pair becomes parallel (a rounding of eps in the cosine moves
- * the angle by about sqrt(2 eps) there). Identical inputs give exactly 0. */
-static double unit_angle(const double *x, const double *y, int64_t d, double nx2, double ny2) {
-  const double nx = sqrt(nx2), ny = sqrt(ny2);
-  double dm = 0.0, dp = 0.0;
-  for (int64_t c = 0; c < d; c++) {
-    const double u = x[c] / nx, v = y[c] / ny;
-    dm += (u - v) * (u - v);
-    dp += (u + v) * (u + v);
-  }
-  return 2.0 * atan2(sqrt(dm), sqrt(dp));
-}
-
+/* The activation's entry (its file in src/model holds the formula). */
 double ntk_limit_entry(int act, double sigma, const double *xi, const double *xj, int64_t d,
                        double kx, double ni, double nj) {
-  const double s2 = sigma * sigma;
-  if (act == SNTK_ACT_SOFTMAX) return kx * exp(s2 * kx);
-  if (act == SNTK_ACT_EXP) return kx * exp(0.5 * s2 * (ni + nj + 2.0 * kx));
-  if (ni <= 0.0 || nj <= 0.0) return 0.0;
-  /* kx (pi - theta) / (2 pi), written so that theta = 0 gives exactly kx / 2 */
-  return kx * (0.5 - unit_angle(xi, xj, d, ni, nj) / (2.0 * M_PI));
+  return sntk_act_table[act]->limit(sigma, xi, xj, d, kx, ni, nj);
 }
 
 double sntk_ntk_limit_kernel(int act, double sigma, const double *x, const double *y, int64_t d) {

@@ -31,6 +31,8 @@ const sntk_key_t sntk_ntk_keys[] = {
     {"spectrum", SNTK_T_CHOICE, OFF(spectrum), "values", 0, 0, 0, sntk_spectrum_names, NULL,
      "full: all eigenpairs (PDSYEVD) and the linearised loss curve; values: eigenvalues only "
      "(PDSYEV); extremes: the q smallest and q largest eigenpairs (PDSYTRD, dstevx, PDORMTR)"},
+    {"solver", SNTK_T_CHOICE, OFF(solver), "scalapack", 0, 0, 0, ntk_solver_names, NULL,
+     "backend of the factorisations and spectra (one file each in src/ntk): scalapack"},
     {"q", SNTK_T_INT, OFF(q), "8", 1, 1e9, 0, NULL, NULL,
      "spectrum = extremes: eigenpairs taken at each end of the spectrum"},
     {"limit", SNTK_T_BOOL, OFF(limit), "true", 0, 0, 0, NULL, NULL,
@@ -109,10 +111,22 @@ static int plan(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par, int64_t holdout
     return sntk_error(SNTK_ERR_INPUT, "ntk.q = %lld exceeds n k = %lld", (long long)ntk->cfg.q,
                       (long long)ntk->nk);
   SNTK_CALL(make_grids(ntk, par));
-  ntk_shape_t s = {
-      ntk->n,         ntk->d,           ntk->k,           md->m,   md->chunk,         holdout,
-      ntk->size,      ntk->grid->nprow, ntk->grid->npcol, ntk->nb, ntk->cfg.spectrum, ntk->cfg.q,
-      ntk->cfg.limit, ntk->keep_init,   SNTK_GRAM_PDSYRK};
+  ntk_shape_t s = {ntk->n,
+                   ntk->d,
+                   ntk->k,
+                   md->m,
+                   md->chunk,
+                   holdout,
+                   ntk->size,
+                   ntk->grid->nprow,
+                   ntk->grid->npcol,
+                   ntk->nb,
+                   ntk->cfg.spectrum,
+                   ntk->cfg.q,
+                   ntk->cfg.limit,
+                   ntk->keep_init,
+                   ntk->cfg.solver,
+                   SNTK_GRAM_PDSYRK};
   ntk_need_t need;
   SNTK_CALL(sntk_parallel_memory(ntk->comm, par, &ntk->mem_avail));
   s.gram = ntk_gram_method(&s, ntk->cfg.gram);
@@ -233,6 +247,7 @@ int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_s
   SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "process_grid", grid));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nb", (double)ntk->nb));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nk", (double)ntk->nk));
+  SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "solver", ntk_solver_names[ntk->cfg.solver]));
   return sntk_results_attr_at_str(res, "/ntk", "spectrum", sntk_spectrum_names[ntk->cfg.spectrum]);
 }
 

@@ -16,8 +16,36 @@ typedef struct ntk_shape {
   int spectrum;
   int64_t q;
   int limit, keep_init;
-  int gram; /* SNTK_GRAM_PDSYRK or SNTK_GRAM_REDUCE (ntk_gram_method) */
+  int solver; /* ntk.solver: index into ntk_solver_table */
+  int gram;   /* SNTK_GRAM_PDSYRK or SNTK_GRAM_REDUCE (ntk_gram_method) */
 } ntk_shape_t;
+
+/* A backend of the NTK's factorisations and spectra (ntk.solver): one file each (solver_<name>.c),
+ * registered by one line of solver.c. Each routine is collective over the NTK's grid; the checks,
+ * timings and certificates around them are solve.c's. */
+typedef struct ntk_solver_ops {
+  const char *name;
+  /* Not collective. Doubles of workspace the largest rank needs for `shape` (its spectrum, q and
+   * grid) with nk = n k: the solver's part of the memory plan (plan.c). */
+  int64_t (*plan)(const struct ntk_shape *shape, int64_t nk);
+  /* Cholesky factor of L in place (lower triangle); *info as LAPACK's (> 0: not positive
+   * definite), the same on every rank after the caller's reduction. */
+  int (*cholesky)(sntk_ntk_t *ntk, sntk_dmat_t *L, int *info);
+  /* B <- (L L^T)^{-1} B for the factor `cholesky` left in L; *info as LAPACK's. */
+  int (*cholesky_solve)(sntk_ntk_t *ntk, const sntk_dmat_t *L, sntk_dmat_t *B, int *info);
+  /* ntk.spectrum = values: the eigenvalues of ntk->work (destroyed) into w, ascending. */
+  int (*values)(sntk_ntk_t *ntk, double *w, const char *what);
+  /* full: all eigenpairs of ntk->work (destroyed) into ntk->w and ntk->Z. */
+  int (*full)(sntk_ntk_t *ntk);
+  /* extremes: the q smallest and q largest eigenpairs of ntk->work (destroyed) into ntk->w[0..2q)
+   * and the first 2q columns of ntk->Z, or all nk of them when 2q >= nk; *neig = how many. */
+  int (*extremes)(sntk_ntk_t *ntk, int64_t q, int64_t *neig);
+} ntk_solver_ops_t;
+
+/* The backends, indexed by ntk.solver, NULL-terminated, and their names (the key's choices). */
+extern const ntk_solver_ops_t *const ntk_solver_table[];
+extern const char *const ntk_solver_names[];
+#define ntk_solver(ntk) (ntk_solver_table[(ntk)->cfg.solver])
 
 /* Not collective. The Gram method for `shape` (s->gram ignored) and the configured choice cfg
  * (SNTK_GRAM_*): cfg unless auto; auto picks by the measured crossover in gram.c. One rank: always
@@ -49,9 +77,10 @@ int ntk_choose_panel(const ntk_shape_t *shape, int64_t cfg_panel, int64_t avail,
                      ntk_need_t *need);
 
 /* h(x_i, x_j) of H* for activation act (DESIGN.md section 2) for the inputs xi, xj of dimension d,
- * given kx = x_i . x_j and the squared norms ni = ||x_i||^2, nj = ||x_j||^2. The ReLU entry takes
- * its angle from the vectors themselves (see gram.c): within a few eps of the exact value for every
- * pair, and exactly kx / 2 on the diagonal. */
+ * given kx = x_i . x_j and the squared norms ni = ||x_i||^2, nj = ||x_j||^2: the activation's
+ * `limit` (sntk_act_table; the ReLU entry takes its angle from the vectors themselves, see
+ * src/model/act_relu.c: within a few eps of the exact value for every pair, and exactly kx / 2 on
+ * the diagonal). */
 double ntk_limit_entry(int act, double sigma, const double *xi, const double *xj, int64_t d,
                        double kx, double ni, double nj);
 
@@ -91,9 +120,9 @@ int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_s
 /* Not collective. Buffer one snapshot's rows. */
 int ntk_series_append(sntk_results_t *res, const ntk_series_t *s, const sntk_ntk_snap_t *snap);
 
-/* Collective. One snapshot of H at `step` (sntk_ntk_snapshot) logged and appended to the /ntk series
- * (declared on first use from the snapshot's size), flushed, and with ntk.save_gram the Gram matrix
- * as /ntk/gram_<step>: the one pipeline of `softntk ntk` and the training tracker. */
+/* Collective. One snapshot of H at `step` (sntk_ntk_snapshot) logged and appended to the /ntk
+ * series (declared on first use from the snapshot's size), flushed, and with ntk.save_gram the Gram
+ * matrix as /ntk/gram_<step>: the one pipeline of `softntk ntk` and the training tracker. */
 int ntk_snapshot_record(sntk_ntk_t *ntk, sntk_results_t *res, ntk_series_t *series, int64_t step);
 
 /* Rank 0 prints one snapshot's summary line. */

@@ -40,6 +40,11 @@ int sntk_perturb_create(sntk_model_t *md, const double *X, int64_t n, sntk_pertu
     return sntk_error(SNTK_ERR_INPUT,
                       "the perturbation analysis is for scalar networks (k = 1), not k = %lld",
                       (long long)md->k);
+  if (md->act != SNTK_ACT_SOFTMAX && md->act != SNTK_ACT_EXP && md->act != SNTK_ACT_RELU)
+    return sntk_error(SNTK_ERR_INPUT,
+                      "the perturbation analysis has its second-order formulas for softmax, exp "
+                      "and relu only, not model.activation = %s",
+                      sntk_activation_names[md->act]);
   SNTK_TRY(SNTK_ALLOC(p, 1));
   p->md = md, p->comm = md->comm, p->X = X, p->n = n, p->d = md->d, p->ml = md->m_loc;
   const int64_t nm = n * (p->ml > 0 ? p->ml : 1);

@@ -1,8 +1,8 @@
 /* The NTK's memory plan: bytes the largest rank needs before anything large is allocated, the
  * neuron panel width that fits, and the refusal that names needed and available memory and a rank
  * count that would fit. The plan counts the distributed matrices exactly (NUMROC of the largest
- * process, (0, 0)), ScaLAPACK's documented workspace formulas, and a margin for PBLAS/BLACS/MPI
- * buffers. */
+ * process, (0, 0)), the solver backend's workspace (its plan: for ScaLAPACK the documented
+ * workspace formulas), and a margin for PBLAS/BLACS/MPI buffers. */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
@@ -20,29 +20,6 @@ static int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-/* Doubles of the ScaLAPACK workspace of the configured spectrum (documented minima, see solve.c).
- */
-static int64_t solver_doubles(const ntk_shape_t *s, int64_t nk) {
-  const int64_t nb = s->nb, np = sntk_numroc(nk, nb, 0, s->nprow),
-                nq = sntk_numroc(nk, nb, 0, s->npcol);
-  const int64_t nn = imax(imax(nk, nb), 2), values = 5 * nk + imax(nb * (np + 1), 3 * nb) + 1;
-  if (s->spectrum == SNTK_SPECTRUM_VALUES) return values + 1024;
-  if (s->spectrum == SNTK_SPECTRUM_FULL) /* PDSYEVD, plus PDORMTR's share its query omits */
-    return imax(1 + 6 * nk + 2 * np * nq, 3 * nk + imax(nb * (np + 1), 3 * nb)) + 2 * nk +
-           imax(nb * (nb - 1) / 2, (np + nq) * nb) + nb * nb + 4 * nk +
-           (7 * nk + 8 * s->npcol + 2) / 2 + 2048;
-  if (2 * s->q < nk) { /* PDSYTRD, then dstevx on rank 0 and PDORMTR of 2q vectors */
-    const int64_t nq2 = sntk_numroc(2 * s->q, nb, 0, s->npcol);
-    const int64_t ormtr = imax(nb * (nb - 1) / 2, (np + nq2) * nb) + nb * nb;
-    return imax(values, ormtr) + 2 * s->q * nk + 3 * nq + 16 * nk + 2048;
-  }
-  const int64_t np0 = sntk_numroc(nn, nb, 0, s->nprow), mq0 = sntk_numroc(nn, nb, 0, s->npcol);
-  const int64_t evr = 2 + 5 * nk + imax(18 * nn, np0 * mq0 + 2 * nb * nb) +
-                      (2 + ceil_div(nk, (int64_t)s->P)) * nn +
-                      (12 * imax(nk, s->P + 1) + 2 * nk) / 2;
-  return imax(evr, values) + 2048;
-}
-
 void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {
   const int64_t nk = s->n * s->k, nb = s->nb, mb = ceil_div(s->m, s->P);
   const int64_t np = sntk_numroc(nk, nb, 0, s->nprow), nq = sntk_numroc(nk, nb, 0, s->npcol);
@@ -56,7 +33,7 @@ void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {
   else /* U2, plus PBLAS' copies of the panel in the row and column distributions and PDGEMR2D
         * buffers */
     need->panel = (np * pq + (np + nq) * panel + 2 * nk * (panel < mb ? panel : mb)) * d8;
-  need->solver = solver_doubles(s, nk) * d8;
+  need->solver = ntk_solver_table[s->solver]->plan(s, nk) * d8;
   const int64_t data = 2 * (s->n + s->holdout) * (s->d + s->k);
   const int64_t vectors = 12 * nk + 4 * hk;
   const int64_t scratch = np * (256 + s->d) + 256 * s->d + 3 * np;

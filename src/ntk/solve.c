@@ -1,5 +1,7 @@
 /* Factorisations and eigen-solves of the distributed NTK, each followed by an HPL-style scaled
- * residual (DESIGN.md section 3), and the linearised loss curve (section 2).
+ * residual (DESIGN.md section 3), and the linearised loss curve (section 2). The factorisations and
+ * solves themselves are the backend's of ntk.solver (ntk_solver_table, e.g. solver_scalapack.c);
+ * the checks, timings and the certificate are here, the same for every backend.
  *
  * eps is the unit round-off 2^-53 (LAPACK's dlamch('E'), HPL's eps). The residuals:
  *   solve       ||A x - b||_oo / (eps (||A||_oo ||x||_oo + ||b||_oo) n)       (HPL)
@@ -59,7 +61,7 @@ static int trace_of(const sntk_dmat_t *A, double *tr) {
 
 int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *pd,
                       double *logdet) {
-  const int nk = (int)ntk->nk, one = 1;
+  const int nk = (int)ntk->nk;
   sntk_dmat_t *L = &ntk->work;
   int info = 0, err = SNTK_OK;
   double *b = NULL, *x = NULL;
@@ -69,9 +71,10 @@ int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *
   if (shift != 0.0) sntk_dmat_shift_diag(L, shift, ntk->nk);
   double t0 = sntk_wtime_sync(ntk->comm);
   sntk_perf_start(SNTK_EV_NTK_CHOLESKY);
-  pdpotrf_("L", &nk, L->a, &one, &one, L->desc, &info, 1);
+  int ferr = ntk_solver(ntk)->cholesky(ntk, L, &info);
   sntk_perf_stop(SNTK_EV_NTK_CHOLESKY, (double)nk * nk * nk / 3.0 / ntk->size);
   ntk->t_chol = sntk_tmax(ntk->comm, MPI_Wtime() - t0);
+  SNTK_CALL(sntk_agree(ntk->comm, ferr));
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, ntk->comm)));
   if (info < 0) return sntk_error(SNTK_ERR_RUNTIME, "PDPOTRF rejected argument %d", -info);
   if (info > 0) {
@@ -154,7 +157,6 @@ static double max_abs(const double *v, int64_t n) {
 
 int sntk_ntk_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, const double *b, double *x,
                    const char *what) {
-  const int nk = (int)ntk->nk, one = 1;
   sntk_dmat_t B = {0};
   double *y = NULL, *rows = NULL;
   int info = 0, err = SNTK_OK;
@@ -163,8 +165,7 @@ int sntk_ntk_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, const do
   SNTK_TRY(SNTK_ALLOC(y, ntk->nk));
   SNTK_TRY(SNTK_ALLOC(rows, ntk->nk));
   sntk_dmat_scatter(&B, b);
-  pdpotrs_("L", &nk, &one, ntk->work.a, &one, &one, ntk->work.desc, B.a, &one, &one, B.desc, &info,
-           1);
+  SNTK_TRY(ntk_solver(ntk)->cholesky_solve(ntk, &ntk->work, &B, &info));
   if (info != 0) {
     err = sntk_error(SNTK_ERR_RUNTIME, "PDPOTRS failed (info %d)", info);
     goto done;
@@ -184,23 +185,10 @@ done:
   return err;
 }
 
-/* Eigenvalues only of ntk->work (destroyed) into w with PDSYEV; checked against the trace and the
- * Frobenius norm of the matrix, given as tr and fro. */
+/* Eigenvalues only of ntk->work (destroyed) into w (the backend's values); checked against the
+ * trace and the Frobenius norm of the matrix, given as tr and fro. */
 static int values_inplace(sntk_ntk_t *ntk, double tr, double fro, double *w, const char *what) {
-  const int nk = (int)ntk->nk, one = 1, query = -1;
-  sntk_dmat_t *A = &ntk->work;
-  double wq = 0.0, *work = NULL;
-  int info = 0, err = SNTK_OK, lwork;
-  pdsyev_("N", "L", &nk, A->a, &one, &one, A->desc, w, NULL, &one, &one, A->desc, &wq, &query,
-          &info, 1, 1);
-  lwork = (int)wq + 16 * (int)ntk->nb + 1024;
-  SNTK_TRY(SNTK_ALLOC(work, lwork));
-  pdsyev_("N", "L", &nk, A->a, &one, &one, A->desc, w, NULL, &one, &one, A->desc, work, &lwork,
-          &info, 1, 1);
-  if (info != 0) {
-    err = sntk_error(SNTK_ERR_RUNTIME, "PDSYEV failed on %s (info %d)", what, info);
-    goto done;
-  }
+  SNTK_CALL(ntk_solver(ntk)->values(ntk, w, what));
   long double s1 = 0.0L, s2 = 0.0L;
   for (int64_t i = 0; i < ntk->nk; i++) s1 += w[i], s2 += (long double)w[i] * w[i];
   const double n = (double)ntk->nk;
@@ -211,9 +199,7 @@ static int values_inplace(sntk_ntk_t *ntk, double tr, double fro, double *w, con
   snprintf(label, sizeof label, "%s: Frobenius", what);
   sntk_ntk_check(ntk, label, "|sum lambda^2 - ||A||_F^2|/(eps n ||A||_F^2)",
                  fro > 0 ? fabs((double)s2 - fro * fro) / (EPS * n * fro * fro) : 0.0);
-done:
-  free(work);
-  return sntk_agree(ntk->comm, err);
+  return SNTK_OK;
 }
 
 /* Residuals of the eigenpairs (w, first ncols columns of Z) of A; ntk->work is used as scratch. */
@@ -246,166 +232,6 @@ static int check_pairs(sntk_ntk_t *ntk, const sntk_dmat_t *A, int64_t ncols, con
   return SNTK_OK;
 }
 
-/* PDSYEVD: all eigenpairs of ntk->work into w and Z. */
-static int solve_full(sntk_ntk_t *ntk) {
-  const int nk = (int)ntk->nk, one = 1, query = -1;
-  sntk_dmat_t *A = &ntk->work, *Z = &ntk->Z;
-  double wq = 0.0, *work = NULL;
-  int iq = 0, info = 0, lwork, liwork, *iwork = NULL, err = SNTK_OK;
-  pdsyevd_("V", "L", &nk, A->a, &one, &one, A->desc, ntk->w, Z->a, &one, &one, Z->desc, &wq, &query,
-           &iq, &query, &info, 1, 1);
-  /* PDSYEVD's query omits PDORMTR's need, which dominates when nb is large against n. */
-  const int64_t nb = ntk->nb,
-                ormtr = (nb * (nb - 1) / 2 > (A->mloc + A->nloc) * nb ? nb * (nb - 1) / 2
-                                                                      : (A->mloc + A->nloc) * nb) +
-                        nb * nb + 4 * ntk->nk;
-  lwork = (int)wq + (int)ormtr + 1024;
-  liwork = iq > 7 * nk + 8 * ntk->grid->npcol + 2 ? iq : 7 * nk + 8 * ntk->grid->npcol + 2;
-  SNTK_TRY(SNTK_ALLOC(work, lwork));
-  SNTK_TRY(SNTK_ALLOC(iwork, liwork));
-  pdsyevd_("V", "L", &nk, A->a, &one, &one, A->desc, ntk->w, Z->a, &one, &one, Z->desc, work,
-           &lwork, iwork, &liwork, &info, 1, 1);
-  if (info != 0) err = sntk_error(SNTK_ERR_RUNTIME, "PDSYEVD failed (info %d)", info);
-done:
-  free(work);
-  free(iwork);
-  return sntk_agree(ntk->comm, err);
-}
-
-/* PDSYEVR: eigenpairs il..iu (1-based) of ntk->work into w and the first columns of Z. */
-static int solve_range(sntk_ntk_t *ntk, int il, int iu, double *w) {
-  const int nk = (int)ntk->nk, one = 1, query = -1;
-  const double vl = 0.0, vu = 0.0;
-  sntk_dmat_t *A = &ntk->work, *Z = &ntk->Z;
-  double wq = 0.0, *work = NULL;
-  int iq = 0, info = 0, m = 0, nz = 0, lwork, liwork, *iwork = NULL, err = SNTK_OK;
-  const char *range = il == 1 && iu == nk ? "A" : "I";
-  pdsyevr_("V", range, "L", &nk, A->a, &one, &one, A->desc, &vl, &vu, &il, &iu, &m, &nz, w, Z->a,
-           &one, &one, Z->desc, &wq, &query, &iq, &query, &info, 1, 1, 1);
-  lwork = (int)wq + 1024;
-  liwork = iq + 1024;
-  SNTK_TRY(SNTK_ALLOC(work, lwork));
-  SNTK_TRY(SNTK_ALLOC(iwork, liwork));
-  pdsyevr_("V", range, "L", &nk, A->a, &one, &one, A->desc, &vl, &vu, &il, &iu, &m, &nz, w, Z->a,
-           &one, &one, Z->desc, work, &lwork, iwork, &liwork, &info, 1, 1, 1);
-  if (info != 0 || m != iu - il + 1)
-    err = sntk_error(SNTK_ERR_RUNTIME, "PDSYEVR failed (info %d, %d of %d eigenpairs)", info, m,
-                     iu - il + 1);
-done:
-  free(work);
-  free(iwork);
-  return sntk_agree(ntk->comm, err);
-}
-
-/* The tridiagonal T = Q^T A Q that PDSYTRD left on the diagonal and first subdiagonal of A:
- * d[0..n) and e[0..n-1) (e[n-1] = 0), global, on every rank. */
-static int tridiagonal_of(const sntk_dmat_t *A, double *d, double *e) {
-  const int64_t n = A->m;
-  memset(d, 0, (size_t)n * sizeof *d);
-  memset(e, 0, (size_t)n * sizeof *e);
-  for (int64_t lj = 0; lj < A->nloc; lj++) {
-    const int64_t gj = sntk_dmat_gcol(A, lj);
-    for (int64_t li = 0; li < A->mloc; li++) {
-      const int64_t gi = sntk_dmat_grow(A, li);
-      if (gi == gj) d[gj] = A->a[lj * A->lld + li];
-      if (gi == gj + 1) e[gj] = A->a[lj * A->lld + li];
-    }
-  }
-  SNTK_CALL(sntk_allreduce_sum(d, n, A->grid->comm));
-  return sntk_allreduce_sum(e, n, A->grid->comm);
-}
-
-/* Not collective. The q smallest and q largest eigenpairs of the tridiagonal (d, e) of order n by
- * bisection and inverse iteration (LAPACK dstevx, two index ranges; vectors of close eigenvalues
- * are reorthogonalised, which keeps a cluster near 0 orthogonal): values into w[0..2q), vectors
- * into the n x 2q column-major V, in the same order. d and e are left unchanged. */
-static int tridiagonal_ends(int64_t n, const double *d, const double *e, int64_t q, double *w,
-                            double *V) {
-  double *dd = NULL, *ee = NULL, *ww = NULL;
-  lapack_int *ifail = NULL, m = 0, info = 0;
-  int err = SNTK_OK;
-  const lapack_int ranges[2][2] = {{1, (lapack_int)q}, {(lapack_int)(n - q + 1), (lapack_int)n}};
-  SNTK_TRY(SNTK_ALLOC(dd, n));
-  SNTK_TRY(SNTK_ALLOC(ee, n));
-  SNTK_TRY(SNTK_ALLOC(ww, n)); /* W is n long whatever the range */
-  SNTK_TRY(SNTK_ALLOC(ifail, n));
-  for (int r = 0; r < 2 && err == SNTK_OK; r++) {
-    memcpy(dd, d, (size_t)n * sizeof *dd);
-    memcpy(ee, e, (size_t)n * sizeof *ee);
-    info = LAPACKE_dstevx(LAPACK_COL_MAJOR, 'V', 'I', (lapack_int)n, dd, ee, 0.0, 0.0, ranges[r][0],
-                          ranges[r][1], 2 * DBL_MIN, &m, ww, V + r * q * n, (lapack_int)n, ifail);
-    if (info != 0 || m != q)
-      err = sntk_error(SNTK_ERR_RUNTIME, "dstevx failed (info %d, %d of %lld eigenpairs)",
-                       (int)info, (int)m, (long long)q);
-    memcpy(w + r * q, ww, (size_t)q * sizeof *w);
-  }
-done:
-  free(dd), free(ee), free(ww), free(ifail);
-  return err;
-}
-
-/* Z(:, 1:nc) = Q Z(:, 1:nc) with Q the orthogonal factor PDSYTRD left in A and tau (PDORMTR). */
-static int back_transform(sntk_dmat_t *A, const double *tau, sntk_dmat_t *Z, int nc) {
-  const int n = (int)A->m, one = 1, query = -1;
-  double wq = 0.0, *work = NULL;
-  int info = 0, lwork, err = SNTK_OK;
-  pdormtr_("L", "L", "N", &n, &nc, A->a, &one, &one, A->desc, tau, Z->a, &one, &one, Z->desc, &wq,
-           &query, &info, 1, 1, 1);
-  lwork = (int)wq + 1024;
-  SNTK_TRY(SNTK_ALLOC(work, lwork));
-  pdormtr_("L", "L", "N", &n, &nc, A->a, &one, &one, A->desc, tau, Z->a, &one, &one, Z->desc, work,
-           &lwork, &info, 1, 1, 1);
-  if (info != 0) err = sntk_error(SNTK_ERR_RUNTIME, "PDORMTR failed (info %d)", info);
-done:
-  free(work);
-  return sntk_agree(A->grid->comm, err);
-}
-
-/* The q smallest and q largest eigenpairs of ntk->work (destroyed) into w[0..2q) and the first 2q
- * columns of Z: one reduction to tridiagonal form (PDSYTRD), the tridiagonal's eigenpairs at both
- * ends (rank 0, broadcast: O(nk q)), one back-transformation of the 2q vectors (PDORMTR).
- * Not PDSYEVR: with RANGE = 'I' it hands PDORMTR a workspace sized from the number of vectors
- * wanted, not from the caller's LWORK; when nb is large against it PDORMTR rejects its LWORK and
- * PDSYEVR still returns info = 0 with the vectors of T, not of A. And two PDSYEVR calls reduce A
- * twice. */
-static int solve_extremes(sntk_ntk_t *ntk, int64_t q) {
-  const int nk = (int)ntk->nk, one = 1, query = -1;
-  const int64_t n = ntk->nk, nloc = ntk->work.nloc > 0 ? ntk->work.nloc : 1;
-  sntk_dmat_t *A = &ntk->work, *Z = &ntk->Z;
-  double *dl = NULL, *el = NULL, *tau = NULL, *work = NULL, *d = NULL, *e = NULL, *V = NULL, wq = 0;
-  int info = 0, lwork, err = SNTK_OK;
-  SNTK_TRY(SNTK_ALLOC(dl, nloc));
-  SNTK_TRY(SNTK_ALLOC(el, nloc));
-  SNTK_TRY(SNTK_ALLOC(tau, nloc));
-  SNTK_TRY(SNTK_ALLOC(d, n));
-  SNTK_TRY(SNTK_ALLOC(e, n));
-  SNTK_TRY(SNTK_ALLOC(V, 2 * q * n));
-  pdsytrd_("L", &nk, A->a, &one, &one, A->desc, dl, el, tau, &wq, &query, &info, 1);
-  lwork = (int)wq + 1024;
-  SNTK_TRY(SNTK_ALLOC(work, lwork));
-  pdsytrd_("L", &nk, A->a, &one, &one, A->desc, dl, el, tau, work, &lwork, &info, 1);
-  if (info != 0) SNTK_TRY(sntk_error(SNTK_ERR_RUNTIME, "PDSYTRD failed (info %d)", info));
-  SNTK_TRY(tridiagonal_of(A, d, e));
-  if (ntk->rank == 0) err = tridiagonal_ends(n, d, e, q, ntk->w, V);
-done:
-  free(work), free(dl), free(el), free(d), free(e);
-  work = dl = el = d = e = NULL;
-  err = sntk_agree(ntk->comm, err);
-  if (err == SNTK_OK) err = SNTK_MPI(MPI_Bcast(ntk->w, (int)(2 * q), MPI_DOUBLE, 0, ntk->comm));
-  if (err == SNTK_OK) err = SNTK_MPI(MPI_Bcast(V, (int)(2 * q * n), MPI_DOUBLE, 0, ntk->comm));
-  if (err == SNTK_OK) {
-    for (int64_t lj = 0; lj < Z->nloc; lj++) {
-      const int64_t c = sntk_dmat_gcol(Z, lj);
-      if (c >= 2 * q) break;
-      for (int64_t li = 0; li < Z->mloc; li++)
-        Z->a[lj * Z->lld + li] = V[c * n + sntk_dmat_grow(Z, li)];
-    }
-    err = back_transform(A, tau, Z, (int)(2 * q));
-  }
-  free(tau), free(V);
-  return err;
-}
-
 /* The eigen-solve proper of sntk_ntk_eigen (timed as one event). */
 static int eigen_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,
                        const char *what) {
@@ -416,12 +242,11 @@ static int eigen_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t 
     *neig = ntk->nk;
     return values_inplace(ntk, tr, fro, ntk->w, what);
   }
-  if (kind == SNTK_SPECTRUM_FULL || 2 * q >= ntk->nk) {
+  if (kind == SNTK_SPECTRUM_FULL) {
     *neig = ntk->nk;
-    return kind == SNTK_SPECTRUM_FULL ? solve_full(ntk) : solve_range(ntk, 1, (int)ntk->nk, ntk->w);
+    return ntk_solver(ntk)->full(ntk);
   }
-  *neig = 2 * q;
-  return solve_extremes(ntk, q);
+  return ntk_solver(ntk)->extremes(ntk, q, neig);
 }
 
 int sntk_ntk_eigen(sntk_ntk_t *ntk, const sntk_dmat_t *A, int kind, int64_t q, int64_t *neig,

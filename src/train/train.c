@@ -207,12 +207,12 @@ static int diverged(const sntk_train_setup_t *su, const sntk_model_t *md, double
                       "loss is %s at initialisation: the outputs overflow; lower "
                       "model.output_scale (now %s) or model.sigma (now %g)",
                       txt, su->model->output_scale, md->sigma);
-  if (md->act == SNTK_ACT_EXP && isinf(loss))
+  if (sntk_act_table[md->act]->overflow && isinf(loss))
     return sntk_error(SNTK_ERR_RUNTIME,
-                      "loss is infinite at step %lld: exp(w . x) overflowed (weights grew too "
-                      "large); lower train.eta (now %g%s) or model.sigma (now %g)",
-                      (long long)t, eta, strcmp(su->train->eta, "auto") ? "" : ", from auto",
-                      md->sigma);
+                      "loss is infinite at step %lld: %s (weights grew too large); lower "
+                      "train.eta (now %g%s) or model.sigma (now %g)",
+                      (long long)t, sntk_act_table[md->act]->overflow, eta,
+                      strcmp(su->train->eta, "auto") ? "" : ", from auto", md->sigma);
   return sntk_error(SNTK_ERR_RUNTIME,
                     "loss is %s at step %lld (initial loss %.6e): gradient descent diverged; lower "
                     "train.eta (now %g%s)",
