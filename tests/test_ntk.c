@@ -1,8 +1,10 @@
 /* The distributed NTK at any rank count (run with 1, 2, 3 and 4 ranks):
  * - H assembled on the BLACS grid equals nu/gamma^2 J J^T with J the explicit Jacobian from the
  *   plain-loop reference (DESIGN.md section 1), for softmax, exp and relu, k = 1 and 3, random (m =
- * 37) and coupled (m = 38) initialisation, every grid shape the rank count allows, nb = 1, 4, 64
- * and neuron panels of 5 (several PDSYRK passes) or all of U;
+ * 37) and coupled (m = 38) initialisation, every grid shape the rank count allows, nb = 1, 4, 16,
+ * 64, both Gram methods on more than one rank (pdsyrk: neuron panels of 5, several PDSYRK passes,
+ * or all of U; reduce: reductions of 5 columns of H, not aligned with the blocks, or the default
+ * width), and the two methods equal each other within the same bound;
  * - ScaLAPACK eigenvalues (values: PDSYEV, full: PDSYEVD, extremes: PDSYTRD + dstevx + PDORMTR)
  * equal LAPACK's dsyev on the gathered matrix; the extremes' eigenvectors of a nearly singular H
  * (nb = 64, every grid) have small residuals and are orthonormal; the Cholesky log-determinant
@@ -130,7 +132,8 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
   const char *an = sntk_activation_names[act];
   char shapes[8][32];
   const int nshapes = grid_shapes(shapes);
-  const int64_t nbs[3] = {1, 4, 64}, panels[2] = {0, 5};
+  const int64_t nbs[4] = {1, 4, 16, 64}, panels[2] = {0, 5};
+  const int methods[2] = {SNTK_GRAM_PDSYRK, SNTK_GRAM_REDUCE}, nmethods = th_size > 1 ? 2 : 1;
   sntk_dataset_t ds;
   sntk_model_t *md = NULL;
   sntk_model_cfg_t mc = model_cfg(act, m, init, 1.0);
@@ -141,38 +144,47 @@ static void check_assembly(int act, int64_t k, int init, int64_t m) {
   sntk_model_init(md, 11);
   const int64_t nk = N * k;
   double *H = malloc(sizeof(double) * nk * nk), *Href = malloc(sizeof(double) * nk * nk),
-         *Hb = malloc(sizeof(double) * nk * nk);
+         *Hb = malloc(sizeof(double) * nk * nk), *Hold = malloc(sizeof(double) * nk * nk);
   if (th_rank == 0) reference_ntk(&mc, k, &ds, Href, Hb);
-  double worst = 0.0;
-  int cases = 0, asym = 0;
+  double worst = 0.0, worst_pair = 0.0;
+  int cases = 0, asym = 0, wrong_method = 0;
   for (int g = 0; g < nshapes; g++)
-    for (int b = 0; b < 3; b++)
-      for (int p = 0; p < 2; p++) {
-        sntk_ntk_cfg_t nc = ntk_cfg(SNTK_SPECTRUM_VALUES, 1, 0, panels[p]);
-        sntk_parallel_cfg_t pc = par_cfg(shapes[g], nbs[b]);
-        sntk_ntk_t *ntk = NULL;
-        if (sntk_ntk_create(&nc, &pc, md, ds.X, N, 0, 0, &ntk) ||
-            sntk_ntk_assemble(ntk, md->W, &ntk->H) || sntk_dmat_gather(&ntk->H, H)) {
-          TH_OK(0, "%s k=%lld grid %s nb %lld: %s", an, (long long)k, shapes[g], (long long)nbs[b],
-                sntk_error_message());
+    for (int b = 0; b < 4; b++)
+      for (int p = 0; p < 2; p++)
+        for (int mt = 0; mt < nmethods; mt++) {
+          sntk_ntk_cfg_t nc = ntk_cfg(SNTK_SPECTRUM_VALUES, 1, 0, panels[p]);
+          nc.gram = methods[mt];
+          sntk_parallel_cfg_t pc = par_cfg(shapes[g], nbs[b]);
+          sntk_ntk_t *ntk = NULL;
+          if (sntk_ntk_create(&nc, &pc, md, ds.X, N, 0, 0, &ntk) ||
+              sntk_ntk_assemble(ntk, md->W, &ntk->H) || sntk_dmat_gather(&ntk->H, H)) {
+            TH_OK(0, "%s k=%lld grid %s nb %lld: %s", an, (long long)k, shapes[g],
+                  (long long)nbs[b], sntk_error_message());
+            sntk_ntk_destroy(&ntk);
+            continue;
+          }
+          if (th_size > 1 && ntk->gram != methods[mt]) wrong_method = 1;
+          if (th_rank == 0) {
+            double e = th_bound_ratio(H, Href, Hb, nk * nk) / 2;
+            worst = th_max(worst, e);
+            asym |= asymmetric(H, nk);
+            /* the reduce method against the pdsyrk method of the same grid, nb and panel */
+            if (mt == 0)
+              memcpy(Hold, H, sizeof(double) * nk * nk);
+            else
+              worst_pair = th_max(worst_pair, th_bound_ratio(H, Hold, Hb, nk * nk) / 2);
+          }
+          cases++;
           sntk_ntk_destroy(&ntk);
-          continue;
         }
-        if (th_rank == 0) {
-          double e = th_bound_ratio(H, Href, Hb, nk * nk) / 2;
-          worst = th_max(worst, e);
-          asym |= asymmetric(H, nk);
-        }
-        cases++;
-        sntk_ntk_destroy(&ntk);
-      }
   if (th_rank == 0)
-    TH_OK(worst <= 1 && !asym,
+    TH_OK(worst <= 1 && worst_pair <= 1 && !asym && !wrong_method,
           "%s k=%lld %s m=%lld P=%d: H = nu/gamma^2 J J^T (explicit Jacobian) over %d grids/nb/"
-          "panels: %.1e of the round-off bound (<= 1), exactly symmetric",
+          "panels/methods: %.1e of the round-off bound (<= 1); reduce vs pdsyrk %.1e of it; "
+          "exactly symmetric",
           an, (long long)k, init == SNTK_INIT_COUPLED ? "coupled" : "random", (long long)m, th_size,
-          cases, worst);
-  free(H), free(Href), free(Hb);
+          cases, worst, worst_pair);
+  free(H), free(Href), free(Hb), free(Hold);
   sntk_model_destroy(&md);
   sntk_data_free(&ds);
 }

@@ -23,4 +23,15 @@ void sntk_blas_probe(sntk_blas_info_t *info);
  * thread) from /usr/lib/.../libopenblas.so.0". Probed once per process; the buffer is static. */
 const char *sntk_blas_summary(void);
 
+/* Not collective. Double-precision flops per cycle per core of the kernel family in info->kernel
+ * (32: AVX-512 with two FMA units, BLIS skx/knl, OpenBLAS SkylakeX/Cooperlake/SapphireRapids; 16:
+ * AVX2 FMA, Haswell and the Zen families; 8: AVX without FMA; 0: unknown), the clock /proc/cpuinfo
+ * reports in GHz (0 unknown; virtual machines report the nominal clock, boosting cores run above
+ * it) and their product, the per-core peak the kernels imply (0 unknown). */
+double sntk_blas_peak(const sntk_blas_info_t *info, int *flops_per_cycle, double *ghz);
+
+/* What the library constructor did about BLIS's kernel family before BLIS initialised: "" when
+ * nothing (not BLIS, or BLIS_ARCH_TYPE set by the user, or no AVX-512), else a sentence. */
+const char *sntk_blas_arch_note(void);
+
 #endif

@@ -25,6 +25,11 @@
 
 enum { SNTK_SPECTRUM_FULL = 0, SNTK_SPECTRUM_VALUES = 1, SNTK_SPECTRUM_EXTREMES = 2 };
 
+/* How the Gram U U^T is formed on more than one rank (gram.c): chosen per shape, PDGEMR2D of neuron
+ * panels onto the grid and PDSYRK there, or a local DSYRK of each rank's own neurons reduced into
+ * the block-cyclic layout panel by panel. */
+enum { SNTK_GRAM_AUTO = 0, SNTK_GRAM_PDSYRK = 1, SNTK_GRAM_REDUCE = 2 };
+
 /* [ntk] section. Global. */
 typedef struct sntk_ntk_cfg {
   int64_t every; /* `softntk train`: a snapshot every this many steps (0: off) */
@@ -37,6 +42,7 @@ typedef struct sntk_ntk_cfg {
   int gd;        /* kernel regression also by gradient descent on the kernel (the linearised net) */
   int64_t holdout;  /* `softntk ntk`: held-out points (after the n training points) to predict */
   int64_t panel;    /* neurons per PDSYRK panel (0: as many as memory allows) */
+  int gram;         /* SNTK_GRAM_*: how U U^T reaches the grid on more than one rank */
   double threshold; /* scaled residuals above this FAIL (HPL's 16) */
   int perturb;      /* `softntk ntk`: the perturbation analysis into /perturb (softntk/perturb.h) */
   char perturb_radii[SNTK_STR]; /* finite radii R, comma-separated */
@@ -46,6 +52,7 @@ typedef struct sntk_ntk_cfg {
 
 extern const sntk_key_t sntk_ntk_keys[];
 extern const char *const sntk_spectrum_names[];
+extern const char *const sntk_gram_names[];
 
 /* One snapshot of the NTK (global values, identical on every rank). NaN marks what was not
  * computed. */
@@ -71,7 +78,8 @@ typedef struct sntk_ntk {
   const double *X;     /* borrowed: n x d training inputs */
   int64_t n, d, k, nk;
   int64_t mb;              /* neurons per rank in the padded 1 x P layout of U (ceil(m / P)) */
-  int64_t panel;           /* neurons per PDSYRK panel */
+  int64_t panel;           /* neurons per PDSYRK panel (pdsyrk), columns of H per reduction */
+  int gram;                /* SNTK_GRAM_PDSYRK or SNTK_GRAM_REDUCE: the method in use */
   int64_t nb;              /* block size */
   int keep_init;           /* H0 = H(W0) is kept for ||H - H(0)|| */
   sntk_grid_t *grid, *row; /* the 2D grid of H; the 1 x P grid of U */
@@ -82,7 +90,7 @@ typedef struct sntk_ntk {
   sntk_dmat_t work;            /* factorisations and solver input (destroyed by them) */
   sntk_dmat_t Z;               /* eigenvectors (full and extremes) */
   sntk_dmat_t U1;              /* nk x P mb on the 1 x P grid: this rank's features, zero padded */
-  sntk_dmat_t U2;              /* nk x panel on the 2D grid */
+  sntk_dmat_t U2;              /* nk x panel on the 2D grid (pdsyrk only) */
   double *w;                   /* nk eigenvalues of the last spectrum (global) */
   double *w2;                  /* nk eigenvalues of the last distance (global) */
   int64_t mem_need, mem_avail; /* planned bytes per rank (largest rank), available (-1 unknown) */

@@ -239,11 +239,17 @@ static int bench_gram(bench_t *b) {
   const double nk = (double)ntk->nk;
   SNTK_TRY(dsyrk_rate(b, ntk->nk, md->m_loc, &ref));
   add_row(b, "NTK Gram assembly", t, nk * nk * (double)md->m / b->P, ref, "DSYRK");
-  sntk_log("gram: nk = %lld, m = %lld, grid %dx%d, nb %lld, panel %lld: features %.3f s, "
-           "PDGEMR2D %.3f s, PDSYRK %.3f s, Hadamard %.3f s",
+  const int reduce = b->P > 1 && ntk->gram == SNTK_GRAM_REDUCE;
+  sntk_log("gram: nk = %lld, m = %lld, grid %dx%d, nb %lld, method %s, panel %lld: features %.3f "
+           "s, %s %.3f s, %s %.3f s, Hadamard and symmetry %.3f s",
            (long long)ntk->nk, (long long)md->m, ntk->grid->nprow, ntk->grid->npcol,
-           (long long)ntk->nb, (long long)ntk->panel, ntk->t_features, ntk->t_redist, ntk->t_syrk,
-           ntk->t_hadamard);
+           (long long)ntk->nb, b->P == 1 ? "direct DSYRK" : sntk_gram_names[ntk->gram],
+           (long long)ntk->panel, ntk->t_features, reduce ? "reduce-scatter" : "PDGEMR2D",
+           ntk->t_redist,
+           reduce      ? "local DSYRK/DGEMM"
+           : b->P == 1 ? "DSYRK"
+                       : "PDSYRK",
+           ntk->t_syrk, ntk->t_hadamard);
 done:
   sntk_ntk_destroy(&ntk);
   sntk_model_destroy(&md);
@@ -292,6 +298,16 @@ static void log_environment(const bench_t *b) {
   sntk_blas_probe(&bi);
   sntk_log("  BLAS: %s", sntk_blas_summary());
   if (bi.version[0]) sntk_log("  BLAS configuration: %s", bi.version);
+  int fpc = 0;
+  double ghz = 0.0, peak = sntk_blas_peak(&bi, &fpc, &ghz);
+  if (fpc > 0)
+    sntk_log("  BLAS kernel family %s: %d double flops/cycle/core; at the %.2f GHz /proc/cpuinfo "
+             "reports, a peak of %.1f GFLOP/s per core (cores that boost run above it)",
+             bi.kernel, fpc, ghz, peak);
+  else
+    sntk_log("  BLAS kernel family %s: flops per cycle unknown, no implied peak",
+             bi.kernel[0] ? bi.kernel : "(unknown)");
+  if (sntk_blas_arch_note()[0]) sntk_log("  %s", sntk_blas_arch_note());
   sntk_log("  environment: OPENBLAS_CORETYPE=%s OPENBLAS_NUM_THREADS=%s OPENBLAS_L2_SIZE=%s "
            "BLIS_ARCH_TYPE=%s",
            ct ? ct : "(unset)", nt ? nt : "(unset)", l2 ? l2 : "(unset)", ba ? ba : "(unset)");

@@ -14,6 +14,51 @@
 
 extern void dgemm_(void);
 
+static char g_arch_note[160];
+
+const char *sntk_blas_arch_note(void) {
+  return g_arch_note;
+}
+
+/* BLIS 0.9 (Debian 12) picks its kernels at its first call from the CPUID vendor, family and model:
+ * on AMD CPUs newer than Zen 3 it falls back to the generic kernels (13.5 GFLOP/s for a one-thread
+ * DGEMM on this project's test machines, against 79 with the skx kernels), although the CPU has
+ * every instruction of BLIS's skx kernels (AVX-512 F, CD, DQ, BW, VL with the OS saving the zmm
+ * state, which __builtin_cpu_supports checks). So, before BLIS initialises (this constructor runs
+ * when libsoftntk is loaded, before main and before any BLAS call), and only when the BLAS serving
+ * dgemm_ is BLIS, the user has not set BLIS_ARCH_TYPE and the CPU has those instructions, select
+ * skx through BLIS_ARCH_TYPE (its id looked up by name in BLIS's own table, which ends with
+ * "generic"). Elsewhere BLIS is left to its own detection (skx kernels on a CPU without AVX-512
+ * would crash). OpenBLAS's variables are never touched. */
+__attribute__((constructor)) static void blis_select_arch(void) {
+  if (getenv("BLIS_ARCH_TYPE")) return;
+  if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl")))
+    return;
+  Dl_info dl;
+  if (!dladdr((void *)(uintptr_t)dgemm_, &dl) || !dl.dli_fname) return;
+  void *h = dlopen(dl.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  if (!h) return;
+  typedef const char *(*name_fn)(int);
+  name_fn arch_name = (name_fn)(uintptr_t)dlsym(h, "bli_arch_string");
+  if (arch_name) {
+    for (int id = 0; id < 64; id++) {
+      const char *a = arch_name(id);
+      if (!a || !strcmp(a, "generic")) break;
+      if (!strcmp(a, "skx")) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", id);
+        setenv("BLIS_ARCH_TYPE", v, 0);
+        snprintf(g_arch_note, sizeof g_arch_note,
+                 "BLIS_ARCH_TYPE=%d (skx) set at start: the CPU has AVX-512 F/CD/DQ/BW/VL", id);
+        break;
+      }
+    }
+  }
+  dlclose(h);
+}
+
 typedef char *(*str_fn)(void);
 typedef const char *(*cstr_fn)(void);
 typedef int (*int_fn)(void);
@@ -87,4 +132,33 @@ const char *sntk_blas_summary(void) {
   snprintf(line, sizeof line, "%s%s%s (%s%s%s) from %s", b.name, version[0] ? " " : "", version,
            b.kernel[0] ? "core " : "", b.kernel, threads, b.library[0] ? b.library : "?");
   return line;
+}
+
+double sntk_blas_peak(const sntk_blas_info_t *info, int *flops_per_cycle, double *ghz) {
+  static const char *const w32[] = {"skx", "knl", "SkylakeX", "Cooperlake", "SapphireRapids", NULL};
+  static const char *const w16[] = {"haswell", "zen",       "zen2",        "zen3",       "Haswell",
+                                    "Zen",     "Excavator", "Steamroller", "Piledriver", NULL};
+  static const char *const w8[] = {"sandybridge", "Sandybridge", "Bulldozer", NULL};
+  int f = 0;
+  for (int i = 0; !f && w32[i]; i++)
+    if (!strcmp(info->kernel, w32[i])) f = 32;
+  for (int i = 0; !f && w16[i]; i++)
+    if (!strcmp(info->kernel, w16[i])) f = 16;
+  for (int i = 0; !f && w8[i]; i++)
+    if (!strcmp(info->kernel, w8[i])) f = 8;
+  double mhz = 0.0;
+  FILE *fp = fopen("/proc/cpuinfo", "r");
+  if (fp) {
+    char line[256];
+    while (fgets(line, sizeof line, fp))
+      if (!strncmp(line, "cpu MHz", 7)) {
+        const char *c = strchr(line, ':');
+        if (c) mhz = atof(c + 1);
+        break;
+      }
+    fclose(fp);
+  }
+  *flops_per_cycle = f;
+  *ghz = mhz / 1000.0;
+  return f * mhz / 1000.0;
 }

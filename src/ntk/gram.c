@@ -3,11 +3,17 @@
  *
  * U: each rank computes the features of its own neurons for all samples into its column block of
  * the 1 x P layout U1 (nk x P mb, zero columns pad the ranks that own fewer than mb = ceil(m / P)
- * neurons and add nothing to U U^T). PDGEMR2D moves one neuron panel at a time into U2 on the 2D
- * grid and PDSYRK accumulates nu U2 U2^T into the lower triangle of H; PDTRAN fills the upper
- * triangle; the factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's
- * rows and columns. On one rank U1 is already the whole U: DSYRK writes H directly and a local
- * transpose fills the upper triangle (PDGEMR2D, PDSYRK and PDTRAN cost 2x the time there). */
+ * neurons and add nothing to U U^T). U U^T is a sum over neurons, formed by one of two methods
+ * (ntk.gram, chosen per shape by ntk_gram_method):
+ * - reduce: each rank multiplies its own features (DSYRK/DGEMM on nk x mb, no data moved first)
+ *   panel by panel of H's columns and MPI_Reduce_scatter sums the ranks' panels straight into the
+ *   block-cyclic layout (assemble_reduce);
+ * - pdsyrk: PDGEMR2D moves one neuron panel at a time into U2 on the 2D grid and PDSYRK
+ *   accumulates nu U2 U2^T into the lower triangle of H.
+ * PDTRAN fills the upper triangle; the
+ * factor x_i . x_j is applied locally from GEMMs of the samples behind this rank's rows and
+ * columns. On one rank U1 is already the whole U: DSYRK writes H directly and a local transpose
+ * fills the upper triangle (PDGEMR2D, PDSYRK and PDTRAN cost 2x the time there). */
 #include "ntk_impl.h"
 #include "softntk/perf.h"
 
@@ -132,6 +138,131 @@ static int features(sntk_ntk_t *ntk, const double *W) {
   return sntk_agree(ntk->comm, err);
 }
 
+/* Method choice on more than one rank. The reduce method computes this rank's contribution to a
+ * panel of H's lower triangle with DSYRK/DGEMM on its own features (nk^2 mb / 2 multiply-adds per
+ * rank in all, at DGEMM's rate) and reduce-scatters it to the panel's owners (nk^2 / 2 doubles per
+ * rank in all, whatever m); the pdsyrk method moves nk mb doubles per rank and runs PDSYRK, whose
+ * rate on these shapes is well below DSYRK's. The reduction costs the same for any width, so it
+ * pays once each rank holds enough neurons. Measured with `softntk bench --bench.what=gram` on 2
+ * ranks (grid 1x2, nb 64, OpenBLAS Haswell kernels, one thread per rank; the 2-core machine was
+ * shared, load average 6-17, so compare within an item):
+ * - nk = 4096, m = 4096 (mb 2048): pdsyrk 17.2 s (0.37 of the same-run DSYRK rate), reduce 3.1 to
+ *   9.0 s (0.63 to 0.77);
+ * - nk = 8192, m = 4096 (mb 2048): pdsyrk 49.5 s (0.59), reduce 9.0 to 36.9 s (0.46 to 1.02);
+ * - nk = 4096, m = 512 (mb 256): pdsyrk 2.60 s, reduce 2.00 s;
+ * - nk = 4096, m = 128 (mb 64): pdsyrk 1.60 s, reduce 2.11 s;
+ * hence REDUCE_MIN_MB = 256 (the crossover lies between mb = 64 and 256). Sending the transposed
+ * rows too on two ranks (H whole without PDTRAN) doubled the reduction and measured slower (nk =
+ * 8192: 20.1 s against 9.0 s). REDUCE_WIDTH: columns of H per reduction; its buffers are 2 nk x 512
+ * doubles (64 MiB at nk = 8192), counted by the memory plan, which narrows them (down to nb) or
+ * falls back to pdsyrk when they do not fit. */
+enum { REDUCE_MIN_MB = 256, REDUCE_WIDTH = 512 };
+
+int ntk_gram_method(const ntk_shape_t *s, int cfg) {
+  if (s->P == 1) return SNTK_GRAM_PDSYRK;
+  if (cfg != SNTK_GRAM_AUTO) return cfg;
+  return (s->m + s->P - 1) / s->P >= REDUCE_MIN_MB ? SNTK_GRAM_REDUCE : SNTK_GRAM_PDSYRK;
+}
+
+int64_t ntk_reduce_width(const ntk_shape_t *s) {
+  const int64_t nk = s->n * s->k, w = ((REDUCE_WIDTH + s->nb - 1) / s->nb) * s->nb;
+  return w < nk ? w : nk;
+}
+
+/* Global index g's owner among P processes for blocks of nb (source process 0). */
+static int owner(int64_t g, int64_t nb, int P) {
+  return (int)((g / nb) % P);
+}
+
+/* Collective: the lower triangle of H = nu U U^T, where every rank holds the features of its own
+ * neurons (U1's local nk x mb block), by panels of `w` columns: each rank forms its rows j0.. nk-1
+ * of the panel's product with its neurons (DSYRK on the diagonal block, DGEMM below it), packs it
+ * by owning process (row-major ranks of the BLACS grid, as Cblacs_gridinit "Row" numbers them; the
+ * caller checked this) and MPI_Reduce_scatter sums the ranks' contributions straight into each
+ * owner's share, which lands in H. The entries above the diagonal inside a diagonal block are
+ * zeros, which symmetrize() overwrites. */
+static int assemble_reduce(sntk_ntk_t *ntk, sntk_dmat_t *H, double *t_red) {
+  const sntk_grid_t *g = H->grid;
+  const int64_t nk = ntk->nk, nb = H->mb, mb = ntk->U1.nloc, ldu = ntk->U1.lld;
+  const int pr = g->nprow, pc = g->npcol, P = pr * pc;
+  const double nu = ntk->model->nu;
+  const int64_t W = ntk->panel;
+  double *C = NULL, *S = NULL, *R = NULL;
+  int *cnt = NULL;
+  int64_t *cur = NULL;
+  int err = SNTK_OK;
+  int64_t rmax = 0;
+  for (int64_t j0 = 0; j0 < nk; j0 += W) { /* largest share over ranks and panels */
+    const int64_t w = nk - j0 < W ? nk - j0 : W;
+    for (int a = 0; a < pr; a++)
+      for (int b = 0; b < pc; b++) {
+        const int64_t r = (sntk_numroc(nk, nb, a, pr) - sntk_numroc(j0, nb, a, pr)) *
+                          (sntk_numroc(j0 + w, nb, b, pc) - sntk_numroc(j0, nb, b, pc));
+        rmax = r > rmax ? r : rmax;
+      }
+  }
+  err = SNTK_ALLOC(C, nk * W);
+  if (!err) err = SNTK_ALLOC(S, nk * W);
+  if (!err) err = SNTK_ALLOC(R, rmax > 0 ? rmax : 1);
+  if (!err) err = SNTK_ALLOC(cnt, P);
+  if (!err) err = SNTK_ALLOC(cur, P + 1);
+  SNTK_TRY(sntk_agree(ntk->comm, err));
+  for (int64_t j0 = 0; j0 < nk; j0 += W) {
+    const int64_t w = nk - j0 < W ? nk - j0 : W, h = nk - j0; /* panel: rows j0.., columns w */
+    /* C (h x w, column-major): rows j0.. of this rank's U times its rows j0..j0+w-1, transposed */
+    sntk_perf_start(SNTK_EV_NTK_SYRK);
+    for (int64_t c = 0; c < w; c++) memset(C + c * h, 0, (size_t)c * sizeof *C);
+    if (mb > 0) {
+      cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)w, (int)mb, nu, ntk->U1.a + j0,
+                  (int)ldu, 0.0, C, (int)h);
+      if (h > w)
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)(h - w), (int)w, (int)mb, nu,
+                    ntk->U1.a + j0 + w, (int)ldu, ntk->U1.a + j0, (int)ldu, 0.0, C + w, (int)h);
+    } else
+      for (int64_t c = 0; c < w; c++) memset(C + c * h + c, 0, (size_t)(h - c) * sizeof *C);
+    sntk_perf_stop(SNTK_EV_NTK_SYRK,
+                   (double)w * (double)(w + 1) * (double)mb + 2.0 * (h - w) * (double)w * mb);
+    double ta = MPI_Wtime();
+    sntk_perf_start(SNTK_EV_NTK_REDIST);
+    /* pack: each owner's entries column by column, rows ascending (its local order) */
+    for (int a = 0; a < pr; a++)
+      for (int b = 0; b < pc; b++)
+        cnt[a * pc + b] = (int)((sntk_numroc(nk, nb, a, pr) - sntk_numroc(j0, nb, a, pr)) *
+                                (sntk_numroc(j0 + w, nb, b, pc) - sntk_numroc(j0, nb, b, pc)));
+    cur[0] = 0;
+    for (int q = 0; q < P; q++) cur[q + 1] = cur[q] + cnt[q];
+    for (int64_t c = 0; c < w; c++) {
+      const int b = owner(j0 + c, nb, pc);
+      for (int64_t i = j0; i < nk;) {
+        const int64_t end = ((i / nb) + 1) * nb < nk ? ((i / nb) + 1) * nb : nk;
+        const int q = owner(i, nb, pr) * pc + b;
+        memcpy(S + cur[q], C + c * h + (i - j0), (size_t)(end - i) * sizeof *S);
+        cur[q] += end - i;
+        i = end;
+      }
+    }
+    MPI_Reduce_scatter(S, R, cnt, MPI_DOUBLE, MPI_SUM, ntk->comm);
+    /* unpack this rank's share: local columns of the panel, local rows from global j0 on */
+    const int64_t li0 = sntk_numroc(j0, nb, g->myrow, pr), lj0 = sntk_numroc(j0, nb, g->mycol, pc),
+                  lj1 = sntk_numroc(j0 + w, nb, g->mycol, pc), hl = H->mloc - li0;
+    for (int64_t lj = lj0; lj < lj1 && hl > 0; lj++)
+      memcpy(H->a + lj * H->lld + li0, R + (lj - lj0) * hl, (size_t)hl * sizeof *R);
+    sntk_perf_stop(SNTK_EV_NTK_REDIST, 0.0);
+    *t_red += MPI_Wtime() - ta;
+  }
+done:
+  free(C), free(S), free(R), free(cnt), free(cur);
+  return err;
+}
+
+/* Collective: 1 when the BLACS grid numbers the ranks of ntk->comm row-major, as the reduce
+ * method's packing assumes (Cblacs_gridinit "Row" over the communicator's own order). */
+static int grid_row_major(const sntk_ntk_t *ntk, const sntk_grid_t *g) {
+  int ok = g->myrow * g->npcol + g->mycol == ntk->rank, all = ok;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, ntk->comm);
+  return all;
+}
+
 int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
   const int nk = (int)ntk->nk, one = 1;
   const int64_t mpad = ntk->U1.n;
@@ -150,8 +281,14 @@ int sntk_ntk_assemble(sntk_ntk_t *ntk, const double *W, sntk_dmat_t *H) {
                 (int)ntk->U1.lld, 0.0, H->a, (int)H->lld);
     sntk_perf_stop(SNTK_EV_NTK_SYRK, nkd * (nkd + 1.0) * (double)mpad);
     t_syrk = MPI_Wtime() - t1;
+  } else if (ntk->gram == SNTK_GRAM_REDUCE) {
+    if (!grid_row_major(ntk, H->grid))
+      return sntk_error(SNTK_ERR_RUNTIME, "the BLACS grid does not number the ranks row-major: "
+                                          "use ntk.gram = pdsyrk");
+    SNTK_CALL(assemble_reduce(ntk, H, &t_redist));
   }
-  for (int64_t c0 = 0; ntk->size > 1 && c0 < mpad; c0 += ntk->panel) {
+  for (int64_t c0 = 0; ntk->size > 1 && ntk->gram == SNTK_GRAM_PDSYRK && c0 < mpad;
+       c0 += ntk->panel) {
     const int w = (int)(mpad - c0 < ntk->panel ? mpad - c0 : ntk->panel), jc = (int)c0 + 1;
     const double beta = c0 == 0 ? 0.0 : 1.0;
     double ta = MPI_Wtime();

@@ -13,6 +13,7 @@
 #include <string.h>
 
 const char *const sntk_spectrum_names[] = {"full", "values", "extremes", NULL};
+const char *const sntk_gram_names[] = {"auto", "pdsyrk", "reduce", NULL};
 
 static int check_radii(const char *text, char *why, size_t len) {
   double R[SNTK_PERTURB_MAX_RADII];
@@ -49,6 +50,10 @@ const sntk_key_t sntk_ntk_keys[] = {
      "rows) predicted by kernel regression"},
     {"panel", SNTK_T_INT, OFF(panel), "0", 0, 1e12, 0, NULL, NULL,
      "neurons per PDSYRK panel of U U^T; 0: as many as memory allows"},
+    {"gram", SNTK_T_CHOICE, OFF(gram), "auto", 0, 0, 0, sntk_gram_names, NULL,
+     "how U U^T is formed on more than one rank: pdsyrk (neuron panels moved onto the grid by "
+     "PDGEMR2D, PDSYRK there), reduce (each rank's DSYRK of its own neurons, reduce-scattered "
+     "into the grid panel by panel), or auto (chosen per shape, see gram.c)"},
     {"threshold", SNTK_T_REAL, OFF(threshold), "16", 0, INFINITY, SNTK_KEY_MIN_OPEN, NULL, NULL,
      "scaled residuals at or above this FAIL (HPL's threshold); a FAILED check exits 1"},
     {"perturb", SNTK_T_BOOL, OFF(perturb), "false", 0, 0, 0, NULL, NULL,
@@ -85,6 +90,7 @@ static int describe(sntk_ntk_t *ntk) {
   if (ntk->cfg.spectrum != SNTK_SPECTRUM_VALUES)
     SNTK_CALL(sntk_dmat_init(&ntk->Z, ntk->grid, nk, nk, nb, nb));
   SNTK_CALL(sntk_dmat_init(&ntk->U1, ntk->row, nk, ntk->mb * ntk->size, nb, ntk->mb));
+  if (ntk->gram == SNTK_GRAM_REDUCE) return SNTK_OK; /* no 2D copy of U: U2 stays unallocated */
   return sntk_dmat_init(&ntk->U2, ntk->grid, nk, ntk->panel, nb, nb);
 }
 
@@ -105,12 +111,33 @@ static int plan(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par, int64_t holdout
     return sntk_error(SNTK_ERR_INPUT, "ntk.q = %lld exceeds n k = %lld", (long long)ntk->cfg.q,
                       (long long)ntk->nk);
   SNTK_CALL(make_grids(ntk, par));
-  ntk_shape_t s = {
-      ntk->n,         ntk->d,           ntk->k,           md->m,   md->chunk,         holdout,
-      ntk->size,      ntk->grid->nprow, ntk->grid->npcol, ntk->nb, ntk->cfg.spectrum, ntk->cfg.q,
-      ntk->cfg.limit, ntk->keep_init,   ntk->cfg.solver};
+  ntk_shape_t s = {ntk->n,
+                   ntk->d,
+                   ntk->k,
+                   md->m,
+                   md->chunk,
+                   holdout,
+                   ntk->size,
+                   ntk->grid->nprow,
+                   ntk->grid->npcol,
+                   ntk->nb,
+                   ntk->cfg.spectrum,
+                   ntk->cfg.q,
+                   ntk->cfg.limit,
+                   ntk->keep_init,
+                   ntk->cfg.solver,
+                   SNTK_GRAM_PDSYRK};
   ntk_need_t need;
   SNTK_CALL(sntk_parallel_memory(ntk->comm, par, &ntk->mem_avail));
+  s.gram = ntk_gram_method(&s, ntk->cfg.gram);
+  /* auto: the reduce method's buffers are the larger at small widths; fall back when they do not
+   * fit */
+  if (s.gram == SNTK_GRAM_REDUCE && ntk->cfg.gram == SNTK_GRAM_AUTO &&
+      ntk_choose_panel(&s, ntk->cfg.panel, ntk->mem_avail, &ntk->panel, &need) != SNTK_OK) {
+    sntk_error_clear();
+    s.gram = SNTK_GRAM_PDSYRK;
+  }
+  ntk->gram = s.gram;
   SNTK_CALL(ntk_choose_panel(&s, ntk->cfg.panel, ntk->mem_avail, &ntk->panel, &need));
   ntk->mem_need = need.total;
   return describe(ntk);

@@ -17,6 +17,7 @@ typedef struct ntk_shape {
   int64_t q;
   int limit, keep_init;
   int solver; /* ntk.solver: index into ntk_solver_table */
+  int gram;   /* SNTK_GRAM_PDSYRK or SNTK_GRAM_REDUCE (ntk_gram_method) */
 } ntk_shape_t;
 
 /* A backend of the NTK's factorisations and spectra (ntk.solver): one file each (solver_<name>.c),
@@ -46,18 +47,27 @@ extern const ntk_solver_ops_t *const ntk_solver_table[];
 extern const char *const ntk_solver_names[];
 #define ntk_solver(ntk) (ntk_solver_table[(ntk)->cfg.solver])
 
+/* Not collective. The Gram method for `shape` (s->gram ignored) and the configured choice cfg
+ * (SNTK_GRAM_*): cfg unless auto; auto picks by the measured crossover in gram.c. One rank: always
+ * SNTK_GRAM_PDSYRK (which is then a direct DSYRK). */
+int ntk_gram_method(const ntk_shape_t *shape, int cfg);
+
+/* Columns of H per reduction of the reduce method when none is configured (gram.c). */
+int64_t ntk_reduce_width(const ntk_shape_t *shape);
+
 /* Bytes the largest rank needs, by item. */
 typedef struct ntk_need {
   int64_t nmat;     /* nk x nk matrices */
   int64_t mat;      /* bytes of one nk x nk local part */
   int64_t features; /* U in the 1 x P layout, training and held-out points */
-  int64_t panel;    /* the 2D copy of one neuron panel of U */
+  int64_t panel;    /* pdsyrk: the 2D copy of one neuron panel of U; reduce: the panel buffers */
   int64_t solver;   /* ScaLAPACK workspaces */
   int64_t other;    /* data, model, vectors, scratch, library buffers */
   int64_t total;
 } ntk_need_t;
 
-/* Not collective. Bytes for `shape` with neuron panels of `panel` columns. */
+/* Not collective. Bytes for `shape` with neuron panels of `panel` columns (method pdsyrk) or
+ * reductions of `panel` columns of H (method reduce). */
 void ntk_plan(const ntk_shape_t *shape, int64_t panel, ntk_need_t *need);
 
 /* Not collective. Pick the panel width for `avail` bytes per rank (avail < 0: unknown, take all of

@@ -28,8 +28,11 @@ void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {
   need->mat = np * nq * d8;
   need->nmat = 2 + (s->keep_init != 0) + (s->limit != 0) + (s->spectrum != SNTK_SPECTRUM_VALUES);
   need->features = (nk + hk) * mb * d8;
-  /* U2, plus PBLAS' copies of the panel in the row and column distributions and PDGEMR2D buffers */
-  need->panel = (np * pq + (np + nq) * panel + 2 * nk * (panel < mb ? panel : mb)) * d8;
+  if (s->gram == SNTK_GRAM_REDUCE) /* this rank's nk x panel product, its packed copy, its share */
+    need->panel = (2 * nk * panel + np * (pq < panel ? pq + nb : panel)) * d8;
+  else /* U2, plus PBLAS' copies of the panel in the row and column distributions and PDGEMR2D
+        * buffers */
+    need->panel = (np * pq + (np + nq) * panel + 2 * nk * (panel < mb ? panel : mb)) * d8;
   need->solver = ntk_solver_table[s->solver]->plan(s, nk) * d8;
   const int64_t data = 2 * (s->n + s->holdout) * (s->d + s->k);
   const int64_t vectors = 12 * nk + 4 * hk;
@@ -40,10 +43,11 @@ void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {
   need->total = need->nmat * need->mat + need->features + need->panel + need->solver + need->other;
 }
 
-/* Smallest panel worth running: one block, or all of U when it is narrower. */
+/* Smallest panel worth running: one block, or all of U (pdsyrk) or H (reduce) when it is narrower.
+ */
 static int64_t min_panel(const ntk_shape_t *s) {
-  const int64_t mpad = ceil_div(s->m, s->P) * s->P;
-  return s->nb < mpad ? s->nb : mpad;
+  const int64_t all = s->gram == SNTK_GRAM_REDUCE ? s->n * s->k : ceil_div(s->m, s->P) * s->P;
+  return s->nb < all ? s->nb : all;
 }
 
 /* The smallest rank count above s->P on which the problem fits `avail` bytes per rank, 0 if none up
@@ -88,8 +92,10 @@ static int refuse(const ntk_shape_t *s, const ntk_need_t *need, int64_t avail) {
 
 int ntk_choose_panel(const ntk_shape_t *s, int64_t cfg_panel, int64_t avail, int64_t *panel,
                      ntk_need_t *need) {
-  const int64_t mpad = ceil_div(s->m, s->P) * s->P, lo = min_panel(s);
-  int64_t w = cfg_panel > 0 ? (cfg_panel < mpad ? cfg_panel : mpad) : mpad;
+  const int64_t all = s->gram == SNTK_GRAM_REDUCE ? s->n * s->k : ceil_div(s->m, s->P) * s->P,
+                lo = min_panel(s);
+  const int64_t first = s->gram == SNTK_GRAM_REDUCE ? ntk_reduce_width(s) : all;
+  int64_t w = cfg_panel > 0 ? (cfg_panel < all ? cfg_panel : all) : first;
   ntk_plan(s, w, need);
   while (cfg_panel == 0 && avail >= 0 && need->total > avail && w > lo) {
     w = imax(lo, (w / 2 / s->nb) * s->nb);
