@@ -2,10 +2,10 @@
  *
  * CRC32C uses the Castagnoli polynomial in the reflected convention (0x82f63b78, initial value and
  * final xor 0xffffffff). Bytes are processed eight at a time, by the SSE4.2 crc32 instruction when
- * the CPU has it and by eight 256-entry tables otherwise. Combining: with R(s, M) the register after
- * feeding M from state s, R is linear, R(s, M) = s x^(8|M|) + R(0, M) mod P, and the standard CRC is
- * R(~0, M) xor ~0; substituting gives CRC(A B) = CRC(A) x^(8|B|) mod P xor CRC(B), so combining
- * needs one multiplication by a power of x, found by repeated squaring. */
+ * the CPU has it and by eight 256-entry tables otherwise. Combining: with R(s, M) the register
+ * after feeding M from state s, R is linear, R(s, M) = s x^(8|M|) + R(0, M) mod P, and the standard
+ * CRC is R(~0, M) xor ~0; substituting gives CRC(A B) = CRC(A) x^(8|B|) mod P xor CRC(B), so
+ * combining needs one multiplication by a power of x, found by repeated squaring. */
 #include "softntk/filesum.h"
 
 #include "softntk/error.h"
@@ -45,8 +45,8 @@ static uint32_t crc_tables(uint32_t c, const unsigned char *p, size_t len) {
     memcpy(&w, p, 8);
     w ^= c; /* little-endian: the register meets the first four bytes */
     c = g_table[7][w & 0xff] ^ g_table[6][(w >> 8) & 0xff] ^ g_table[5][(w >> 16) & 0xff] ^
-        g_table[4][(w >> 24) & 0xff] ^ g_table[3][(w >> 32) & 0xff] ^
-        g_table[2][(w >> 40) & 0xff] ^ g_table[1][(w >> 48) & 0xff] ^ g_table[0][w >> 56];
+        g_table[4][(w >> 24) & 0xff] ^ g_table[3][(w >> 32) & 0xff] ^ g_table[2][(w >> 40) & 0xff] ^
+        g_table[1][(w >> 48) & 0xff] ^ g_table[0][w >> 56];
   }
   while (len--) c = (c >> 8) ^ g_table[0][(c ^ *p++) & 0xff];
   return c;
@@ -55,7 +55,7 @@ static uint32_t crc_tables(uint32_t c, const unsigned char *p, size_t len) {
 #if defined(__x86_64__) && defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define HAVE_HW 1
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const unsigned char *p,
-                                                        size_t len) {
+                                                         size_t len) {
   uint64_t c64 = c;
   while (len && ((uintptr_t)p & 7)) c64 = __builtin_ia32_crc32qi((uint32_t)c64, *p++), len--;
   for (; len >= 8; len -= 8, p += 8) {
@@ -193,8 +193,7 @@ int sntk_filesum_write(const char *sidecar, const char *final_name, uint32_t crc
   int n = snprintf(text, sizeof text, "softntk-filesum 1\nfile %s\nsize %" PRId64 "\ncrc32c %08x\n",
                    base ? base + 1 : final_name, size, crc);
   int fd = open(sidecar, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return sntk_error(SNTK_ERR_RUNTIME, "cannot create %s: %s", sidecar, strerror(errno));
+  if (fd < 0) return sntk_error(SNTK_ERR_RUNTIME, "cannot create %s: %s", sidecar, strerror(errno));
   int err = SNTK_OK;
   if (write(fd, text, (size_t)n) != n || fsync(fd) != 0)
     err = sntk_error(SNTK_ERR_RUNTIME, "cannot write %s: %s", sidecar, strerror(errno));
@@ -221,8 +220,7 @@ int sntk_filesum_read(const char *sidecar, int *present, uint32_t *crc, int64_t 
   }
   fclose(f);
   if (version != 1 || !have_size || !have_crc)
-    return sntk_error(SNTK_ERR_INPUT, "%s is not a softntk checksum file (or is damaged)",
-                      sidecar);
+    return sntk_error(SNTK_ERR_INPUT, "%s is not a softntk checksum file (or is damaged)", sidecar);
   *present = 1;
   return SNTK_OK;
 }

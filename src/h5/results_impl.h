@@ -7,7 +7,8 @@
 
 #include <hdf5.h>
 
-/* Rank 0: create (truncating) a results file with the root attributes every softntk file carries. */
+/* Rank 0: create (truncating) a results file with the root attributes every softntk file carries.
+ */
 int results_create_file(const char *path, const char *command, const char *text, const char *hash,
                         int size);
 

@@ -196,8 +196,8 @@ static void compare_column(hid_t ds, const char *path, const stepinfo_t *si,
   }
   const int64_t w = width > 0 ? width : 1;
   if (width != c->width || rows < si->k || si->k != c->rows) {
-    problem(s, "%s holds %lld rows before step %lld, the checkpoint %lld", path,
-            (long long)si->k, (long long)s->limit, (long long)c->rows);
+    problem(s, "%s holds %lld rows before step %lld, the checkpoint %lld", path, (long long)si->k,
+            (long long)s->limit, (long long)c->rows);
   } else if (c->rows > 0 && memcmp(v, c->data, (size_t)(c->rows * w) * sizeof(double)) != 0) {
     int64_t r = 0;
     while (r < c->rows && !memcmp(v + r * w, c->data + r * w, (size_t)w * sizeof(double))) r++;
@@ -259,8 +259,9 @@ static void copy_attrs(hid_t src, hid_t dst) {
     char name[256];
     hid_t a = H5Aopen_by_idx(src, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, (hsize_t)i, H5P_DEFAULT,
                              H5P_DEFAULT);
-    if (a < 0) a = H5Aopen_by_idx(src, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, H5P_DEFAULT,
-                                  H5P_DEFAULT);
+    if (a < 0)
+      a = H5Aopen_by_idx(src, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, H5P_DEFAULT,
+                         H5P_DEFAULT);
     if (a < 0) continue;
     hid_t ty = H5Aget_type(a), sp = H5Aget_space(a), b = -1;
     hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
@@ -331,7 +332,8 @@ typedef struct job {
   int size;
 } job_t;
 
-/* The child: check the file; when it is not consistent, write path.repair. Returns the exit code. */
+/* The child: check the file; when it is not consistent, write path.repair. Returns the exit code.
+ */
 static int child(const job_t *j, scan_t *s) {
   char repair[4200];
   hid_t f = H5Fopen(j->path, H5F_ACC_RDONLY, H5P_DEFAULT), root = -1, out = -1;

@@ -1,5 +1,6 @@
 /* The declared layout of every softntk output file (schema.h). One row per group, dataset and
- * attribute; the results writers, `softntk inspect` and the README's schema section (scripts/schema_doc.py) all read this table. */
+ * attribute; the results writers, `softntk inspect` and the README's schema section
+ * (scripts/schema_doc.py) all read this table. */
 #include "softntk/schema.h"
 
 #include "softntk/error.h"

@@ -26,8 +26,8 @@ typedef struct trainer {
   char dir[4096];          /* run directory */
   char ckpt_dir[5200];     /* checkpoint directory */
   char results_path[4200];
-  char data_hash[17];  /* hash of X and Y */
-  double loss0;        /* loss at step 0 (NaN until known; from the checkpoint when resumed) */
+  char data_hash[17]; /* hash of X and Y */
+  double loss0;       /* loss at step 0 (NaN until known; from the checkpoint when resumed) */
   int64_t start_step; /* first step of this invocation (0, or the checkpoint's step) */
   double wall_offset; /* wall_time already spent before this invocation (resumed runs) */
   double eta;         /* the learning rate: train.eta, resolved once and kept by checkpoints */
