@@ -208,69 +208,102 @@ static double cholesky_bound(const double *H, int64_t n) {
   return th_gamma((double)(n + 1)) * (sinv + slog);
 }
 
-/* Eigenvalues, Cholesky and solve of the distributed H against LAPACK on the gathered matrix. */
+/* The eigen-solver backends this build has (ntk.solver): ScaLAPACK, and ELPA when built with it. */
+static const int solvers[] = {1,
+#ifdef SNTK_HAVE_ELPA
+                              2
+#endif
+};
+static const char *const solver_names[] = {"auto", "scalapack", "elpa"};
+enum { NSOLVERS = sizeof solvers / sizeof solvers[0] };
+
+/* Eigenvalues, Cholesky and solve of the distributed H (nk = 300, m = 128: 640 weights, so H is
+ * positive definite) against LAPACK on the gathered matrix, for every backend, grid shape and nb in
+ * {16, 64}; and the backends' eigenvalues against each other:
+ * each is within 16 n eps lambda_max of LAPACK's (Weyl and backward stability), so they differ by
+ * less than 32 n eps lambda_max (7e-12 lambda_max here). */
 static void check_solvers(void) {
-  const int64_t k = 3, nk = N * k, q = 4;
+  const int64_t n = 100, k = 3, nk = n * k, q = 4, nbs[2] = {16, 64};
+  char shapes[8][32];
+  const int nshapes = grid_shapes(shapes);
   sntk_dataset_t ds;
   sntk_model_t *md = NULL;
-  sntk_model_cfg_t mc = model_cfg(SNTK_ACT_SOFTMAX, 37, SNTK_INIT_RANDOM, 1.0);
-  if (make_data(N, D, k, &ds) || sntk_model_create(MPI_COMM_WORLD, &mc, D, k, 0, N, &md)) {
+  sntk_model_cfg_t mc = model_cfg(SNTK_ACT_SOFTMAX, 128, SNTK_INIT_RANDOM, 1.0);
+  if (make_data(n, D, k, &ds) || sntk_model_create(MPI_COMM_WORLD, &mc, D, k, 0, n, &md)) {
     TH_OK(0, "setup: %s", sntk_error_message());
     return;
   }
   sntk_model_init(md, 11);
-  double *H = malloc(sizeof(double) * nk * nk), *wref = malloc(sizeof(double) * nk);
+  double *H = malloc(sizeof(double) * nk * nk), *wref = malloc(sizeof(double) * nk),
+         *wsol = malloc(sizeof(double) * NSOLVERS * nk);
   const int kinds[3] = {SNTK_SPECTRUM_VALUES, SNTK_SPECTRUM_FULL, SNTK_SPECTRUM_EXTREMES};
-  const char *names[3] = {"values (PDSYEV)", "full (PDSYEVD)", "extremes q=4 (PDSYTRD)"};
-  for (int c = 0; c < 3; c++) {
-    sntk_ntk_cfg_t nc = ntk_cfg(kinds[c], q, 0, 0);
-    sntk_parallel_cfg_t pc = par_cfg("auto", 4);
-    sntk_ntk_t *ntk = NULL;
-    int64_t neig = 0;
-    if (sntk_ntk_create(&nc, &pc, md, ds.X, N, 0, 0, &ntk) ||
-        sntk_ntk_assemble(ntk, md->W, &ntk->H) || sntk_dmat_gather(&ntk->H, H) ||
-        sntk_ntk_eigen(ntk, &ntk->H, kinds[c], q, &neig, "H")) {
-      TH_OK(0, "%s: %s", names[c], sntk_error_message());
-      sntk_ntk_destroy(&ntk);
-      continue;
-    }
-    if (th_rank == 0) {
-      LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'L', (int)nk, H, (int)nk, wref);
-      double e = 0.0; /* |dlambda| / (n eps lambda_max): Weyl and backward stability, < 16 */
-      for (int64_t i = 0; i < neig; i++) {
-        const int64_t r = kinds[c] == SNTK_SPECTRUM_EXTREMES && i >= q ? nk - 2 * q + i : i;
-        e = th_max(e, fabs(ntk->w[i] - wref[r]) / (nk * DBL_EPSILON * wref[nk - 1]));
+  const char *names[3] = {"values", "full", "extremes q=4"};
+  for (int g = 0; g < nshapes; g++)
+    for (int b = 0; b < 2; b++)
+      for (int c = 0; c < 3; c++) {
+        double cross = 0.0;
+        int64_t neig = 0;
+        for (int v = 0; v < NSOLVERS; v++) {
+          sntk_ntk_cfg_t nc = ntk_cfg(kinds[c], q, 0, 0);
+          sntk_parallel_cfg_t pc = par_cfg(shapes[g], nbs[b]);
+          sntk_ntk_t *ntk = NULL;
+          nc.solver = solvers[v];
+          if (sntk_ntk_create(&nc, &pc, md, ds.X, n, 0, 0, &ntk) ||
+              sntk_ntk_assemble(ntk, md->W, &ntk->H) || sntk_dmat_gather(&ntk->H, H) ||
+              sntk_ntk_eigen(ntk, &ntk->H, kinds[c], q, &neig, "H")) {
+            TH_OK(0, "%s %s grid %s nb %lld: %s", names[c], solver_names[solvers[v]], shapes[g],
+                  (long long)nbs[b], sntk_error_message());
+            sntk_ntk_destroy(&ntk);
+            continue;
+          }
+          memcpy(wsol + v * nk, ntk->w, sizeof(double) * neig);
+          if (th_rank == 0) {
+            LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'L', (int)nk, H, (int)nk, wref);
+            double e = 0.0; /* |dlambda| / (n eps lambda_max): Weyl and backward stability, < 16 */
+            for (int64_t i = 0; i < neig; i++) {
+              const int64_t r = kinds[c] == SNTK_SPECTRUM_EXTREMES && i >= q ? nk - 2 * q + i : i;
+              e = th_max(e, fabs(ntk->w[i] - wref[r]) / (nk * DBL_EPSILON * wref[nk - 1]));
+              cross = th_max(cross, fabs(ntk->w[i] - wsol[i]) / (nk * DBL_EPSILON * wref[nk - 1]));
+            }
+            TH_OK(e < 16 && ntk->failures == 0 && neig == (c == 2 ? 2 * q : nk),
+                  "%s (%s) grid %s nb %lld P=%d: %lld eigenvalues vs LAPACK dsyev: max |dlambda| / "
+                  "(n eps lambda_max) %.2f (< 16); largest scaled residual %.2e (< 16)",
+                  names[c], solver_names[solvers[v]], shapes[g], (long long)nbs[b], th_size,
+                  (long long)neig, e, ntk->worst);
+          }
+          if (c == 0 && g == 0 && b == 0) {
+            int pd = 0;
+            double logdet = NAN, ref = NAN;
+            const double lmax = ntk->w[nk - 1];
+            sntk_dmat_gather(&ntk->H, H);
+            if (sntk_ntk_cholesky(ntk, &ntk->H, 0.0, &pd, &logdet))
+              TH_OK(0, "%s", sntk_error_message());
+            if (th_rank == 0) {
+              const double bound = 2 * cholesky_bound(H, nk);
+              int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (int)nk, H, (int)nk);
+              ref = 0.0;
+              for (int64_t i = 0; i < nk; i++) ref += 2.0 * log(H[i * nk + i]);
+              TH_OK(info == 0 && pd && fabs(logdet - ref) <= bound && ntk->failures == 0,
+                    "cholesky (%s) P=%d: positive definite, log det %.10e vs LAPACK %.1e of the "
+                    "round-off bound (<= 1); solve scaled residual %.2e (< 16)",
+                    solver_names[solvers[v]], th_size, logdet, fabs(logdet - ref) / bound,
+                    ntk->worst);
+            }
+            if (sntk_ntk_cholesky(ntk, &ntk->H, -2.0 * lmax, &pd, &logdet))
+              TH_OK(0, "%s", sntk_error_message());
+            if (th_rank == 0)
+              TH_OK(!pd && isnan(logdet), "H - 2 lambda_max I is reported not positive definite "
+                                          "(a result, not an error)");
+          }
+          sntk_ntk_destroy(&ntk);
+        }
+        if (th_rank == 0 && NSOLVERS > 1)
+          TH_OK(cross < 32,
+                "%s grid %s nb %lld P=%d: ELPA's eigenvalues vs ScaLAPACK's: max "
+                "|dlambda| / (n eps lambda_max) %.2f (< 32)",
+                names[c], shapes[g], (long long)nbs[b], th_size, cross);
       }
-      TH_OK(e < 16 && ntk->failures == 0 && neig == (c == 2 ? 2 * q : nk),
-            "%s P=%d: %lld eigenvalues vs LAPACK dsyev: max |dlambda| / (n eps lambda_max) %.2f "
-            "(< 16); largest scaled residual %.2e (< 16)",
-            names[c], th_size, (long long)neig, e, ntk->worst);
-    }
-    if (c == 0) {
-      int pd = 0;
-      double logdet = NAN, ref = NAN;
-      const double lmax = ntk->w[nk - 1];
-      sntk_dmat_gather(&ntk->H, H);
-      if (sntk_ntk_cholesky(ntk, &ntk->H, 0.0, &pd, &logdet)) TH_OK(0, "%s", sntk_error_message());
-      if (th_rank == 0) {
-        const double bound = 2 * cholesky_bound(H, nk);
-        int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (int)nk, H, (int)nk);
-        ref = 0.0;
-        for (int64_t i = 0; i < nk; i++) ref += 2.0 * log(H[i * nk + i]);
-        TH_OK(info == 0 && pd && fabs(logdet - ref) <= bound && ntk->failures == 0,
-              "cholesky P=%d: positive definite, log det %.10e vs LAPACK %.1e of the round-off "
-              "bound (<= 1); solve scaled residual %.2e (< 16)",
-              th_size, logdet, fabs(logdet - ref) / bound, ntk->worst);
-      }
-      if (sntk_ntk_cholesky(ntk, &ntk->H, -2.0 * lmax, &pd, &logdet))
-        TH_OK(0, "%s", sntk_error_message());
-      if (th_rank == 0)
-        TH_OK(!pd && isnan(logdet), "H - 2 lambda_max I is reported not positive definite (a "
-                                    "result, not an error)");
-    }
-    sntk_ntk_destroy(&ntk);
-  }
-  free(H), free(wref);
+  free(H), free(wref), free(wsol);
   sntk_model_destroy(&md);
   sntk_data_free(&ds);
 }
@@ -324,16 +357,20 @@ static void check_extremes_vectors(void) {
   sntk_model_init(md, 11);
   double *H = malloc(sizeof(double) * nk * nk), *Z = malloc(sizeof(double) * nk * nk),
          *wref = malloc(sizeof(double) * nk), *A = malloc(sizeof(double) * nk * nk);
-  for (int g = 0; g < nshapes; g++) {
+  for (int gv = 0; gv < 2 * NSOLVERS * nshapes; gv++) {
+    const int g = gv % nshapes, v = gv / nshapes % NSOLVERS;
+    const int64_t nb = gv / nshapes / NSOLVERS ? 16 : 64;
     sntk_ntk_cfg_t nc = ntk_cfg(SNTK_SPECTRUM_EXTREMES, q, 0, 0);
-    sntk_parallel_cfg_t pc = par_cfg(shapes[g], 64);
+    sntk_parallel_cfg_t pc = par_cfg(shapes[g], nb);
     sntk_ntk_t *ntk = NULL;
     int64_t neig = 0;
+    nc.solver = solvers[v];
     if (sntk_ntk_create(&nc, &pc, md, ds.X, n, 0, 0, &ntk) ||
         sntk_ntk_assemble(ntk, md->W, &ntk->H) || sntk_dmat_gather(&ntk->H, H) ||
         sntk_ntk_eigen(ntk, &ntk->H, SNTK_SPECTRUM_EXTREMES, q, &neig, "H") ||
         sntk_dmat_gather(&ntk->Z, Z)) {
-      TH_OK(0, "extremes grid %s: %s", shapes[g], sntk_error_message());
+      TH_OK(0, "extremes (%s) grid %s nb %lld: %s", solver_names[solvers[v]], shapes[g],
+            (long long)nb, sntk_error_message());
       sntk_ntk_destroy(&ntk);
       continue;
     }
@@ -348,10 +385,12 @@ static void check_extremes_vectors(void) {
                           (nk * DBL_EPSILON * wref[nk - 1]));
       pair_residuals(H, Z, ntk->w, nk, neig, &res, &orth);
       TH_OK(neig == 2 * q && e < 16 && res < 16 && orth < 16 && ntk->failures == 0,
-            "extremes q=%lld nb=64 grid %s P=%d, nearly singular H (lambda_min %.1e, lambda_max "
-            "%.1e): eigenvalues vs LAPACK dsyevr %.2f n eps lambda_max (< 16); on the gathered "
-            "matrices ||HV-VL||_1/(eps ||H||_1 n) = %.2e, ||V^TV-I||_1/(eps n) = %.2e (< 16)",
-            (long long)q, shapes[g], th_size, wref[0], wref[nk - 1], e, res, orth);
+            "extremes (%s) q=%lld nb=%lld grid %s P=%d, nearly singular H (lambda_min %.1e, "
+            "lambda_max %.1e): eigenvalues vs LAPACK dsyevr %.2f n eps lambda_max (< 16); on the "
+            "gathered matrices ||HV-VL||_1/(eps ||H||_1 n) = %.2e, ||V^TV-I||_1/(eps n) = %.2e "
+            "(< 16)",
+            solver_names[solvers[v]], (long long)q, (long long)nb, shapes[g], th_size, wref[0],
+            wref[nk - 1], e, res, orth);
     }
     sntk_ntk_destroy(&ntk);
   }

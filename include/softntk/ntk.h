@@ -34,7 +34,7 @@ enum { SNTK_GRAM_AUTO = 0, SNTK_GRAM_PDSYRK = 1, SNTK_GRAM_REDUCE = 2 };
 typedef struct sntk_ntk_cfg {
   int64_t every; /* `softntk train`: a snapshot every this many steps (0: off) */
   int spectrum;  /* SNTK_SPECTRUM_*: all eigenpairs, eigenvalues only, or q at each end */
-  int solver;    /* backend of the factorisations and spectra (src/ntk/solver.c; 0: scalapack) */
+  int solver;    /* backend of the spectra (src/ntk/solver.c: 0 auto, 1 scalapack, 2 elpa) */
   int64_t q;     /* extremes: q smallest and q largest eigenpairs */
   int limit;     /* also build H* and compare with it */
   int save_gram; /* write the Gram matrix /ntk/gram_<step> (collectively) */

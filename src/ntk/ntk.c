@@ -31,8 +31,10 @@ const sntk_key_t sntk_ntk_keys[] = {
     {"spectrum", SNTK_T_CHOICE, OFF(spectrum), "values", 0, 0, 0, sntk_spectrum_names, NULL,
      "full: all eigenpairs (PDSYEVD) and the linearised loss curve; values: eigenvalues only "
      "(PDSYEV); extremes: the q smallest and q largest eigenpairs (PDSYTRD, dstevx, PDORMTR)"},
-    {"solver", SNTK_T_CHOICE, OFF(solver), "scalapack", 0, 0, 0, ntk_solver_names, NULL,
-     "backend of the factorisations and spectra (one file each in src/ntk): scalapack"},
+    {"solver", SNTK_T_CHOICE, OFF(solver), "auto", 0, 0, 0, ntk_solver_names, NULL,
+     "backend of the spectra (one file each in src/ntk): scalapack (PDSYEV, PDSYEVD, PDSYTRD), "
+     "elpa (ELPA's two-stage solver, if built with it), or auto (chosen per shape, see "
+     "src/ntk/solver.c); the Cholesky factorisation is ScaLAPACK's in both"},
     {"q", SNTK_T_INT, OFF(q), "8", 1, 1e9, 0, NULL, NULL,
      "spectrum = extremes: eigenpairs taken at each end of the spectrum"},
     {"limit", SNTK_T_BOOL, OFF(limit), "true", 0, 0, 0, NULL, NULL,
@@ -128,6 +130,8 @@ static int plan(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par, int64_t holdout
                    ntk->cfg.solver,
                    SNTK_GRAM_PDSYRK};
   ntk_need_t need;
+  SNTK_CALL(ntk_solver_resolve(&s, ntk->cfg.solver, &ntk->cfg.solver));
+  s.solver = ntk->cfg.solver;
   SNTK_CALL(sntk_parallel_memory(ntk->comm, par, &ntk->mem_avail));
   s.gram = ntk_gram_method(&s, ntk->cfg.gram);
   /* auto: the reduce method's buffers are the larger at small widths; fall back when they do not

@@ -42,9 +42,16 @@ typedef struct ntk_solver_ops {
   int (*extremes)(sntk_ntk_t *ntk, int64_t q, int64_t *neig);
 } ntk_solver_ops_t;
 
-/* The backends, indexed by ntk.solver, NULL-terminated, and their names (the key's choices). */
+/* The backends, indexed by ntk.solver (NULL: auto, or a backend this build lacks), and their names
+ * (the key's choices), NULL-terminated. */
+enum { NTK_SOLVER_AUTO, NTK_SOLVER_SCALAPACK, NTK_SOLVER_ELPA };
 extern const ntk_solver_ops_t *const ntk_solver_table[];
 extern const char *const ntk_solver_names[];
+extern const ntk_solver_ops_t ntk_solver_scalapack;
+
+/* Not collective. The backend for `shape` (s->solver ignored) and the configured choice cfg: cfg
+ * unless auto (solver.c says what auto picks and why); SNTK_ERR_INPUT for a backend not built. */
+int ntk_solver_resolve(const struct ntk_shape *shape, int cfg, int *out);
 #define ntk_solver(ntk) (ntk_solver_table[(ntk)->cfg.solver])
 
 /* Not collective. The Gram method for `shape` (s->gram ignored) and the configured choice cfg

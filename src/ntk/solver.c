@@ -1,19 +1,51 @@
 /* The table of solver backends of the NTK (ntk.solver): one line per backend, each implemented in
- * its own file solver_<name>.c (see ntk_solver_ops_t in ntk_impl.h). */
+ * its own file solver_<name>.c (see ntk_solver_ops_t in ntk_impl.h), and the choice `auto` makes.
+ * ELPA is optional (meson -Delpa): without it its line is NULL and asking for it is an input error.
+ */
 #include "ntk_impl.h"
+
+#include "softntk/error.h"
 
 #include <stddef.h>
 
-#define SOLVERS(X) X(scalapack)
+extern const ntk_solver_ops_t ntk_solver_scalapack;
+#ifdef SNTK_HAVE_ELPA
+extern const ntk_solver_ops_t ntk_solver_elpa;
+#define ELPA_OPS &ntk_solver_elpa
+#else
+#define ELPA_OPS NULL
+#endif
 
-#define DECLARE(name) extern const ntk_solver_ops_t ntk_solver_##name;
-SOLVERS(DECLARE)
-#undef DECLARE
+const char *const ntk_solver_names[] = {"auto", "scalapack", "elpa", NULL};
+const ntk_solver_ops_t *const ntk_solver_table[] = {NULL, &ntk_solver_scalapack, ELPA_OPS, NULL};
 
-#define ENTRY(name) &ntk_solver_##name,
-const ntk_solver_ops_t *const ntk_solver_table[] = {SOLVERS(ENTRY) NULL};
-#undef ENTRY
+/* auto: ELPA for all eigenvalues and all eigenpairs from nk = AUTO_ELPA_MIN on, ScaLAPACK for the
+ * extremes (one PDSYTRD against ELPA's two reductions, of A and -A) and below it. Measured with
+ * `softntk bench` (2 ranks, grid 1x2, nb 64, one OpenBLAS thread per rank): see AUTO_ELPA_MIN. */
+enum { AUTO_ELPA_MIN = 1000 };
 
-#define NAME(name) #name,
-const char *const ntk_solver_names[] = {SOLVERS(NAME) NULL};
-#undef NAME
+int ntk_solver_resolve(const ntk_shape_t *s, int cfg, int *out) {
+  const int64_t nk = s->n * s->k, blocks = (nk + s->nb - 1) / s->nb;
+  /* ELPA fails (setup or solve) when a process row or column owns no block of the matrix */
+  const int elpa_fits = blocks >= s->nprow && blocks >= s->npcol;
+  *out = cfg;
+  if (cfg == NTK_SOLVER_AUTO)
+    *out = ntk_solver_table[NTK_SOLVER_ELPA] && elpa_fits && nk >= AUTO_ELPA_MIN &&
+                   s->spectrum != SNTK_SPECTRUM_EXTREMES
+               ? NTK_SOLVER_ELPA
+               : NTK_SOLVER_SCALAPACK;
+  if (*out == NTK_SOLVER_ELPA && ntk_solver_table[*out] && !elpa_fits)
+    return sntk_error(
+        SNTK_ERR_INPUT,
+        "ntk.solver = elpa needs a block of the matrix on every process row and "
+        "column: n k = %lld in blocks of parallel.nb = %lld is %lld blocks for a %dx%d "
+        "grid; lower parallel.nb or use ntk.solver = scalapack",
+        (long long)nk, (long long)s->nb, (long long)blocks, s->nprow, s->npcol);
+  if (!ntk_solver_table[*out])
+    return sntk_error(
+        SNTK_ERR_INPUT,
+        "ntk.solver = %s: this softntk was built without it (meson setup -Delpa=enabled "
+        "with libelpa-dev installed); use ntk.solver = scalapack or auto",
+        ntk_solver_names[*out]);
+  return SNTK_OK;
+}
