@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(git meson ninja-build pkg-config gcc libopenmpi-dev openmpi-bin libscalapack-openmpi-dev
   libhdf5-openmpi-dev hdf5-tools libopenblas-dev liblapacke-dev libinih-dev librandom123-dev
+  libelpa-dev
   python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-mpmath
   chromium fonts-dejavu-core)
 

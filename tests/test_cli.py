@@ -199,6 +199,23 @@ expect_input_error("backward seed range", 2, NS + ["--run.seeds=9-3"], "run.seed
 expect_input_error("run.seeds on bench", 1, ["bench", "--run.seeds=1-2"], "run.seeds",
                    "not supported by softntk bench")
 
+# ntk.solver: the backend that ran is recorded; ELPA without ELPA built, or on a matrix that leaves a
+# process column without a block, is an input error (SNTK_HAVE_ELPA: set by tests/meson.build)
+if os.environ.get("SNTK_HAVE_ELPA") == "1":
+    r = run(2, NS + ["--run.name=elpa", "--ntk.solver=elpa", "--parallel.nb=4"])
+    with h5py.File("out/elpa/ntk.h5") as f:
+        solver = f["ntk"].attrs["solver"]
+        solver = solver.decode() if isinstance(solver, bytes) else solver
+    t.check(r.code == 0 and solver == "elpa",
+            f"ntk.solver = elpa runs, its residual checks pass (a FAILED one exits 1) and it is "
+            f"recorded: exit {r.code}, /ntk@solver {solver}")
+    expect_input_error("ELPA with a process column empty", 2,
+                       NS + ["--ntk.solver=elpa", "--parallel.nb=64"], "ntk.solver = elpa needs",
+                       "parallel.nb")
+else:
+    expect_input_error("ELPA not built", 2, NS + ["--ntk.solver=elpa"], "ntk.solver = elpa",
+                       "built without it")
+
 # train.eta = auto: eta_factor / lambda_max(J J^T) at initialisation by power iteration (rtol 1e-3,
 # a lower bound), rounded down to two digits; lambda_max(J J^T) = gamma^2 / nu lambda_max(H) from
 # softntk ntk's eigen-solve on the same deck (ScaLAPACK, to ~n eps). So eta_auto <= 1 / lambda_max

@@ -17,7 +17,8 @@ typedef struct sntk_bench_cfg {
   int64_t n, d, k, m;     /* training-step shape: samples, inputs, outputs, width */
   int activation;         /* SNTK_ACT_* of the timed network */
   int64_t gram_n, gram_m; /* NTK Gram shape: samples (k = 1, inputs d) and width */
-  int64_t eigen_n;        /* order of the matrix of the timed eigen-solve and Cholesky */
+  char eigen_n[SNTK_STR]; /* orders of the timed eigen-solves and Cholesky, comma-separated */
+  int64_t eigen_reps;     /* timed repetitions of each eigen-solve */
   int64_t reps;           /* timed repetitions of each part (after one untimed warm-up) */
 } sntk_bench_cfg_t;
 

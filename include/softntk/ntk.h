@@ -53,6 +53,8 @@ typedef struct sntk_ntk_cfg {
 extern const sntk_key_t sntk_ntk_keys[];
 extern const char *const sntk_spectrum_names[];
 extern const char *const sntk_gram_names[];
+/* ntk.solver's choices: auto, then the backends (src/ntk/solver.c), NULL-terminated. */
+extern const char *const sntk_ntk_solver_names[];
 
 /* One snapshot of the NTK (global values, identical on every rank). NaN marks what was not
  * computed. */
@@ -136,6 +138,11 @@ int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *
  */
 int sntk_ntk_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, const double *b, double *x,
                    const char *what);
+
+/* Not collective. 1 when eigen-solver backend `solver` (an index of sntk_ntk_solver_names, not
+ * auto) is built and can run ntk's matrix (ELPA needs a block on every process row and column):
+ * setting ntk->cfg.solver to it then switches backends between calls. */
+int sntk_ntk_solver_usable(const sntk_ntk_t *ntk, int solver);
 
 /* Collective. Spectrum of A as configured (kind SNTK_SPECTRUM_*, q for extremes): eigenvalues into
  * ntk->w (ascending; extremes: q smallest then q largest), eigenvectors into ntk->Z for full and

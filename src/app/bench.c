@@ -36,16 +36,19 @@ const sntk_key_t sntk_bench_keys[] = {
      "samples of the timed NTK Gram assembly (k = 1)"},
     {"gram_m", SNTK_T_INT, OFF(gram_m), "8192", 1, 1e12, 0, NULL, NULL,
      "width of the timed NTK Gram assembly"},
-    {"eigen_n", SNTK_T_INT, OFF(eigen_n), "4000", 2, 1e9, 0, NULL, NULL,
-     "order of the NTK whose Cholesky factorisation and eigenvalues are timed"},
+    {"eigen_n", SNTK_T_STRING, OFF(eigen_n), "4096,8192", 0, 0, 0, NULL, NULL,
+     "orders of the NTKs whose Cholesky factorisation, eigenvalues and eigenpairs are timed with "
+     "every eigen-solver backend of this build (comma-separated, at most 4)"},
+    {"eigen_reps", SNTK_T_INT, OFF(eigen_reps), "1", 1, 1e6, 0, NULL, NULL,
+     "timed repetitions of each eigen-solve (the best is kept)"},
     {"reps", SNTK_T_INT, OFF(reps), "3", 1, 1e6, 0, NULL, NULL,
      "timed repetitions of each part, after one untimed warm-up"},
     {NULL}};
 #undef OFF
 
-#define MAXROWS 8
+#define MAXROWS 32
 typedef struct row {
-  const char *name;
+  char name[48];
   double seconds, gflops, ref_gflops; /* best time of the repetitions; rates per rank, GFLOP/s */
   const char *ref;                    /* name of the reference kernel */
 } row_t;
@@ -91,7 +94,7 @@ static double current_rss(MPI_Comm comm) {
 static void add_row(bench_t *b, const char *name, double seconds, double flops_per_rank,
                     double ref_rate, const char *ref) {
   row_t *r = &b->rows[b->nrows++];
-  r->name = name;
+  snprintf(r->name, sizeof r->name, "%s", name);
   r->seconds = seconds;
   r->gflops = seconds > 0 ? flops_per_rank / seconds / 1e9 : 0.0;
   r->ref_gflops = ref_rate;
@@ -202,11 +205,11 @@ static int dsyrk_rate(bench_t *b, int64_t nk, int64_t m_loc, double *rate) {
   return SNTK_OK;
 }
 
-/* Collective: an NTK context (eigenvalues only, no H*) for n points and width m. */
-static int make_ntk(bench_t *b, int64_t n, int64_t m, sntk_dataset_t *ds, sntk_model_t **md,
-                    sntk_ntk_t **ntk) {
+/* Collective: an NTK context (the given spectrum, no H*) for n points and width m. */
+static int make_ntk(bench_t *b, int64_t n, int64_t m, int spectrum, sntk_dataset_t *ds,
+                    sntk_model_t **md, sntk_ntk_t **ntk) {
   sntk_ntk_cfg_t nc = b->deck->ntk;
-  nc.spectrum = SNTK_SPECTRUM_VALUES;
+  nc.spectrum = spectrum;
   nc.limit = 0;
   nc.save_gram = 0;
   SNTK_CALL(make_problem(b, n, 1, m, SNTK_ACT_SOFTMAX, ds, md));
@@ -222,7 +225,7 @@ static int bench_gram(bench_t *b) {
   double ref = 0.0;
   int err = SNTK_OK;
   double base = current_rss(b->comm);
-  SNTK_TRY(make_ntk(b, bc->gram_n, bc->gram_m, &ds, &md, &ntk));
+  SNTK_TRY(make_ntk(b, bc->gram_n, bc->gram_m, SNTK_SPECTRUM_VALUES, &ds, &md, &ntk));
   SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H)); /* warm-up */
   double t = INFINITY;                              /* best of reps, as for the BLAS reference */
   for (int64_t r = 0; r < bc->reps; r++) {
@@ -257,35 +260,113 @@ done:
   return err;
 }
 
+/* Collective: square DGEMM of order n on every rank at once; GFLOP/s per rank, best of reps. */
+static int square_dgemm_rate(bench_t *b, int64_t n, double *rate) {
+  double *A = NULL, *B = NULL, *C = NULL, best = INFINITY;
+  int err = SNTK_ALLOC(A, n * n);
+  if (!err) err = SNTK_ALLOC(B, n * n);
+  if (!err) err = SNTK_ALLOC(C, n * n);
+  SNTK_TRY(sntk_agree(b->comm, err));
+  for (int64_t i = 0; i < n * n; i++) A[i] = sin((double)i), B[i] = cos((double)i);
+  for (int64_t r = 0; r <= b->bc->reps; r++) {
+    double t0 = sntk_wtime_sync(b->comm);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0, A, (int)n,
+                B, (int)n, 0.0, C, (int)n);
+    double t = sntk_wtime_sync(b->comm) - t0;
+    if (r > 0 && t < best) best = t;
+  }
+  *rate = 2.0 * (double)n * n * n / best / 1e9;
+done:
+  free(A), free(B), free(C);
+  return err;
+}
+
+/* Not collective. The orders of bench.eigen_n (comma-separated) into n[0..*count). */
+static int eigen_orders(const char *text, int64_t n[4], int *count) {
+  const char *p = text;
+  *count = 0;
+  while (*p) {
+    char *end = NULL;
+    long long v = strtoll(p, &end, 10);
+    if (end == p || v < 2 || v > 1000000000 || *count == 4 || (*end && *end != ','))
+      return sntk_error(SNTK_ERR_INPUT,
+                        "bench.eigen_n = '%s': expected up to 4 orders >= 2, comma-separated",
+                        text);
+    n[(*count)++] = v;
+    p = *end ? end + 1 : end;
+  }
+  if (*count == 0) return sntk_error(SNTK_ERR_INPUT, "bench.eigen_n is empty");
+  return SNTK_OK;
+}
+
+/* Collective: for each order of bench.eigen_n, the Cholesky factorisation (PDPOTRF) and, with every
+ * eigen-solver backend built, all eigenvalues and all eigenpairs of the same matrix, best of
+ * bench.eigen_reps; rates against a same-run square DGEMM, the backends' ratio and how far apart
+ * their eigenvalues are. Nominal flops: eigenvalues 4/3 n^3 (the reduction to tridiagonal form),
+ * eigenpairs 4/3 n^3 + 2 n^3 (plus the back-transformation of n vectors), the same for both
+ * backends, so their rates compare as their times. */
 static int bench_eigen(bench_t *b) {
   const sntk_bench_cfg_t *bc = b->bc;
-  sntk_dataset_t ds = {0};
-  sntk_model_t *md = NULL;
-  sntk_ntk_t *ntk = NULL;
-  int err = SNTK_OK, pd = 0;
-  int64_t neig = 0;
-  double logdet, tc = 0.0, te = 0.0;
-  SNTK_TRY(make_ntk(b, bc->eigen_n, bc->gram_m, &ds, &md, &ntk));
-  SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H));
-  for (int64_t r = 0; r < bc->reps; r++) {
-    double t0 = sntk_wtime_sync(b->comm);
+  static const char *const kinds[2] = {"eigenvalues", "eigenpairs"};
+  static const int spectra[2] = {SNTK_SPECTRUM_VALUES, SNTK_SPECTRUM_FULL};
+  int64_t orders[4];
+  int norders = 0, err = SNTK_OK;
+  double ref = 0.0;
+  SNTK_CALL(eigen_orders(bc->eigen_n, orders, &norders));
+  SNTK_CALL(square_dgemm_rate(b, 2048, &ref));
+  for (int o = 0; o < norders && b->nrows + 6 < MAXROWS; o++) {
+    sntk_dataset_t ds = {0};
+    sntk_model_t *md = NULL;
+    sntk_ntk_t *ntk = NULL;
+    double *w0 = NULL;
+    int pd = 0, nsolvers = 0, solvers[4];
+    int64_t neig = 0;
+    double logdet;
+    SNTK_TRY(make_ntk(b, orders[o], bc->gram_m, SNTK_SPECTRUM_FULL, &ds, &md, &ntk));
+    for (int v = 1; sntk_ntk_solver_names[v]; v++)
+      if (sntk_ntk_solver_usable(ntk, v)) solvers[nsolvers++] = v;
+    SNTK_TRY(SNTK_ALLOC(w0, ntk->nk));
+    SNTK_TRY(sntk_ntk_assemble(ntk, md->W, &ntk->H));
+    const double n = (double)ntk->nk;
+    char name[48];
     SNTK_TRY(sntk_ntk_cholesky(ntk, &ntk->H, 0.0, &pd, &logdet));
-    double t1 = sntk_wtime_sync(b->comm);
-    SNTK_TRY(sntk_ntk_eigen(ntk, &ntk->H, SNTK_SPECTRUM_VALUES, 0, &neig, "H"));
-    double t2 = sntk_wtime_sync(b->comm);
-    tc += ntk->t_chol;
-    te += t2 - t1;
-    (void)t0;
+    snprintf(name, sizeof name, "Cholesky %lld (PDPOTRF)", (long long)ntk->nk);
+    add_row(b, name, ntk->t_chol, n * n * n / 3.0 / b->P, ref, "DGEMM");
+    for (int c = 0; c < 2; c++) {
+      double t[4], dmax = 0.0;
+      for (int v = 0; v < nsolvers; v++) {
+        ntk->cfg.solver = solvers[v];
+        t[v] = INFINITY;
+        for (int64_t r = 0; r < bc->eigen_reps; r++) {
+          SNTK_TRY(sntk_ntk_eigen(ntk, &ntk->H, spectra[c], 0, &neig, "H"));
+          if (ntk->t_eig < t[v]) t[v] = ntk->t_eig;
+        }
+        for (int64_t i = 0; i < neig; i++) {
+          if (v == 0) w0[i] = ntk->w[i];
+          const double dv = fabs(ntk->w[i] - w0[i]);
+          dmax = dv > dmax ? dv : dmax;
+        }
+        snprintf(name, sizeof name, "%s %lld (%s)", kinds[c], (long long)ntk->nk,
+                 sntk_ntk_solver_names[solvers[v]]);
+        add_row(b, name, t[v], (c ? 10.0 / 3.0 : 4.0 / 3.0) * n * n * n / b->P, ref, "DGEMM");
+      }
+      if (nsolvers > 1)
+        sntk_log("eigen: order %lld, %s: %s %.2f s, %s %.2f s: %s %.2fx faster; eigenvalues "
+                 "differ by at most %.2e lambda_max",
+                 (long long)ntk->nk, kinds[c], sntk_ntk_solver_names[solvers[1]], t[1],
+                 sntk_ntk_solver_names[solvers[0]], t[0], sntk_ntk_solver_names[solvers[1]],
+                 t[0] / t[1], dmax / ntk->w[neig - 1]);
+    }
+    sntk_log("eigen: order %lld, %s, lambda_min %.3e, lambda_max %.3e, failed checks %lld",
+             (long long)ntk->nk, pd ? "positive definite" : "NOT positive definite", ntk->w[0],
+             ntk->w[neig - 1], (long long)ntk->failures);
+  done:
+    free(w0);
+    sntk_ntk_destroy(&ntk);
+    sntk_model_destroy(&md);
+    sntk_data_free(&ds);
+    SNTK_CALL(err);
   }
-  const double n = (double)ntk->nk;
-  add_row(b, "Cholesky (PDPOTRF)", tc / bc->reps, n * n * n / 3.0 / b->P, 0.0, "");
-  add_row(b, "eigenvalues (PDSYEV)", te / bc->reps, 4.0 / 3.0 * n * n * n / b->P, 0.0, "");
-  sntk_log("eigen: order %lld, %s, lambda_min %.3e, lambda_max %.3e", (long long)ntk->nk,
-           pd ? "positive definite" : "NOT positive definite", ntk->w[0], ntk->w[neig - 1]);
-done:
-  sntk_ntk_destroy(&ntk);
-  sntk_model_destroy(&md);
-  sntk_data_free(&ds);
   return err;
 }
 
@@ -317,7 +398,7 @@ static void log_environment(const bench_t *b) {
 }
 
 static void log_table(const bench_t *b) {
-  sntk_log("%-22s %10s %14s %16s %8s", "part", "best s", "GFLOP/s/rank", "reference", "ratio");
+  sntk_log("%-30s %10s %14s %16s %8s", "part", "best s", "GFLOP/s/rank", "reference", "ratio");
   for (int i = 0; i < b->nrows; i++) {
     const row_t *r = &b->rows[i];
     char ref[64] = "-", ratio[32] = "-";
@@ -325,7 +406,7 @@ static void log_table(const bench_t *b) {
       snprintf(ref, sizeof ref, "%s %.2f", r->ref, r->ref_gflops);
       snprintf(ratio, sizeof ratio, "%.3f", r->gflops / r->ref_gflops);
     }
-    sntk_log("%-22s %10.4f %14.2f %16s %8s", r->name, r->seconds, r->gflops, ref, ratio);
+    sntk_log("%-30s %10.4f %14.2f %16s %8s", r->name, r->seconds, r->gflops, ref, ratio);
   }
   for (int i = 0; i < b->nmem; i++) {
     const bench_mem_t *m = &b->mem[i];

@@ -230,8 +230,9 @@ static const sntk_schema_entry_t entries[] = {
      0, NULL},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_REGRESSION, "/ntk@solver",
      SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
-     "the eigen-solver backend of the spectra and the Cholesky factorisation", "ntk, score, train",
-     0, NULL},
+     "the eigen-solver backend of the spectra (ntk.solver resolved: scalapack or elpa); the "
+     "Cholesky factorisation is ScaLAPACK's in both",
+     "ntk, score, train", 0, NULL},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_REGRESSION, "/ntk@spectrum",
      SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "spectrum kind stored (full, extremes, none)", "ntk, score, train", 0, NULL},

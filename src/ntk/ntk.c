@@ -31,7 +31,7 @@ const sntk_key_t sntk_ntk_keys[] = {
     {"spectrum", SNTK_T_CHOICE, OFF(spectrum), "values", 0, 0, 0, sntk_spectrum_names, NULL,
      "full: all eigenpairs (PDSYEVD) and the linearised loss curve; values: eigenvalues only "
      "(PDSYEV); extremes: the q smallest and q largest eigenpairs (PDSYTRD, dstevx, PDORMTR)"},
-    {"solver", SNTK_T_CHOICE, OFF(solver), "auto", 0, 0, 0, ntk_solver_names, NULL,
+    {"solver", SNTK_T_CHOICE, OFF(solver), "auto", 0, 0, 0, sntk_ntk_solver_names, NULL,
      "backend of the spectra (one file each in src/ntk): scalapack (PDSYEV, PDSYEVD, PDSYTRD), "
      "elpa (ELPA's two-stage solver, if built with it), or auto (chosen per shape, see "
      "src/ntk/solver.c); the Cholesky factorisation is ScaLAPACK's in both"},
@@ -251,7 +251,7 @@ int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_s
   SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "process_grid", grid));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nb", (double)ntk->nb));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nk", (double)ntk->nk));
-  SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "solver", ntk_solver_names[ntk->cfg.solver]));
+  SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "solver", sntk_ntk_solver_names[ntk->cfg.solver]));
   return sntk_results_attr_at_str(res, "/ntk", "spectrum", sntk_spectrum_names[ntk->cfg.spectrum]);
 }
 

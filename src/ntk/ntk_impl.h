@@ -42,11 +42,10 @@ typedef struct ntk_solver_ops {
   int (*extremes)(sntk_ntk_t *ntk, int64_t q, int64_t *neig);
 } ntk_solver_ops_t;
 
-/* The backends, indexed by ntk.solver (NULL: auto, or a backend this build lacks), and their names
- * (the key's choices), NULL-terminated. */
+/* The backends, indexed by ntk.solver (NULL: auto, or a backend this build lacks); their names
+ * (the key's choices) are sntk_ntk_solver_names (ntk.h). */
 enum { NTK_SOLVER_AUTO, NTK_SOLVER_SCALAPACK, NTK_SOLVER_ELPA };
 extern const ntk_solver_ops_t *const ntk_solver_table[];
-extern const char *const ntk_solver_names[];
 extern const ntk_solver_ops_t ntk_solver_scalapack;
 
 /* Not collective. The backend for `shape` (s->solver ignored) and the configured choice cfg: cfg

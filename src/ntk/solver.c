@@ -7,6 +7,7 @@
 #include "softntk/error.h"
 
 #include <stddef.h>
+#include <string.h>
 
 extern const ntk_solver_ops_t ntk_solver_scalapack;
 #ifdef SNTK_HAVE_ELPA
@@ -16,7 +17,7 @@ extern const ntk_solver_ops_t ntk_solver_elpa;
 #define ELPA_OPS NULL
 #endif
 
-const char *const ntk_solver_names[] = {"auto", "scalapack", "elpa", NULL};
+const char *const sntk_ntk_solver_names[] = {"auto", "scalapack", "elpa", NULL};
 const ntk_solver_ops_t *const ntk_solver_table[] = {NULL, &ntk_solver_scalapack, ELPA_OPS, NULL};
 
 /* auto: ELPA for all eigenvalues and all eigenpairs from nk = AUTO_ELPA_MIN on, ScaLAPACK for the
@@ -46,6 +47,17 @@ int ntk_solver_resolve(const ntk_shape_t *s, int cfg, int *out) {
         SNTK_ERR_INPUT,
         "ntk.solver = %s: this softntk was built without it (meson setup -Delpa=enabled "
         "with libelpa-dev installed); use ntk.solver = scalapack or auto",
-        ntk_solver_names[*out]);
+        sntk_ntk_solver_names[*out]);
   return SNTK_OK;
+}
+
+int sntk_ntk_solver_usable(const sntk_ntk_t *ntk, int solver) {
+  ntk_shape_t s;
+  memset(&s, 0, sizeof s);
+  s.n = ntk->n, s.k = ntk->k, s.nb = ntk->nb, s.spectrum = ntk->cfg.spectrum;
+  s.nprow = ntk->grid->nprow, s.npcol = ntk->grid->npcol, s.P = ntk->size;
+  int out = 0;
+  if (solver > 0 && ntk_solver_resolve(&s, solver, &out) == SNTK_OK && out == solver) return 1;
+  sntk_error_clear();
+  return 0;
 }

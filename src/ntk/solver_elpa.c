@@ -5,7 +5,10 @@
  *
  * - values: all eigenvalues (nev = nk); ELPA allocates and fills an eigenvector-sized local array
  *   even then (it is its back-transformation's target), counted by plan().
- * - full: all eigenpairs into ntk->Z.
+ * - full: all eigenpairs into ntk->Z, by ELPA's one-stage solver: with the generic kernels of
+ *   Debian's build the two-stage back-transformation of all nk vectors measured 3-4x slower than
+ *   PDSYEVD (2 ranks, nk = 3000: 9.7-19.6 s against 2.5-6.7 s, on a loaded machine), the
+ *   one-stage solver about level with it.
  * - extremes: ELPA returns the nev smallest eigenpairs only, so the q smallest come from A and the
  * q largest from -A: two reductions, against one PDSYTRD for ScaLAPACK (which then measures faster:
  * see ntk_solver_auto in solver.c). The copy of -A is the workspace plan() counts.
@@ -35,8 +38,9 @@ static int elpa_ready(void) {
 }
 
 /* Collective. An ELPA handle for the matrix A (ntk's grid and blocks) with nev eigenpairs wanted,
- * set up for the two-stage solver. */
-static int handle_for(const sntk_ntk_t *ntk, const sntk_dmat_t *A, int64_t nev, elpa_t *out) {
+ * set up for ELPA's solver `stage` (ELPA_SOLVER_1STAGE or ELPA_SOLVER_2STAGE). */
+static int handle_for(const sntk_ntk_t *ntk, const sntk_dmat_t *A, int64_t nev, int stage,
+                      elpa_t *out) {
   int e = ELPA_OK, err = SNTK_OK;
   *out = NULL;
   err = elpa_ready();
@@ -64,9 +68,9 @@ static int handle_for(const sntk_ntk_t *ntk, const sntk_dmat_t *A, int64_t nev, 
   if (!err && (e = elpa_setup(h)) != ELPA_OK)
     err = sntk_error(SNTK_ERR_RUNTIME, "elpa_setup failed: %s", elpa_strerr(e));
   if (!err) {
-    elpa_set_integer(h, "solver", ELPA_SOLVER_2STAGE, &e);
+    elpa_set_integer(h, "solver", stage, &e);
     if (e != ELPA_OK)
-      err = sntk_error(SNTK_ERR_RUNTIME, "ELPA refused its two-stage solver: %s", elpa_strerr(e));
+      err = sntk_error(SNTK_ERR_RUNTIME, "ELPA refused its solver %d: %s", stage, elpa_strerr(e));
   }
   err = sntk_agree(ntk->comm, err);
   if (err && h) elpa_deallocate(h, &e);
@@ -81,7 +85,9 @@ static int elpa_solve(sntk_ntk_t *ntk, sntk_dmat_t *A, int64_t nev, double *w, s
                       const char *what) {
   elpa_t h = NULL;
   int e = ELPA_OK, err = SNTK_OK;
-  SNTK_CALL(handle_for(ntk, A, nev, &h));
+  /* all eigenpairs: one stage (see the file's comment); else two */
+  const int stage = Q && nev == A->m ? ELPA_SOLVER_1STAGE : ELPA_SOLVER_2STAGE;
+  SNTK_CALL(handle_for(ntk, A, nev, stage, &h));
   if (A->mb != A->nb || (A->mloc > 0 && A->lld != A->mloc))
     err = sntk_error(SNTK_ERR_RUNTIME, "ELPA needs square blocks and lld = local rows");
   else if (Q)
@@ -89,8 +95,8 @@ static int elpa_solve(sntk_ntk_t *ntk, sntk_dmat_t *A, int64_t nev, double *w, s
   else
     elpa_eigenvalues_a_h_a_d(h, A->a, w, &e);
   if (!err && e != ELPA_OK)
-    err = sntk_error(SNTK_ERR_RUNTIME, "ELPA's two-stage solver failed on %s: %s", what,
-                     elpa_strerr(e));
+    err = sntk_error(SNTK_ERR_RUNTIME, "ELPA's %s solver failed on %s: %s",
+                     stage == ELPA_SOLVER_1STAGE ? "one-stage" : "two-stage", what, elpa_strerr(e));
   elpa_deallocate(h, &e);
   return sntk_agree(ntk->comm, err);
 }
