@@ -18,6 +18,7 @@ typedef struct sntk_bench_cfg {
   int activation;         /* SNTK_ACT_* of the timed network */
   int64_t gram_n, gram_m; /* NTK Gram shape: samples (k = 1, inputs d) and width */
   char eigen_n[SNTK_STR]; /* orders of the timed eigen-solves and Cholesky, comma-separated */
+  int eigen_spectra;      /* 0 both, 1 eigenvalues only, 2 eigenpairs only */
   int64_t eigen_reps;     /* timed repetitions of each eigen-solve */
   int64_t reps;           /* timed repetitions of each part (after one untimed warm-up) */
 } sntk_bench_cfg_t;

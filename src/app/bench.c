@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 
 static const char *const parts[] = {"all", "step", "gram", "eigen", NULL};
+static const char *const eigen_spectra[] = {"both", "values", "pairs", NULL};
 
 #define OFF(f) offsetof(sntk_bench_cfg_t, f)
 const sntk_key_t sntk_bench_keys[] = {
@@ -39,6 +40,8 @@ const sntk_key_t sntk_bench_keys[] = {
     {"eigen_n", SNTK_T_STRING, OFF(eigen_n), "4096,8192", 0, 0, 0, NULL, NULL,
      "orders of the NTKs whose Cholesky factorisation, eigenvalues and eigenpairs are timed with "
      "every eigen-solver backend of this build (comma-separated, at most 4)"},
+    {"eigen_spectra", SNTK_T_CHOICE, OFF(eigen_spectra), "both", 0, 0, 0, eigen_spectra, NULL,
+     "which eigen-solves are timed: eigenvalues, eigenpairs (all of them), or both"},
     {"eigen_reps", SNTK_T_INT, OFF(eigen_reps), "1", 1, 1e6, 0, NULL, NULL,
      "timed repetitions of each eigen-solve (the best is kept)"},
     {"reps", SNTK_T_INT, OFF(reps), "3", 1, 1e6, 0, NULL, NULL,
@@ -334,6 +337,7 @@ static int bench_eigen(bench_t *b) {
     add_row(b, name, ntk->t_chol, n * n * n / 3.0 / b->P, ref, "DGEMM");
     for (int c = 0; c < 2; c++) {
       double t[4], dmax = 0.0;
+      if (bc->eigen_spectra != 0 && bc->eigen_spectra != c + 1) continue;
       for (int v = 0; v < nsolvers; v++) {
         ntk->cfg.solver = solvers[v];
         t[v] = INFINITY;
