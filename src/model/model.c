@@ -2,6 +2,7 @@
  */
 #include "softntk/model.h"
 
+#include "kernels.h"
 #include "model_impl.h"
 #include "softntk/error.h"
 #include "softntk/parallel.h"
@@ -47,6 +48,16 @@ int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks) {
                       "model.width = %lld is less than the number of MPI ranks (%d): every rank "
                       "needs at least one neuron",
                       (long long)cfg->width, nranks);
+  if (cfg->reproducible) {
+    const int64_t B = sntk_model_block_size(cfg->width, cfg->block);
+    const int64_t nblk = (cfg->width + B - 1) / B;
+    if (nblk < nranks)
+      return sntk_error(SNTK_ERR_INPUT,
+                        "parallel.reproducible = true splits model.width = %lld into %lld blocks "
+                        "of %lld neurons, fewer than the %d MPI ranks (each rank owns whole "
+                        "blocks): set a smaller parallel.block, or parallel.reproducible = false",
+                        (long long)cfg->width, (long long)nblk, (long long)B, nranks);
+  }
   if (cfg->init == SNTK_INIT_COUPLED && cfg->width % 2)
     return sntk_error(
         SNTK_ERR_INPUT,
@@ -54,6 +65,12 @@ int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks) {
         "even width",
         (long long)cfg->width);
   return SNTK_OK;
+}
+
+int64_t sntk_model_block_size(int64_t m, int64_t block) {
+  if (block > 0) return block < m ? block : m;
+  int64_t B = (m + 63) / 64;
+  return B < 1 ? 1 : (B > 128 ? 128 : B);
 }
 
 int sntk_model_scale(int act, const char *text, int64_t m, double *gamma, double *nu) {
@@ -88,6 +105,27 @@ int64_t sntk_model_chunk_size(int64_t n, int64_t m, int64_t k, int P, int64_t ch
   return c < n ? c : n;
 }
 
+/* Reproducible mode: the storage runs of this rank's units. Blocks are stored contiguously in
+ * block order; for k = 1 a block's a = +1 neurons come first (unit 2b), then its a = -1 neurons
+ * (unit 2b + 1, possibly empty). */
+static void set_units(sntk_model_t *md) {
+  for (int64_t lb = 0; lb < md->nu_loc / md->units; lb++) {
+    const int64_t s0 = lb * md->block;
+    const int64_t len = md->m_loc - s0 < md->block ? md->m_loc - s0 : md->block;
+    if (md->units == 1) {
+      md->ustart[lb] = s0;
+      md->ulen[lb] = len;
+      continue;
+    }
+    int64_t np = 0;
+    while (np < len && md->A[s0 + np] > 0) np++;
+    md->ustart[2 * lb] = s0;
+    md->ulen[2 * lb] = np;
+    md->ustart[2 * lb + 1] = s0 + np;
+    md->ulen[2 * lb + 1] = len - np;
+  }
+}
+
 int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int64_t k,
                       int64_t chunk, int64_t n, sntk_model_t **out) {
   sntk_model_t *md = NULL;
@@ -109,10 +147,24 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
   md->tuple_type = MPI_DATATYPE_NULL;
   md->tuple_op = MPI_OP_NULL;
   SNTK_TRY(sntk_model_scale(md->act, cfg->output_scale, md->m, &md->gamma, &md->nu));
+  md->repro = cfg->reproducible != 0;
   int64_t r1;
-  sntk_partition(md->m, size, rank, &md->r0, &r1);
+  if (md->repro) { /* whole canonical blocks per rank */
+    md->block = sntk_model_block_size(md->m, cfg->block);
+    md->nblk = (md->m + md->block - 1) / md->block;
+    md->units = k == 1 ? 2 : 1;
+    int64_t b0, b1;
+    sntk_partition(md->nblk, size, rank, &b0, &b1);
+    md->r0 = b0 * md->block;
+    r1 = b1 * md->block < md->m ? b1 * md->block : md->m;
+    md->u0 = b0 * md->units;
+    md->nu_loc = (b1 - b0) * md->units;
+  } else {
+    sntk_partition(md->m, size, rank, &md->r0, &r1);
+  }
   md->m_loc = r1 - md->r0;
-  md->chunk = sntk_model_chunk_size(n, md->m, k, size, chunk);
+  /* reproducible: the chunk P = 1 would use, so that the sums over samples do not depend on P */
+  md->chunk = sntk_model_chunk_size(n, md->m, k, md->repro ? 1 : size, chunk);
   const int64_t c = md->chunk, ml = md->m_loc;
   SNTK_TRY(SNTK_ALLOC(md->W, ml * d));
   SNTK_TRY(SNTK_ALLOC(md->W0, ml * d));
@@ -130,6 +182,28 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
   SNTK_TRY(SNTK_ALLOC(md->E, c * k));
   SNTK_TRY(SNTK_ALLOC(md->Fc, c * k));
   SNTK_TRY(sntk_tuple_op_create(k, &md->tuple_type, &md->tuple_op));
+  if (md->repro) {
+    const int64_t w = k + 2, nu = md->nblk * md->units;
+    int tmp;
+    SNTK_TRY(sntk_narrow(nu * c * w, "units * chunk * (k + 2)", &tmp));
+    SNTK_TRY(SNTK_ALLOC(md->ustart, md->nu_loc));
+    SNTK_TRY(SNTK_ALLOC(md->ulen, md->nu_loc));
+    SNTK_TRY(SNTK_ALLOC(md->ucount, size));
+    SNTK_TRY(SNTK_ALLOC(md->udispl, size));
+    SNTK_TRY(SNTK_ALLOC(md->rcount, size));
+    SNTK_TRY(SNTK_ALLOC(md->rdispl, size));
+    SNTK_TRY(SNTK_ALLOC(md->upart, md->nu_loc * c * w));
+    if (size > 1) SNTK_TRY(SNTK_ALLOC(md->ugath, nu * c * w));
+    SNTK_TRY(SNTK_ALLOC(md->umax, c));
+    SNTK_TRY(SNTK_ALLOC(md->ubad, c));
+    for (int p = 0; p < size; p++) {
+      int64_t b0, b1;
+      sntk_partition(md->nblk, size, p, &b0, &b1);
+      md->ucount[p] = (int)((b1 - b0) * md->units);
+      md->udispl[p] = (int)(b0 * md->units);
+    }
+    set_units(md);
+  }
 done:
   err = sntk_agree(comm, err);
   if (err) sntk_model_destroy(&md);
@@ -154,6 +228,16 @@ void sntk_model_destroy(sntk_model_t **model) {
   free(md->rowq);
   free(md->E);
   free(md->Fc);
+  free(md->ustart);
+  free(md->ulen);
+  free(md->ucount);
+  free(md->udispl);
+  free(md->rcount);
+  free(md->rdispl);
+  free(md->upart);
+  free(md->ugath);
+  free(md->umax);
+  free(md->ubad);
   free(md);
   *model = NULL;
 }
@@ -170,11 +254,22 @@ void sntk_model_init(sntk_model_t *md, uint64_t seed) {
   const int coupled = md->init == SNTK_INIT_COUPLED;
   /* storage order: for k = 1 the a = +1 neurons first, each group in increasing index */
   int64_t np = 0;
-  for (int64_t r = 0; r < md->m_loc; r++)
-    if (md->k > 1 || first_sign(md, seed, md->r0 + r) > 0) md->perm[np++] = r;
-  md->npos = np;
-  for (int64_t r = 0; md->k == 1 && r < md->m_loc; r++)
-    if (first_sign(md, seed, md->r0 + r) < 0) md->perm[np++] = r;
+  if (md->repro) { /* per block (see set_units); npos is unused in this mode */
+    for (int64_t s0 = 0; s0 < md->m_loc; s0 += md->block) {
+      const int64_t s1 = s0 + md->block < md->m_loc ? s0 + md->block : md->m_loc;
+      for (int64_t r = s0; r < s1; r++)
+        if (md->k > 1 || first_sign(md, seed, md->r0 + r) > 0) md->perm[np++] = r;
+      for (int64_t r = s0; md->k == 1 && r < s1; r++)
+        if (first_sign(md, seed, md->r0 + r) < 0) md->perm[np++] = r;
+    }
+    md->npos = 0;
+  } else {
+    for (int64_t r = 0; r < md->m_loc; r++)
+      if (md->k > 1 || first_sign(md, seed, md->r0 + r) > 0) md->perm[np++] = r;
+    md->npos = np;
+    for (int64_t r = 0; md->k == 1 && r < md->m_loc; r++)
+      if (first_sign(md, seed, md->r0 + r) < 0) md->perm[np++] = r;
+  }
   for (int64_t r = 0; r < md->m_loc; r++) {
     const int64_t g = md->r0 + md->perm[r], key = coupled ? g / 2 : g;
     const double flip = coupled && (g % 2) ? -1.0 : 1.0;
@@ -185,6 +280,7 @@ void sntk_model_init(sntk_model_t *md, uint64_t seed) {
     for (int64_t l = 0; l < md->k; l++) md->A[l * md->m_loc + r] = flip * sntk_rng_sign(&s);
   }
   memcpy(md->W0, md->W, (size_t)(md->m_loc * md->d) * sizeof *md->W);
+  if (md->repro) set_units(md);
 }
 
 void sntk_model_rows_to_global(const sntk_model_t *md, const double *src, int64_t width,
@@ -199,8 +295,9 @@ void sntk_model_rows_from_global(const sntk_model_t *md, const double *src, int6
     memcpy(dst + r * width, src + md->perm[r] * width, (size_t)width * sizeof *src);
 }
 
-/* Not collective: wmax = max_r ||w_r|| over this rank's neurons (before any forward pass). */
-static void update_wmax(sntk_model_t *md) {
+/* wmax = max_r ||w_r|| over this rank's neurons (before any forward pass); collective in
+ * reproducible mode, where it is the maximum over all neurons (a maximum is exact in any order). */
+static int update_wmax(sntk_model_t *md) {
   double w2 = 0.0;
   for (int64_t r = 0; r < md->m_loc; r++) {
     double s = 0.0;
@@ -208,6 +305,47 @@ static void update_wmax(sntk_model_t *md) {
     if (s > w2) w2 = s;
   }
   md->wmax = sqrt(w2);
+  if (md->repro)
+    SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &md->wmax, 1, MPI_DOUBLE, MPI_MAX, md->comm)));
+  return SNTK_OK;
+}
+
+/* Reproducible mode: every unit's partials (this rank's in md->upart, nu_loc x c x w) in global
+ * unit order, nblk units x c x w, identical on every rank. */
+static int gather_units(sntk_model_t *md, int64_t c, int64_t w, const double **all) {
+  if (md->size == 1) {
+    *all = md->upart;
+    return SNTK_OK;
+  }
+  for (int p = 0; p < md->size; p++) {
+    md->rcount[p] = (int)(md->ucount[p] * c * w);
+    md->rdispl[p] = (int)(md->udispl[p] * c * w);
+  }
+  sntk_perf_start(SNTK_EV_ALLREDUCE);
+  int rc = MPI_Allgatherv(md->upart, md->rcount[md->rank], MPI_DOUBLE, md->ugath, md->rcount,
+                          md->rdispl, MPI_DOUBLE, md->comm);
+  sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
+  SNTK_CALL(SNTK_MPI(rc));
+  *all = md->ugath;
+  return SNTK_OK;
+}
+
+/* Reproducible mode: C (rows x the unit's width, leading dimension ldc) = alpha op(A) op(B) + beta
+ * C unit by unit (for_blocks: block by block); the unit's columns start at column ustart of B and
+ * C. One call per unit keeps every call's shape independent of P. */
+static void unit_gemm(const sntk_model_t *md, int blocks, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb,
+                      int64_t rows, int64_t inner, double alpha, const double *A, int64_t lda,
+                      const double *Bm, int64_t ldb, int b_rows, double beta, double *C,
+                      int64_t ldc) {
+  const int64_t step = blocks ? md->units : 1;
+  for (int64_t u = 0; u < md->nu_loc; u += step) {
+    int64_t len = 0;
+    for (int64_t v = u; v < u + step; v++) len += md->ulen[v];
+    if (len == 0) continue;
+    const int64_t s0 = md->ustart[u];
+    cblas_dgemm(CblasRowMajor, ta, tb, (int)rows, (int)len, (int)inner, alpha, A, (int)lda,
+                Bm + (b_rows ? s0 * ldb : s0), (int)ldb, beta, C + s0, (int)ldc);
+  }
 }
 
 /* Forward on one chunk of c <= chunk samples: Z = X W^T, then the activation leaves its values in
@@ -216,8 +354,11 @@ static void update_wmax(sntk_model_t *md) {
 static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F) {
   const int64_t ml = md->m_loc, d = md->d;
   sntk_perf_start(SNTK_EV_FORWARD_GEMM);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)ml, (int)d, 1.0, X, (int)d,
-              md->W, (int)d, 0.0, md->Z, (int)ml);
+  if (md->repro) /* block by block: W's rows of a block */
+    unit_gemm(md, 1, CblasNoTrans, CblasTrans, c, d, 1.0, X, d, md->W, d, 1, 0.0, md->Z, ml);
+  else
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)ml, (int)d, 1.0, X, (int)d,
+                md->W, (int)d, 0.0, md->Z, (int)ml);
   sntk_perf_stop(SNTK_EV_FORWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
   return sntk_act_table[md->act]->forward(md, X, c, F);
 }
@@ -228,6 +369,22 @@ int model_forward_sum(sntk_model_t *md, int64_t c, double *F,
                       void (*act)(int64_t len, double *Z)) {
   const int64_t ml = md->m_loc, k = md->k;
   const int ci = (int)c, mli = (int)ml, ki = (int)k;
+  if (md->repro) {
+    sntk_perf_start(SNTK_EV_ACTIVATION);
+    act(c * ml, md->Z);
+    for (int64_t u = 0; u < md->nu_loc; u++)
+      sntk_kern_dots_unit(c, md->ulen[u], md->Z + md->ustart[u], ml, md->A + md->ustart[u], ml, k,
+                          0, md->upart + u * c * k, k);
+    sntk_perf_stop(SNTK_EV_ACTIVATION, 2.0 * (double)c * (double)ml * (double)k);
+    const double *all;
+    SNTK_CALL(gather_units(md, c, k, &all));
+    const int64_t nu = md->nblk * md->units;
+    for (int64_t j = 0; j < c * k; j++) F[j] = 0.0;
+    for (int64_t u = 0; u < nu; u++)
+      for (int64_t j = 0; j < c * k; j++) F[j] += all[u * c * k + j];
+    for (int64_t j = 0; j < c * k; j++) F[j] *= md->gamma;
+    return SNTK_OK;
+  }
   sntk_perf_start(SNTK_EV_ACTIVATION);
   if (k == 1) {
     act_k1(c, ml, md->Z, ml, md->A, F, 1);
@@ -242,6 +399,62 @@ int model_forward_sum(sntk_model_t *md, int64_t c, double *F,
   int rc = MPI_Allreduce(MPI_IN_PLACE, F, ci * ki, MPI_DOUBLE, MPI_SUM, md->comm);
   sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
   SNTK_CALL(SNTK_MPI(rc));
+  return SNTK_OK;
+}
+
+int model_softmax_units(sntk_model_t *md, const double *X, int64_t c, double *F) {
+  const int64_t ml = md->m_loc, d = md->d, k = md->k, w = k + 2, nu = md->nblk * md->units;
+  double *sh = md->ft; /* the row shifts, until ft is formed */
+  sntk_perf_start(SNTK_EV_ACTIVATION);
+  for (int64_t i = 0; i < c; i++) sh[i] = cblas_dnrm2((int)d, X + i * d, 1) * md->wmax;
+  for (int64_t u = 0; u < md->nu_loc; u++)
+    sntk_kern_softmax_unit(c, md->ulen[u], md->Z + md->ustart[u], ml, sh, md->A + md->ustart[u], ml,
+                           k, md->upart + u * c * w, w);
+  sntk_perf_stop(SNTK_EV_ACTIVATION, 2.0 * (double)c * (double)ml * (double)k);
+  const double *all;
+  SNTK_CALL(gather_units(md, c, w, &all));
+  int64_t nbad = 0;
+  for (int64_t i = 0; i < c; i++) {
+    double *t = md->T + i * w, mx = -INFINITY;
+    t[0] = sh[i];
+    for (int64_t j = 1; j < w; j++) t[j] = 0.0;
+    for (int64_t u = 0; u < nu; u++) {
+      const double *p = all + (u * c + i) * w;
+      mx = p[0] > mx ? p[0] : mx;
+      for (int64_t j = 1; j < w; j++) t[j] += p[j];
+    }
+    md->umax[i] = mx;
+    /* as softmax_k1: a bound more than 600 above the row's maximum loses the row to underflow */
+    if ((sh[i] - mx > 600.0 || !(t[1] > 0.0)) && isfinite(mx)) md->ubad[nbad++] = i;
+  }
+  if (nbad > 0) { /* the same rows on every rank: recompute them shifted by their maximum */
+    double *sh2 = md->rowq; /* free until the backward */
+    for (int64_t b = 0; b < nbad; b++) {
+      const int64_t i = md->ubad[b];
+      double *z = md->Z + i * ml;
+      for (int64_t r = 0; r < ml; r++) z[r] = sntk_kern_fdot8(md->W + r * d, X + i * d, d);
+      sh2[b] = md->umax[i];
+    }
+    for (int64_t u = 0; u < md->nu_loc; u++)
+      for (int64_t b = 0; b < nbad; b++)
+        sntk_kern_softmax_unit(1, md->ulen[u], md->Z + md->ubad[b] * ml + md->ustart[u], ml,
+                               sh2 + b, md->A + md->ustart[u], ml, k,
+                               md->upart + (u * nbad + b) * w, w);
+    SNTK_CALL(gather_units(md, nbad, w, &all));
+    for (int64_t b = 0; b < nbad; b++) {
+      double *t = md->T + md->ubad[b] * w;
+      t[0] = sh2[b];
+      for (int64_t j = 1; j < w; j++) t[j] = 0.0;
+      for (int64_t u = 0; u < nu; u++)
+        for (int64_t j = 1; j < w; j++) t[j] += all[(u * nbad + b) * w + j];
+    }
+  }
+  for (int64_t i = 0; i < c; i++) { /* Z holds exp(z - t[0]): S = Z / s */
+    const double *t = md->T + i * w;
+    const double inv_s = 1.0 / t[1];
+    for (int64_t l = 0; l < k; l++) F[i * k + l] = md->gamma * t[2 + l] * inv_s;
+    md->ft[i] = inv_s;
+  }
   return SNTK_OK;
 }
 
@@ -263,10 +476,16 @@ static void backward_signs(sntk_model_t *md, const double *X, int64_t c, double 
     }
   }
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
-  if (np > 0)
+  if (md->repro) { /* unit 2b holds block b's a = +1 neurons, unit 2b + 1 its a = -1 neurons */
+    for (int64_t u = 0; u < md->nu_loc; u++)
+      if (md->ulen[u] > 0)
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)md->ulen[u], (int)c, 1.0,
+                    u % 2 ? Xv : Xu, (int)d, md->Z + md->ustart[u], (int)ml, beta,
+                    md->gT + md->ustart[u], (int)ml);
+  } else if (np > 0)
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)np, (int)c, 1.0, Xu, (int)d,
                 md->Z, (int)ml, beta, md->gT, (int)ml);
-  if (ml - np > 0)
+  if (!md->repro && ml - np > 0)
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)(ml - np), (int)c, 1.0, Xv,
                 (int)d, md->Z + np, (int)ml, beta, md->gT + np, (int)ml);
   sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
@@ -293,14 +512,21 @@ static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const d
     ops->grad_k1(md, c);
   } else {
     G = md->B;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A, mli,
-                0.0, md->B, mli);
+    if (md->repro)
+      unit_gemm(md, 0, CblasNoTrans, CblasNoTrans, c, k, 1.0, md->E, k, md->A, ml, 0, 0.0, md->B,
+                ml);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A,
+                  mli, 0.0, md->B, mli);
     ops->grad(md, c);
   }
   sntk_perf_stop(SNTK_EV_BACKWARD_ELEM, k > 1 ? 2.0 * (double)c * (double)ml * (double)k : 0.0);
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, mli, ci, 1.0, X, (int)d, G, mli,
-              beta, md->gT, mli);
+  if (md->repro)
+    unit_gemm(md, 0, CblasTrans, CblasNoTrans, d, c, 1.0, X, d, G, ml, 0, beta, md->gT, ml);
+  else
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, mli, ci, 1.0, X, (int)d, G, mli,
+                beta, md->gT, mli);
   sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
 }
 
@@ -320,7 +546,7 @@ static int eval_chunks(sntk_model_t *md, const double *X, const double *Y, const
   const int64_t k = md->k;
   double total = 0.0;
   SNTK_CALL(check_int_sizes(md));
-  update_wmax(md);
+  SNTK_CALL(update_wmax(md));
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     const double *Xc = X + i0 * md->d;
@@ -352,7 +578,7 @@ int sntk_model_vjp(sntk_model_t *md, const double *X, int64_t n, const double *v
 
 int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) {
   SNTK_CALL(check_int_sizes(md));
-  update_wmax(md);
+  SNTK_CALL(update_wmax(md));
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     SNTK_CALL(forward_chunk(md, X + i0 * md->d, c, F + i0 * md->k));
@@ -383,7 +609,7 @@ int sntk_model_features(sntk_model_t *md, const double *X, int64_t n, double *U,
     return sntk_error(SNTK_ERR_RUNTIME, "features: leading dimension %lld < n k = %lld",
                       (long long)ldu, (long long)(n * md->k));
   SNTK_CALL(check_int_sizes(md));
-  update_wmax(md);
+  SNTK_CALL(update_wmax(md));
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     SNTK_CALL(forward_chunk(md, X + i0 * md->d, c, md->Fc));
@@ -402,36 +628,74 @@ void model_jvp_gemm(const sntk_model_t *md, int64_t c, const double *P, double *
 }
 
 int sntk_model_jvp(sntk_model_t *md, const double *X, int64_t n, const double *dW, double *out) {
-  const int64_t ml = md->m_loc, d = md->d, k = md->k;
+  const int64_t ml = md->m_loc, d = md->d, k = md->k, w = k + 1;
   const int64_t rows = md->chunk < JVP_ROWS ? md->chunk : JVP_ROWS;
-  double *Zp = NULL;
+  const sntk_act_ops_t *ops = sntk_act_table[md->act];
+  double *Zp = NULL, *sums = NULL;
   int err = SNTK_OK;
   SNTK_TRY(check_int_sizes(md));
   SNTK_TRY(SNTK_ALLOC(Zp, rows * ml));
-  update_wmax(md);
+  SNTK_TRY(SNTK_ALLOC(sums, rows * w));
+  SNTK_TRY(update_wmax(md));
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     SNTK_TRY(forward_chunk(md, X + i0 * d, c, md->Fc));
     for (int64_t j0 = 0; j0 < c; j0 += rows) {
       const int64_t cr = c - j0 < rows ? c - j0 : rows;
+      const double *Xr = X + (i0 + j0) * d;
       /* Zp = X dW^T: the directional derivative of every pre-activation of these rows */
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cr, (int)ml, (int)d, 1.0,
-                  X + (i0 + j0) * d, (int)d, dW, (int)d, 0.0, Zp, (int)ml);
-      sntk_act_table[md->act]->jvp(md, j0, cr, Zp, out + (i0 + j0) * k);
+      if (!md->repro) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cr, (int)ml, (int)d, 1.0, Xr,
+                    (int)d, dW, (int)d, 0.0, Zp, (int)ml);
+        ops->jvp(md, j0, cr, Zp, out + (i0 + j0) * k);
+        continue;
+      }
+      /* reproducible: per-unit sums of P and a_l P, gathered and added in unit order */
+      unit_gemm(md, 1, CblasNoTrans, CblasTrans, cr, d, 1.0, Xr, d, dW, d, 1, 0.0, Zp, ml);
+      ops->jvp_prod(md, j0, cr, Zp);
+      for (int64_t u = 0; u < md->nu_loc; u++)
+        sntk_kern_dots_unit(cr, md->ulen[u], Zp + md->ustart[u], ml, md->A + md->ustart[u], ml, k,
+                            1, md->upart + u * cr * w, w);
+      const double *all;
+      SNTK_TRY(gather_units(md, cr, w, &all));
+      for (int64_t j = 0; j < cr * w; j++) sums[j] = 0.0;
+      for (int64_t u = 0; u < md->nblk * md->units; u++)
+        for (int64_t j = 0; j < cr * w; j++) sums[j] += all[u * cr * w + j];
+      ops->jvp_finish(md, j0, cr, sums, out + (i0 + j0) * k);
     }
   }
-  SNTK_TRY(sntk_allreduce_sum(out, n * k, md->comm));
+  if (!md->repro) SNTK_TRY(sntk_allreduce_sum(out, n * k, md->comm));
 done:
   free(Zp);
+  free(sums);
   return err;
+}
+
+int sntk_model_norm2(const sntk_model_t *md, const double *g, double *out) {
+  if (!md->repro) {
+    double s = 0.0;
+    for (int64_t i = 0; i < md->m_loc * md->d; i++) s += g[i] * g[i];
+    *out = s;
+    return sntk_allreduce_sum(out, 1, md->comm);
+  }
+  sntk_model_t *mw = (sntk_model_t *)md; /* the unit buffers are scratch */
+  for (int64_t u = 0; u < md->nu_loc; u++) {
+    double s = 0.0;
+    for (int64_t r = md->ustart[u]; r < md->ustart[u] + md->ulen[u]; r++)
+      s += sntk_kern_fdot8(g + r * md->d, g + r * md->d, md->d);
+    mw->upart[u] = s;
+  }
+  const double *all;
+  SNTK_CALL(gather_units(mw, 1, 1, &all));
+  double s = 0.0;
+  for (int64_t u = 0; u < md->nblk * md->units; u++) s += all[u];
+  *out = s;
+  return SNTK_OK;
 }
 
 /* Global squared norm of this rank's m_loc x d block. */
 static int block_norm2(const sntk_model_t *md, const double *g, double *out) {
-  double s = 0.0;
-  for (int64_t i = 0; i < md->m_loc * md->d; i++) s += g[i] * g[i];
-  *out = s;
-  return sntk_allreduce_sum(out, 1, md->comm);
+  return sntk_model_norm2(md, g, out);
 }
 
 int sntk_model_jjt_max(sntk_model_t *md, const sntk_dataset_t *ds, uint64_t seed, int max_iter,

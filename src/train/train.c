@@ -141,8 +141,9 @@ int sntk_train_check_memory(MPI_Comm comm, const sntk_model_cfg_t *mc, int64_t c
                             int64_t d, int64_t k) {
   int P;
   MPI_Comm_size(comm, &P);
-  const int64_t m = mc->width, m_loc = (m + P - 1) / P;
-  const int64_t chunk = sntk_model_chunk_size(n, m, k, P, cfg_chunk);
+  const int64_t m = mc->width, B = mc->reproducible ? sntk_model_block_size(m, mc->block) : 1;
+  const int64_t m_loc = ((m + B - 1) / B + P - 1) / P * B; /* reproducible: whole blocks */
+  const int64_t chunk = sntk_model_chunk_size(n, m, k, mc->reproducible ? 1 : P, cfg_chunk);
   const double data = (double)n * (double)(d + k) * 8.0;
   const double model = (double)sntk_model_bytes(m_loc, d, k, chunk) + (double)(m_loc * d) * 8.0;
   int64_t avail;
@@ -237,14 +238,13 @@ static int measures(const trainer_t *tr, const loop_clock_t *clk, double *gnorm,
                     int *req) {
   const sntk_model_t *md = tr->md;
   double g2 = 0.0;
-  for (int64_t i = 0; i < md->m_loc * md->d; i++) g2 += tr->grad[i] * tr->grad[i];
   int sig = sntk_signals_take(), local = 0;
   if (sig & SNTK_SIG_CHECKPOINT) local |= REQ_CKPT;
   if (sig & SNTK_SIG_STOP) local |= REQ_STOP;
   if (tr->ctx->rank == 0) local |= clock_requests(tr->setup->ckpt, clk, MPI_Wtime());
   double mx[5] = {sntk_model_local_drift(md), local & REQ_CKPT, (local & REQ_STOP) != 0,
                   (local & REQ_TIME) != 0, (local & REQ_BUDGET) != 0};
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &g2, 1, MPI_DOUBLE, MPI_SUM, md->comm)));
+  SNTK_CALL(sntk_model_norm2(md, tr->grad, &g2)); /* bitwise independent of P if reproducible */
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, mx, 5, MPI_DOUBLE, MPI_MAX, md->comm)));
   *gnorm = sqrt(g2);
   *drift = mx[0];
