@@ -293,6 +293,38 @@ static const char *ckpt_reason(int req, int every_due) {
   return every_due ? "every_steps" : "end of run";
 }
 
+/* Collective. The verification hash of the final state at step t: the sum (mod 2^64, so in any
+ * order) of one 64-bit hash per neuron of (global index, w_r, a_r), then hashed with the
+ * /train/loss series of steps 0..t. Bitwise equal states give equal hashes whatever the rank count.
+ * Rank 0's value counts. */
+static int state_hash(trainer_t *tr, int64_t t, char out[17]) {
+  const sntk_model_t *md = tr->md;
+  const int64_t d = md->d, k = md->k, w = 1 + d + k;
+  double *buf = NULL;
+  uint64_t sum = 0;
+  sntk_series_set_t h;
+  int err = SNTK_OK;
+  SNTK_TRY(SNTK_ALLOC(buf, w));
+  for (int64_t r = 0; r < md->m_loc; r++) {
+    const int64_t g = md->r0 + md->perm[r];
+    memcpy(buf, &g, sizeof g);
+    memcpy(buf + 1, md->W + r * d, (size_t)d * sizeof *buf);
+    for (int64_t l = 0; l < k; l++) buf[1 + d + l] = md->A[l * md->m_loc + r];
+    sum += sntk_hash64(buf, (size_t)w * sizeof *buf);
+  }
+done:
+  free(buf);
+  SNTK_CALL(sntk_agree(md->comm, err));
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, md->comm)));
+  SNTK_CALL(sntk_results_history(tr->res, t + 1, &h));
+  const sntk_series_col_t *loss = sntk_series_set_find(&h, "/train", "loss");
+  uint64_t pair[2] = {sum, 0};
+  if (loss && loss->data) pair[1] = sntk_hash64(loss->data, (size_t)loss->rows * sizeof(double));
+  snprintf(out, 17, "%016llx", (unsigned long long)sntk_hash64(pair, sizeof pair));
+  sntk_series_set_free(&h);
+  return SNTK_OK;
+}
+
 /* The gradient-descent loop from tr->start_step. */
 static int descend(trainer_t *tr, loop_clock_t *clk) {
   const sntk_train_setup_t *su = tr->setup;
@@ -355,6 +387,12 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
            loss, loss > 0 ? loss0 / loss : INFINITY);
   SNTK_CALL(sntk_results_attr_i64(tr->res, "steps_done", t));
   SNTK_CALL(sntk_results_attr_f64(tr->res, "final_loss", loss));
+  char hash[17];
+  SNTK_CALL(state_hash(tr, t, hash));
+  SNTK_CALL(sntk_results_attr_str(tr->res, "state_hash", hash));
+  sntk_log("verification: %s state hash 0x%s (W, A and the loss series of steps 0..%lld; %s)",
+           md->repro ? "reproducible" : "rank-local", hash, (long long)t,
+           md->repro ? "the same on any number of ranks" : "depends on the rank count");
   if (cc->final && clk->last_step != t) SNTK_CALL(checkpoint(tr, t, clk, "end of run"));
   return SNTK_OK;
 }
