@@ -740,7 +740,13 @@ done:
 
 void sntk_model_update(sntk_model_t *md, const double *grad, double eta) {
   sntk_perf_start(SNTK_EV_UPDATE);
-  cblas_daxpy((int)(md->m_loc * md->d), -eta, grad, 1, md->W, 1);
+  if (md->repro) { /* BLAS daxpy rounds its tail (n mod 16 here) without FMA and the rest with: an
+                    * element's bits would depend on the rank's width. A plain loop (no
+                    * contraction in this file) rounds every element alike. */
+    const int64_t len = md->m_loc * md->d;
+    for (int64_t i = 0; i < len; i++) md->W[i] -= eta * grad[i];
+  } else
+    cblas_daxpy((int)(md->m_loc * md->d), -eta, grad, 1, md->W, 1);
   sntk_perf_stop(SNTK_EV_UPDATE, 2.0 * (double)(md->m_loc * md->d));
 }
 
