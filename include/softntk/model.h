@@ -41,14 +41,16 @@ extern const sntk_key_t sntk_model_keys[];
 int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks);
 
 /* Not collective. The canonical block size of reproducible mode for width m: `block` if positive
- * (at most m), else ceil(m / 64) capped at 128 (about 64 blocks for widths up to 8192, blocks of
- * 128 above). A function of m only, never of the rank count. */
+ * (at most m), else ceil(m / 64) capped at 1024 (about 64 blocks for widths up to 65536, blocks
+ * of 1024 above). A function of m only, never of the rank count. */
 int64_t sntk_model_block_size(int64_t m, int64_t block);
 
 /* Not collective. Resolve the output scale gamma (alpha or beta of DESIGN.md section 1) and the NTK
  * normalisation nu (H = nu J J^T / gamma^2) for an activation, scale text and width. */
 int sntk_model_scale(int activation, const char *output_scale, int64_t m, double *gamma,
                      double *nu);
+
+enum { SNTK_GEMM_PROBES = 64 };
 
 typedef struct sntk_model {
   /* global: identical on every rank */
@@ -102,6 +104,11 @@ typedef struct sntk_model {
   double *ugath;              /* nblk units x chunk x (k + 2): every unit's partials */
   double *umax;               /* chunk: softmax row maxima */
   int64_t *ubad;              /* chunk: softmax rows to recompute */
+  double *gscr;               /* 2 max(chunk, d, k) block: scratch of the per-unit GEMMs */
+  /* GEMM shapes probed (site, rows, inner, beta != 0) and whether one call over a rank's units gave
+   * every bit of the per-unit calls (1) or not (0: that shape runs per unit) */
+  int64_t gemm_probe[SNTK_GEMM_PROBES][5];
+  int ngemm_probe;
 } sntk_model_t;
 
 /* An activation: everything of the network and its NTK that depends on it, one file each

@@ -16,6 +16,9 @@
 
 static const char *const inits[] = {"random", "coupled", NULL};
 
+/* The GEMM call sites of reproducible mode (rgemm's probe keys). */
+enum { GEMM_FORWARD, GEMM_BACKWARD_POS, GEMM_BACKWARD_NEG, GEMM_BACKWARD, GEMM_EA, GEMM_JVP };
+
 static int check_scale(const char *text, char *why, size_t len) {
   if (strcmp(text, "paper") == 0 || strcmp(text, "ntk") == 0) return 0;
   char *end;
@@ -70,7 +73,7 @@ int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks) {
 int64_t sntk_model_block_size(int64_t m, int64_t block) {
   if (block > 0) return block < m ? block : m;
   int64_t B = (m + 63) / 64;
-  return B < 1 ? 1 : (B > 128 ? 128 : B);
+  return B < 1 ? 1 : (B > 1024 ? 1024 : B);
 }
 
 int sntk_model_scale(int act, const char *text, int64_t m, double *gamma, double *nu) {
@@ -105,25 +108,20 @@ int64_t sntk_model_chunk_size(int64_t n, int64_t m, int64_t k, int P, int64_t ch
   return c < n ? c : n;
 }
 
-/* Reproducible mode: the storage runs of this rank's units. Blocks are stored contiguously in
- * block order; for k = 1 a block's a = +1 neurons come first (unit 2b), then its a = -1 neurons
- * (unit 2b + 1, possibly empty). */
+/* Reproducible mode: the storage runs of this rank's units. Storage is ordered as in the rank-local
+ * mode (for k = 1 the a = +1 neurons first, each group in increasing index), so the a = +1 neurons
+ * of a block form one run inside the first group (unit 2b) and its a = -1 neurons one run inside
+ * the second (unit 2b + 1, possibly empty); for k > 1 a unit is a block. Blocks are aligned with
+ * the rank boundaries, so local neuron index / block is the local block. */
 static void set_units(sntk_model_t *md) {
-  for (int64_t lb = 0; lb < md->nu_loc / md->units; lb++) {
-    const int64_t s0 = lb * md->block;
-    const int64_t len = md->m_loc - s0 < md->block ? md->m_loc - s0 : md->block;
-    if (md->units == 1) {
-      md->ustart[lb] = s0;
-      md->ulen[lb] = len;
-      continue;
-    }
-    int64_t np = 0;
-    while (np < len && md->A[s0 + np] > 0) np++;
-    md->ustart[2 * lb] = s0;
-    md->ulen[2 * lb] = np;
-    md->ustart[2 * lb + 1] = s0 + np;
-    md->ulen[2 * lb + 1] = len - np;
+  for (int64_t u = 0; u < md->nu_loc; u++) md->ustart[u] = md->ulen[u] = 0;
+  for (int64_t r = 0; r < md->m_loc; r++) {
+    const int64_t lb = md->perm[r] / md->block;
+    const int64_t u = lb * md->units + (md->units == 2 && md->A[r] < 0 ? 1 : 0);
+    if (md->ulen[u]++ == 0) md->ustart[u] = r;
   }
+  for (int64_t u = 0; u < md->nu_loc; u++) /* an empty unit sits where its run would */
+    if (md->ulen[u] == 0) md->ustart[u] = u > 0 ? md->ustart[u - 1] + md->ulen[u - 1] : 0;
 }
 
 int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int64_t k,
@@ -195,6 +193,8 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
     SNTK_TRY(SNTK_ALLOC(md->upart, md->nu_loc * c * w));
     if (size > 1) SNTK_TRY(SNTK_ALLOC(md->ugath, nu * c * w));
     SNTK_TRY(SNTK_ALLOC(md->umax, c));
+    const int64_t big = c > d ? (c > k ? c : k) : (d > k ? d : k);
+    SNTK_TRY(SNTK_ALLOC(md->gscr, 2 * big * md->block));
     SNTK_TRY(SNTK_ALLOC(md->ubad, c));
     for (int p = 0; p < size; p++) {
       int64_t b0, b1;
@@ -238,6 +238,7 @@ void sntk_model_destroy(sntk_model_t **model) {
   free(md->ugath);
   free(md->umax);
   free(md->ubad);
+  free(md->gscr);
   free(md);
   *model = NULL;
 }
@@ -254,22 +255,11 @@ void sntk_model_init(sntk_model_t *md, uint64_t seed) {
   const int coupled = md->init == SNTK_INIT_COUPLED;
   /* storage order: for k = 1 the a = +1 neurons first, each group in increasing index */
   int64_t np = 0;
-  if (md->repro) { /* per block (see set_units); npos is unused in this mode */
-    for (int64_t s0 = 0; s0 < md->m_loc; s0 += md->block) {
-      const int64_t s1 = s0 + md->block < md->m_loc ? s0 + md->block : md->m_loc;
-      for (int64_t r = s0; r < s1; r++)
-        if (md->k > 1 || first_sign(md, seed, md->r0 + r) > 0) md->perm[np++] = r;
-      for (int64_t r = s0; md->k == 1 && r < s1; r++)
-        if (first_sign(md, seed, md->r0 + r) < 0) md->perm[np++] = r;
-    }
-    md->npos = 0;
-  } else {
-    for (int64_t r = 0; r < md->m_loc; r++)
-      if (md->k > 1 || first_sign(md, seed, md->r0 + r) > 0) md->perm[np++] = r;
-    md->npos = np;
-    for (int64_t r = 0; md->k == 1 && r < md->m_loc; r++)
-      if (first_sign(md, seed, md->r0 + r) < 0) md->perm[np++] = r;
-  }
+  for (int64_t r = 0; r < md->m_loc; r++)
+    if (md->k > 1 || first_sign(md, seed, md->r0 + r) > 0) md->perm[np++] = r;
+  md->npos = np;
+  for (int64_t r = 0; md->k == 1 && r < md->m_loc; r++)
+    if (first_sign(md, seed, md->r0 + r) < 0) md->perm[np++] = r;
   for (int64_t r = 0; r < md->m_loc; r++) {
     const int64_t g = md->r0 + md->perm[r], key = coupled ? g / 2 : g;
     const double flip = coupled && (g % 2) ? -1.0 : 1.0;
@@ -330,22 +320,82 @@ static int gather_units(sntk_model_t *md, int64_t c, int64_t w, const double **a
   return SNTK_OK;
 }
 
-/* Reproducible mode: C (rows x the unit's width, leading dimension ldc) = alpha op(A) op(B) + beta
- * C unit by unit (for_blocks: block by block); the unit's columns start at column ustart of B and
- * C. One call per unit keeps every call's shape independent of P. */
-static void unit_gemm(const sntk_model_t *md, int blocks, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb,
-                      int64_t rows, int64_t inner, double alpha, const double *A, int64_t lda,
-                      const double *Bm, int64_t ldb, int b_rows, double beta, double *C,
-                      int64_t ldc) {
-  const int64_t step = blocks ? md->units : 1;
-  for (int64_t u = 0; u < md->nu_loc; u += step) {
-    int64_t len = 0;
-    for (int64_t v = u; v < u + step; v++) len += md->ulen[v];
-    if (len == 0) continue;
-    const int64_t s0 = md->ustart[u];
-    cblas_dgemm(CblasRowMajor, ta, tb, (int)rows, (int)len, (int)inner, alpha, A, (int)lda,
-                Bm + (b_rows ? s0 * ldb : s0), (int)ldb, beta, C + s0, (int)ldc);
+/* Reproducible mode: one unit's columns of C = alpha op(A) op(B) + beta C in the canonical form,
+ * every operand of a layout that does not depend on P: B's unit slice copied to a contiguous block
+ * (unless it is rows of W-like data, leading dimension d), C formed in a contiguous scratch from
+ * Cin (the unit's first column, leading dimension ldin; read only when beta != 0). Returns the
+ * scratch (rows x len, leading dimension len). */
+static const double *unit_call(const sntk_model_t *md, int64_t u, CBLAS_TRANSPOSE ta, int64_t rows,
+                               int64_t inner, double alpha, const double *A, int64_t lda,
+                               const double *Bm, int64_t ldb, int b_rows, double beta,
+                               const double *Cin, int64_t ldin) {
+  const int64_t len = md->ulen[u], s0 = md->ustart[u];
+  double *Cs = md->gscr, *Bs = md->gscr + rows * len;
+  const double *Bu = Bm + s0 * ldb;
+  int64_t ldbu = ldb;
+  if (!b_rows) {
+    for (int64_t i = 0; i < inner; i++)
+      memcpy(Bs + i * len, Bm + i * ldb + s0, (size_t)len * sizeof *Bs);
+    Bu = Bs;
+    ldbu = len;
   }
+  if (beta != 0.0)
+    for (int64_t i = 0; i < rows; i++)
+      memcpy(Cs + i * len, Cin + i * ldin, (size_t)len * sizeof *Cs);
+  cblas_dgemm(CblasRowMajor, ta, b_rows ? CblasTrans : CblasNoTrans, (int)rows, (int)len,
+              (int)inner, alpha, A, (int)lda, Bu, (int)ldbu, beta, Cs, (int)len);
+  return Cs;
+}
+
+/* Reproducible mode: C = alpha op(A) op(B) + beta C on the columns of the units ufirst, ufirst +
+ * ustep, ... (contiguous in storage), op(B) = the units' rows of B transposed (b_rows: W-like, one
+ * row of `inner` values per neuron) or the units' columns of B. The canonical result is one
+ * unit_call per unit, whose shapes and layouts are the same on every rank count. A BLAS may give
+ * each column of one call over all the units the same bits (OpenBLAS does: its microkernels run
+ * the inner loop in the same order whatever the width; BLIS does not), which is faster: the first
+ * call of each (site, rows, inner, beta) makes both and compares every bit, and the verdict decides
+ * that shape's later calls. Either way the result is the canonical one. */
+static void rgemm(sntk_model_t *md, int site, int64_t ufirst, int64_t ustep, CBLAS_TRANSPOSE ta,
+                  int64_t rows, int64_t inner, double alpha, const double *A, int64_t lda,
+                  const double *Bm, int64_t ldb, int b_rows, double beta, double *C, int64_t ldc) {
+  int64_t c0 = INT64_MAX, c1 = 0;
+  for (int64_t u = ufirst; u < md->nu_loc; u += ustep)
+    if (md->ulen[u] > 0) {
+      c0 = md->ustart[u] < c0 ? md->ustart[u] : c0;
+      c1 = md->ustart[u] + md->ulen[u] > c1 ? md->ustart[u] + md->ulen[u] : c1;
+    }
+  if (c1 <= c0) return;
+  const int64_t key[4] = {site, rows, inner, beta != 0.0}, w = c1 - c0;
+  int verdict = -1, slot = -1;
+  for (int i = 0; i < md->ngemm_probe && verdict < 0; i++)
+    if (!memcmp(md->gemm_probe[i], key, sizeof key)) verdict = (int)md->gemm_probe[i][4];
+  double *save = NULL;
+  if (verdict < 0 && md->ngemm_probe < SNTK_GEMM_PROBES &&
+      (beta == 0.0 || (save = malloc((size_t)(rows * w) * sizeof *save)) != NULL)) {
+    slot = md->ngemm_probe++;
+    memcpy(md->gemm_probe[slot], key, sizeof key);
+    for (int64_t i = 0; save && i < rows; i++)
+      memcpy(save + i * w, C + i * ldc + c0, (size_t)w * sizeof *save);
+  }
+  if (verdict == 1 || slot >= 0)
+    cblas_dgemm(CblasRowMajor, ta, b_rows ? CblasTrans : CblasNoTrans, (int)rows, (int)w,
+                (int)inner, alpha, A, (int)lda, b_rows ? Bm + c0 * ldb : Bm + c0, (int)ldb, beta,
+                C + c0, (int)ldc);
+  if (verdict == 1) return;
+  int same = 1;
+  for (int64_t u = ufirst; u < md->nu_loc; u += ustep) {
+    const int64_t len = md->ulen[u], s0 = md->ustart[u];
+    if (len == 0) continue;
+    const double *Cs = unit_call(md, u, ta, rows, inner, alpha, A, lda, Bm, ldb, b_rows, beta,
+                                 save ? save + (s0 - c0) : C + s0, save ? w : ldc);
+    for (int64_t i = 0; i < rows; i++) {
+      double *dst = C + i * ldc + s0;
+      if (slot >= 0 && same && memcmp(dst, Cs + i * len, (size_t)len * sizeof *dst)) same = 0;
+      memcpy(dst, Cs + i * len, (size_t)len * sizeof *dst);
+    }
+  }
+  if (slot >= 0) md->gemm_probe[slot][4] = same;
+  free(save);
 }
 
 /* Forward on one chunk of c <= chunk samples: Z = X W^T, then the activation leaves its values in
@@ -355,7 +405,7 @@ static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F
   const int64_t ml = md->m_loc, d = md->d;
   sntk_perf_start(SNTK_EV_FORWARD_GEMM);
   if (md->repro) /* block by block: W's rows of a block */
-    unit_gemm(md, 1, CblasNoTrans, CblasTrans, c, d, 1.0, X, d, md->W, d, 1, 0.0, md->Z, ml);
+    rgemm(md, GEMM_FORWARD, 0, 1, CblasNoTrans, c, d, 1.0, X, d, md->W, d, 1, 0.0, md->Z, ml);
   else
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)ml, (int)d, 1.0, X, (int)d,
                 md->W, (int)d, 0.0, md->Z, (int)ml);
@@ -413,20 +463,24 @@ int model_softmax_units(sntk_model_t *md, const double *X, int64_t c, double *F)
   sntk_perf_stop(SNTK_EV_ACTIVATION, 2.0 * (double)c * (double)ml * (double)k);
   const double *all;
   SNTK_CALL(gather_units(md, c, w, &all));
-  int64_t nbad = 0;
-  for (int64_t i = 0; i < c; i++) {
-    double *t = md->T + i * w, mx = -INFINITY;
+  for (int64_t i = 0; i < c; i++) { /* unit by unit, each sum in unit order */
+    double *t = md->T + i * w;
     t[0] = sh[i];
     for (int64_t j = 1; j < w; j++) t[j] = 0.0;
-    for (int64_t u = 0; u < nu; u++) {
+    md->umax[i] = -INFINITY;
+  }
+  for (int64_t u = 0; u < nu; u++)
+    for (int64_t i = 0; i < c; i++) {
       const double *p = all + (u * c + i) * w;
-      mx = p[0] > mx ? p[0] : mx;
+      double *t = md->T + i * w;
+      md->umax[i] = p[0] > md->umax[i] ? p[0] : md->umax[i];
       for (int64_t j = 1; j < w; j++) t[j] += p[j];
     }
-    md->umax[i] = mx;
-    /* as softmax_k1: a bound more than 600 above the row's maximum loses the row to underflow */
-    if ((sh[i] - mx > 600.0 || !(t[1] > 0.0)) && isfinite(mx)) md->ubad[nbad++] = i;
-  }
+  int64_t nbad = 0;
+  for (int64_t i = 0; i < c; i++) /* as softmax_k1: a bound more than 600 above the row's maximum
+                                     loses the row to underflow */
+    if ((sh[i] - md->umax[i] > 600.0 || !(md->T[i * w + 1] > 0.0)) && isfinite(md->umax[i]))
+      md->ubad[nbad++] = i;
   if (nbad > 0) { /* the same rows on every rank: recompute them shifted by their maximum */
     double *sh2 = md->rowq; /* free until the backward */
     for (int64_t b = 0; b < nbad; b++) {
@@ -476,12 +530,11 @@ static void backward_signs(sntk_model_t *md, const double *X, int64_t c, double 
     }
   }
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
-  if (md->repro) { /* unit 2b holds block b's a = +1 neurons, unit 2b + 1 its a = -1 neurons */
-    for (int64_t u = 0; u < md->nu_loc; u++)
-      if (md->ulen[u] > 0)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)md->ulen[u], (int)c, 1.0,
-                    u % 2 ? Xv : Xu, (int)d, md->Z + md->ustart[u], (int)ml, beta,
-                    md->gT + md->ustart[u], (int)ml);
+  if (md->repro) { /* units 2b: block b's a = +1 run (in [0, npos)); 2b + 1: its a = -1 run */
+    rgemm(md, GEMM_BACKWARD_POS, 0, 2, CblasTrans, d, c, 1.0, Xu, d, md->Z, ml, 0, beta, md->gT,
+          ml);
+    rgemm(md, GEMM_BACKWARD_NEG, 1, 2, CblasTrans, d, c, 1.0, Xv, d, md->Z, ml, 0, beta, md->gT,
+          ml);
   } else if (np > 0)
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)np, (int)c, 1.0, Xu, (int)d,
                 md->Z, (int)ml, beta, md->gT, (int)ml);
@@ -513,8 +566,7 @@ static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const d
   } else {
     G = md->B;
     if (md->repro)
-      unit_gemm(md, 0, CblasNoTrans, CblasNoTrans, c, k, 1.0, md->E, k, md->A, ml, 0, 0.0, md->B,
-                ml);
+      rgemm(md, GEMM_EA, 0, 1, CblasNoTrans, c, k, 1.0, md->E, k, md->A, ml, 0, 0.0, md->B, ml);
     else
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A,
                   mli, 0.0, md->B, mli);
@@ -523,7 +575,7 @@ static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const d
   sntk_perf_stop(SNTK_EV_BACKWARD_ELEM, k > 1 ? 2.0 * (double)c * (double)ml * (double)k : 0.0);
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
   if (md->repro)
-    unit_gemm(md, 0, CblasTrans, CblasNoTrans, d, c, 1.0, X, d, G, ml, 0, beta, md->gT, ml);
+    rgemm(md, GEMM_BACKWARD, 0, 1, CblasTrans, d, c, 1.0, X, d, G, ml, 0, beta, md->gT, ml);
   else
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, mli, ci, 1.0, X, (int)d, G, mli,
                 beta, md->gT, mli);
@@ -651,7 +703,7 @@ int sntk_model_jvp(sntk_model_t *md, const double *X, int64_t n, const double *d
         continue;
       }
       /* reproducible: per-unit sums of P and a_l P, gathered and added in unit order */
-      unit_gemm(md, 1, CblasNoTrans, CblasTrans, cr, d, 1.0, Xr, d, dW, d, 1, 0.0, Zp, ml);
+      rgemm(md, GEMM_JVP, 0, 1, CblasNoTrans, cr, d, 1.0, Xr, d, dW, d, 1, 0.0, Zp, ml);
       ops->jvp_prod(md, j0, cr, Zp);
       for (int64_t u = 0; u < md->nu_loc; u++)
         sntk_kern_dots_unit(cr, md->ulen[u], Zp + md->ustart[u], ml, md->A + md->ustart[u], ml, k,

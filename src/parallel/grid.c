@@ -39,7 +39,7 @@ const sntk_key_t sntk_parallel_keys[] = {
      "true: train, score, eta = auto and the samplers give the same bits on any number of ranks "
      "(canonical neuron blocks, sums in block order); false: rank-local order (round-off close)"},
     {"block", SNTK_T_INT, OFF(block), "0", 0, 1e9, 0, NULL, NULL,
-     "neurons per canonical block when reproducible; 0: auto (ceil(m / 64), at most 128)"},
+     "neurons per canonical block when reproducible; 0: auto (ceil(m / 64), at most 1024)"},
     {NULL}};
 #undef OFF
 
