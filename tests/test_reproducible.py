@@ -5,6 +5,9 @@ of ranks.
   the 24 samples (three chunks, the last one short): on P = 1, 2, 3, 4 (and 8, oversubscribed, with
   --slow) the final checkpoint's W, the /train series (loss, gradient norm, drift), eta and the
   verification hash (/@state_hash, printed in the log) are bitwise identical (SHA-256 of the bytes);
+- the GEMMs: one call over a rank's units (taken where the first call of each shape matched the
+  per-unit calls bit for bit) and the per-unit calls (forced by SOFTNTK_GEMM_PER_UNIT) give the same
+  bits, relu k = 3 and softmax k = 1, on 3 ranks and on 1;
 - the comparison can fail: the same run with parallel.reproducible = false on 1 and 3 ranks differs
   in the last bits (a planted error of the mode switch);
 - softntk score with minibatches (and the held-out score errors, and the samplers' sample metrics)
@@ -78,7 +81,28 @@ for act in ("softmax", "exp", "relu"):
         if len(fps) == len(RANKS):
             same_on_all(f"train {act} k={k}", fps)
 
-# --- the comparison can fail: the rank-local mode differs across rank counts ---------------------
+# --- the single GEMM over a rank's units (taken when probed bitwise equal) and the per-unit calls -
+for act, k in (("relu", 3), ("softmax", 1)):
+    fps = {}
+    for np_, env in ((3, None), (3, {"SOFTNTK_GEMM_PER_UNIT": "1"}),
+                     (1, {"SOFTNTK_GEMM_PER_UNIT": "1"})):
+        name = f"perunit-{act}-p{np_}-{bool(env)}"
+        r = run(np_, ["train", f"--run.name={name}", f"--model.activation={act}",
+                      f"--data.k={k}"] + BASE, env=env)
+        if t.check(r.code == 0, f"{act} k={k} on {np_} rank(s), GEMMs "
+                                f"{'per unit' if env else 'probed'}"):
+            fps[name] = fingerprint(name)
+            t.check(("(SOFTNTK_GEMM_PER_UNIT)" in r.stdout) == bool(env),
+                    f"{act} k={k} on {np_} rank(s): the log names the GEMM path taken")
+    if len(fps) == 3:
+        v = list(fps.values())
+        t.check(v[0] == v[1] == v[2], f"{act} k={k}: the per-unit GEMM path (SOFTNTK_GEMM_PER_UNIT) "
+                                      f"gives the bits of the probed single calls, on 3 ranks and 1")
+
+# --- the GEMMs: one call over a rank's units (taken where the first call of each shape matched the
+  per-unit calls bit for bit) and the per-unit calls (forced by SOFTNTK_GEMM_PER_UNIT) give the same
+  bits, relu k = 3 and softmax k = 1, on 3 ranks and on 1;
+- the comparison can fail: the rank-local mode differs across rank counts ---------------------
 fps = {}
 for np_ in (1, 3):
     name = f"local-p{np_}"

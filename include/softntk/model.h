@@ -109,6 +109,7 @@ typedef struct sntk_model {
    * every bit of the per-unit calls (1) or not (0: that shape runs per unit) */
   int64_t gemm_probe[SNTK_GEMM_PROBES][5];
   int ngemm_probe;
+  int gemm_per_unit; /* environment SOFTNTK_GEMM_PER_UNIT set: never the single call (tests) */
 } sntk_model_t;
 
 /* An activation: everything of the network and its NTK that depends on it, one file each

@@ -178,6 +178,12 @@ static void log_banner(const trainer_t *tr) {
   const sntk_model_t *md = tr->md;
   const int P = tr->ctx->size;
   int64_t lo = md->m / P, hi = lo + (md->m % P != 0);
+  if (md->repro) { /* whole blocks per rank */
+    lo = md->nblk / P * md->block;
+    hi = (md->nblk / P + (md->nblk % P != 0)) * md->block;
+    hi = hi < md->m ? hi : md->m;
+    lo = lo < hi ? lo : hi;
+  }
   sntk_log("softntk %s %s: deck %s (config hash %s)", sntk_version(), tr->pb->command,
            su->config.origin, su->config.hash);
   if (tr->pb->describe) tr->pb->describe(tr->pb->self, &tr->ds);
@@ -187,6 +193,13 @@ static void log_banner(const trainer_t *tr) {
   sntk_log("  ranks: %d, neurons per rank %lld..%lld, chunk %lld samples, %.1f MiB per rank", P,
            (long long)lo, (long long)hi, (long long)md->chunk,
            sntk_model_bytes(hi, md->d, md->k, md->chunk) / 1048576.0);
+  if (md->repro)
+    sntk_log("  reproducible: %lld canonical blocks of %lld neurons, sums in block order (the same "
+             "bits on any number of ranks)",
+             (long long)md->nblk, (long long)md->block);
+  else
+    sntk_log("  rank-local sums (parallel.reproducible = false): results depend on the rank count "
+             "in the last bits");
   sntk_log("  train: steps %lld..%lld, eta = %g%s%s, output in %s", (long long)tr->start_step,
            (long long)su->train->steps, tr->eta, strcmp(su->train->eta, "auto") ? "" : " (auto)",
            su->train->target_loss > 0 ? " (until target_loss)" : "", tr->dir);
@@ -390,9 +403,15 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
   char hash[17];
   SNTK_CALL(state_hash(tr, t, hash));
   SNTK_CALL(sntk_results_attr_str(tr->res, "state_hash", hash));
+  int whole = 0, unit = 0;
+  for (int i = 0; i < md->ngemm_probe; i++) md->gemm_probe[i][4] ? whole++ : unit++;
   sntk_log("verification: %s state hash 0x%s (W, A and the loss series of steps 0..%lld; %s)",
            md->repro ? "reproducible" : "rank-local", hash, (long long)t,
            md->repro ? "the same on any number of ranks" : "depends on the rank count");
+  if (md->repro)
+    sntk_log("  GEMM shapes on rank 0: %d as one call (probed bitwise equal to per-unit calls), %d "
+             "per unit%s",
+             whole, unit, md->gemm_per_unit ? " (SOFTNTK_GEMM_PER_UNIT)" : "");
   if (cc->final && clk->last_step != t) SNTK_CALL(checkpoint(tr, t, clk, "end of run"));
   return SNTK_OK;
 }
