@@ -99,10 +99,7 @@ for act, k in (("relu", 3), ("softmax", 1)):
         t.check(v[0] == v[1] == v[2], f"{act} k={k}: the per-unit GEMM path (SOFTNTK_GEMM_PER_UNIT) "
                                       f"gives the bits of the probed single calls, on 3 ranks and 1")
 
-# --- the GEMMs: one call over a rank's units (taken where the first call of each shape matched the
-  per-unit calls bit for bit) and the per-unit calls (forced by SOFTNTK_GEMM_PER_UNIT) give the same
-  bits, relu k = 3 and softmax k = 1, on 3 ranks and on 1;
-- the comparison can fail: the rank-local mode differs across rank counts ---------------------
+# --- the comparison can fail: the rank-local mode differs across rank counts ---------------------
 fps = {}
 for np_ in (1, 3):
     name = f"local-p{np_}"
