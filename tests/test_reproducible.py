@@ -10,8 +10,9 @@ of ranks.
   bits, relu k = 3 and softmax k = 1, on 3 ranks and on 1;
 - the comparison can fail: the same run with parallel.reproducible = false on 1 and 3 ranks differs
   in the last bits (a planted error of the mode switch);
-- softntk score with minibatches (and the held-out score errors, and the samplers' sample metrics)
-  on P = 1, 2, 3, 4: /train, /score and the final W bitwise identical;
+- softntk score with minibatches on P = 1, 2, 3, 4: /train, /score (held-out errors), the final W,
+  the reverse-SDE sampler's learned samples and every sample metric (sliced W2, MMD) bitwise
+  identical; softntk sample (probability-flow ODE) from its checkpoint on 1 and 3 ranks likewise;
 - elastic restart: a run checkpointed on 2 ranks and resumed on 3, and that run's 3-rank checkpoint
   resumed on 1, end bitwise identical to the uninterrupted run (W, series, state hash)."""
 import glob
@@ -124,15 +125,30 @@ for np_ in (1, 2, 3, 4):
     if t.check(r.code == 0, f"score (minibatch 48) on {np_} rank(s) exits 0 {r.stderr[-300:]}"):
         fps[np_] = fingerprint(name, ("train", "score"))
         with h5py.File(f"out-repro/{name}/results.h5", "r") as f:
-            if "samples" in f:
+            if "samples" in f:  # the sampler's learned samples and every sample metric
+                fps[np_]["samples/learned"] = sha(f["samples/learned"][...])
                 fps[np_]["samples"] = str(sorted((k, float(v)) for k, v in f["samples"].attrs.items()
                                                  if isinstance(v, float)))
 if len(fps) == 4:
     ref = fps[1]
     diff = {p: [k for k in ref if fps[p].get(k) != ref[k]] for p in fps}
-    t.check(all(not v for v in diff.values()) and "score/error" in ref,
+    t.check(all(not v for v in diff.values()) and "score/error" in ref and "samples/learned" in ref,
             f"score with minibatches: /train, /score, sample metrics and W bitwise equal on P = "
             f"1, 2, 3, 4" + ("" if all(not v for v in diff.values()) else f"; differing: {diff}"))
+
+# --- softntk sample (probability-flow ODE) from the 1-rank score run's checkpoint, on 1 and 3 ranks
+smp = {}
+for np_ in (1, 3):
+    r = run(np_, ["sample", "--run.name=score-p1", "--run.overwrite=true",
+                  "--diffusion.sampler=ode"] + SCORE, timeout=300)
+    if t.check(r.code == 0, f"sample (ode) on {np_} rank(s) exits 0 {r.stderr[-300:]}"):
+        with h5py.File("out-repro/score-p1/samples.h5", "r") as f:
+            smp[np_] = (sha(f["samples/learned"][...]),
+                        sorted((k, float(v)) for k, v in f["samples"].attrs.items()
+                               if isinstance(v, float)))
+if len(smp) == 2:
+    t.check(smp[1] == smp[3], "softntk sample: the ODE sampler's learned samples and every sample "
+                              "metric bitwise equal on 1 and 3 ranks")
 
 # --- elastic restart 2 -> 3 -> 1 -----------------------------------------------------------------
 EL = ["--model.activation=softmax", "--data.k=1", "--checkpoint.every_steps=10",
