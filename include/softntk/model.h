@@ -223,6 +223,10 @@ void sntk_model_update(sntk_model_t *model, const double *grad, double eta);
 /* Not collective. max_r ||w_r - w_r(0)|| over this rank's neurons (0 when it owns none). */
 double sntk_model_local_drift(const sntk_model_t *model);
 
+/* Not collective. The most neurons any rank of the model's communicator owns: ceil(m / P), or in
+ * reproducible mode ceil(blocks / P) whole blocks (at most m). */
+int64_t sntk_model_max_local(const sntk_model_t *model);
+
 /* Not collective. The chunk size a model of width m with k outputs on P ranks uses for n samples:
  * `chunk` if positive (at most n), else one sized so that the chunk x (m/P) buffers (one for k = 1,
  * two otherwise) take about 64 MiB: large chunks keep the GEMMs efficient, and each row of a chunk

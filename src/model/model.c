@@ -99,6 +99,12 @@ int64_t sntk_model_bytes(int64_t m_loc, int64_t d, int64_t k, int64_t chunk) {
   return doubles * (int64_t)sizeof(double);
 }
 
+int64_t sntk_model_max_local(const sntk_model_t *md) {
+  if (!md->repro) return (md->m + md->size - 1) / md->size;
+  const int64_t most = (md->nblk + md->size - 1) / md->size * md->block;
+  return most < md->m ? most : md->m;
+}
+
 int64_t sntk_model_chunk_size(int64_t n, int64_t m, int64_t k, int P, int64_t chunk) {
   if (chunk > 0) return chunk < n ? chunk : n;
   const int64_t budget = (int64_t)64 << 20; /* bytes for Z (and B when k > 1) */
