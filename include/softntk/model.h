@@ -50,7 +50,7 @@ int64_t sntk_model_block_size(int64_t m, int64_t block);
 int sntk_model_scale(int activation, const char *output_scale, int64_t m, double *gamma,
                      double *nu);
 
-enum { SNTK_GEMM_PROBES = 64 };
+enum { SNTK_GEMM_PROBES = 64, SNTK_GEMM_KEY = 7 };
 
 typedef struct sntk_model {
   /* global: identical on every rank */
@@ -104,10 +104,12 @@ typedef struct sntk_model {
   double *ugath;              /* nblk units x chunk x (k + 2): every unit's partials */
   double *umax;               /* chunk: softmax row maxima */
   int64_t *ubad;              /* chunk: softmax rows to recompute */
-  double *gscr;               /* 2 max(chunk, d, k) block: scratch of the per-unit GEMMs */
-  /* GEMM shapes probed (site, rows, inner, beta != 0) and whether one call over a rank's units gave
-   * every bit of the per-unit calls (1) or not (0: that shape runs per unit) */
-  int64_t gemm_probe[SNTK_GEMM_PROBES][5];
+  double *gscr, *gascr;       /* scratch of the per-unit GEMMs: C and B slices; A */
+  int64_t gscr_half;          /* offset of the B slice in gscr */
+  /* GEMM keys probed (site, rows, inner, beta != 0, the operands' addresses mod 64) and whether one
+   * call over a rank's units gave every bit of the per-unit calls (1) or not (0: that shape runs
+   * per unit) */
+  int64_t gemm_probe[SNTK_GEMM_PROBES][SNTK_GEMM_KEY + 1];
   int ngemm_probe;
   int gemm_per_unit; /* environment SOFTNTK_GEMM_PER_UNIT set: never the single call (tests) */
 } sntk_model_t;

@@ -199,9 +199,13 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
     SNTK_TRY(SNTK_ALLOC(md->upart, md->nu_loc * c * w));
     if (size > 1) SNTK_TRY(SNTK_ALLOC(md->ugath, nu * c * w));
     SNTK_TRY(SNTK_ALLOC(md->umax, c));
+    /* per-unit GEMM scratch, 64-byte aligned: C and B slices (rows, inner <= max(chunk, d, k),
+     * width <= block), and A (chunk x max(d, k)) */
     const int64_t big = c > d ? (c > k ? c : k) : (d > k ? d : k);
-    SNTK_TRY(SNTK_ALLOC(md->gscr, 2 * big * md->block));
-    SNTK_TRY(SNTK_ALLOC(md->ubad, c));
+    md->gscr_half = (big * md->block + 7) / 8 * 8;
+    if (posix_memalign((void **)&md->gscr, 64, (size_t)(2 * md->gscr_half) * sizeof(double)) ||
+        posix_memalign((void **)&md->gascr, 64, (size_t)(c * (d > k ? d : k)) * sizeof(double)))
+      SNTK_TRY(sntk_error(SNTK_ERR_RUNTIME, "out of memory for the per-unit GEMM scratch"));
     for (int p = 0; p < size; p++) {
       int64_t b0, b1;
       sntk_partition(md->nblk, size, p, &b0, &b1);
@@ -247,6 +251,7 @@ void sntk_model_destroy(sntk_model_t **model) {
   free(md->umax);
   free(md->ubad);
   free(md->gscr);
+  free(md->gascr);
   free(md);
   *model = NULL;
 }
@@ -328,82 +333,172 @@ static int gather_units(sntk_model_t *md, int64_t c, int64_t w, const double **a
   return SNTK_OK;
 }
 
-/* Reproducible mode: one unit's columns of C = alpha op(A) op(B) + beta C in the canonical form,
- * every operand of a layout that does not depend on P: B's unit slice copied to a contiguous block
- * (unless it is rows of W-like data, leading dimension d), C formed in a contiguous scratch from
- * Cin (the unit's first column, leading dimension ldin; read only when beta != 0). Returns the
- * scratch (rows x len, leading dimension len). */
-static const double *unit_call(const sntk_model_t *md, int64_t u, CBLAS_TRANSPOSE ta, int64_t rows,
-                               int64_t inner, double alpha, const double *A, int64_t lda,
-                               const double *Bm, int64_t ldb, int b_rows, double beta,
+/* Reproducible mode: one unit's columns of C = alpha op(A) op(B) + beta C in the canonical form:
+ * every operand copied to a contiguous, 64-byte aligned block (OpenBLAS's small-matrix kernels take
+ * paths that depend on the operands' alignment and leading dimensions, which differ from rank to
+ * rank): A (given already copied, As, leading dimension ldas), the unit's slice of B (Bw: B at the
+ * call's first column; the unit starts o columns or rows later), and C from Cin (the unit's first
+ * column, leading dimension ldin; read only when beta != 0). The call's shapes, layouts and
+ * alignments are then the same on every rank count. Returns the result (rows x len, leading
+ * dimension len). */
+static const double *unit_call(const sntk_model_t *md, int64_t len, int64_t o, CBLAS_TRANSPOSE ta,
+                               int64_t rows, int64_t inner, double alpha, const double *As,
+                               int64_t ldas, const double *Bw, int64_t ldb, int b_rows, double beta,
                                const double *Cin, int64_t ldin) {
-  const int64_t len = md->ulen[u], s0 = md->ustart[u];
-  double *Cs = md->gscr, *Bs = md->gscr + rows * len;
-  const double *Bu = Bm + s0 * ldb;
-  int64_t ldbu = ldb;
-  if (!b_rows) {
+  double *Cs = md->gscr, *Bs = md->gscr + md->gscr_half;
+  if (b_rows) /* len rows of `inner` values */
+    for (int64_t r = 0; r < len; r++)
+      memcpy(Bs + r * inner, Bw + (o + r) * ldb, (size_t)inner * sizeof *Bs);
+  else /* inner rows of len values */
     for (int64_t i = 0; i < inner; i++)
-      memcpy(Bs + i * len, Bm + i * ldb + s0, (size_t)len * sizeof *Bs);
-    Bu = Bs;
-    ldbu = len;
-  }
+      memcpy(Bs + i * len, Bw + i * ldb + o, (size_t)len * sizeof *Bs);
   if (beta != 0.0)
     for (int64_t i = 0; i < rows; i++)
       memcpy(Cs + i * len, Cin + i * ldin, (size_t)len * sizeof *Cs);
   cblas_dgemm(CblasRowMajor, ta, b_rows ? CblasTrans : CblasNoTrans, (int)rows, (int)len,
-              (int)inner, alpha, A, (int)lda, Bu, (int)ldbu, beta, Cs, (int)len);
+              (int)inner, alpha, As, (int)ldas, Bs, (int)(b_rows ? inner : len), beta, Cs,
+              (int)len);
   return Cs;
 }
 
+/* One reproducible-mode GEMM: C = alpha op(A) op(B) + beta C on the storage columns [c0, c1) of the
+ * units ufirst, ufirst + ustep, ...; op(B) = the units' rows of B transposed (b_rows: W-like, one
+ * row of `inner` values per neuron) or the units' columns of B. */
+typedef struct gemm_call {
+  int site;
+  int64_t ufirst, ustep, c0, c1;
+  CBLAS_TRANSPOSE ta;
+  int64_t rows, inner, lda, ldb, ldc;
+  int b_rows;
+  double alpha, beta;
+} gemm_call_t;
+
+/* The canonical result of g, unit by unit, with Bw and Cw at column c0 (Cin: C's prior content,
+ * rows x (c1 - c0), leading dimension ldin, if not C itself). cmp: only compare, 1 if Cw already
+ * holds the canonical bits. */
+static int canonical(sntk_model_t *md, const gemm_call_t *g, const double *A, const double *Bw,
+                     double *Cw, const double *Cin, int64_t ldin, int cmp) {
+  const int64_t ar = g->ta == CblasNoTrans ? g->rows : g->inner;
+  const int64_t ac = g->ta == CblasNoTrans ? g->inner : g->rows;
+  for (int64_t i = 0; i < ar; i++)
+    memcpy(md->gascr + i * ac, A + i * g->lda, (size_t)ac * sizeof *A);
+  for (int64_t u = g->ufirst; u < md->nu_loc; u += g->ustep) {
+    const int64_t len = md->ulen[u], o = md->ustart[u] - g->c0;
+    if (len == 0) continue;
+    const double *Cs =
+        unit_call(md, len, o, g->ta, g->rows, g->inner, g->alpha, md->gascr, ac, Bw, g->ldb,
+                  g->b_rows, g->beta, Cin ? Cin + o : Cw + o, Cin ? ldin : g->ldc);
+    for (int64_t i = 0; i < g->rows; i++) {
+      double *dst = Cw + i * g->ldc + o;
+      if (!cmp)
+        memcpy(dst, Cs + i * len, (size_t)len * sizeof *dst);
+      else if (memcmp(dst, Cs + i * len, (size_t)len * sizeof *dst))
+        return 0;
+    }
+  }
+  return 1;
+}
+
+/* Random doubles over 2^-20 .. 2^20 of either sign: two different orders of summation of such terms
+ * round differently with overwhelming probability, so equal bits mean the same order. */
+static void fill_random(double *x, int64_t rows, int64_t cols, int64_t ld, uint64_t *state) {
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) {
+      *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const uint64_t r = *state >> 11;
+      const double mant = 1.0 + (double)(r & 0xFFFFFFFFFULL) / 68719476736.0;
+      x[i * ld + j] = ((r >> 40) & 1 ? -1.0 : 1.0) * ldexp(mant, (int)((r >> 41) % 41) - 20);
+    }
+}
+
+/* A buffer of n doubles whose address lies `off` bytes (a multiple of 8) past a multiple of 64. */
+static double *aligned_like(int64_t n, uintptr_t off, void **base) {
+  if (posix_memalign(base, 64, (size_t)(n + 8) * sizeof(double))) return NULL;
+  return (double *)*base + (off % 64) / 8;
+}
+
+/* Does one call over all of g's units give every column the canonical bits for operands laid out
+ * like A, Bw, Cw (same leading dimensions, same addresses mod 64)? Tried on random operands: a copy
+ * of A's layout, and B and C either in place (their columns [c0, c1) are dead: overwritten) or in
+ * copies of their layout. 0 also when memory runs out. */
+static int probe(sntk_model_t *md, const gemm_call_t *g, const double *A, double *Bw, int b_place,
+                 double *Cw, int c_place) {
+  const int64_t w = g->c1 - g->c0, ar = g->ta == CblasNoTrans ? g->rows : g->inner;
+  const int64_t ac = g->ta == CblasNoTrans ? g->inner : g->rows;
+  const int64_t br = g->b_rows ? w : g->inner, bc = g->b_rows ? g->inner : w;
+  void *ab = NULL, *bb = NULL, *cb = NULL, *sb = NULL;
+  uint64_t st = 0x9E3779B97F4A7C15ULL ^ (uint64_t)g->site;
+  int same = 0;
+  double *At = aligned_like(ar * g->lda, (uintptr_t)A, &ab);
+  double *Bt = b_place ? Bw : aligned_like(br * g->ldb, (uintptr_t)Bw, &bb);
+  double *Ct = c_place ? Cw : aligned_like(g->rows * g->ldc, (uintptr_t)Cw, &cb);
+  double *Sv = aligned_like(g->rows * w, 0, &sb);
+  if (At && Bt && Ct && Sv) {
+    fill_random(At, ar, ac, g->lda, &st);
+    fill_random(Bt, br, bc, g->ldb, &st);
+    fill_random(Ct, g->rows, w, g->ldc, &st);
+    for (int64_t i = 0; i < g->rows; i++)
+      memcpy(Sv + i * w, Ct + i * g->ldc, (size_t)w * sizeof *Sv);
+    cblas_dgemm(CblasRowMajor, g->ta, g->b_rows ? CblasTrans : CblasNoTrans, (int)g->rows, (int)w,
+                (int)g->inner, g->alpha, At, (int)g->lda, Bt, (int)g->ldb, g->beta, Ct,
+                (int)g->ldc);
+    same = canonical(md, g, At, Bt, Ct, Sv, w, 1);
+  }
+  free(ab), free(bb), free(cb), free(sb);
+  return same;
+}
+
 /* Reproducible mode: C = alpha op(A) op(B) + beta C on the columns of the units ufirst, ufirst +
- * ustep, ... (contiguous in storage), op(B) = the units' rows of B transposed (b_rows: W-like, one
- * row of `inner` values per neuron) or the units' columns of B. The canonical result is one
- * unit_call per unit, whose shapes and layouts are the same on every rank count. A BLAS may give
- * each column of one call over all the units the same bits (OpenBLAS does: its microkernels run
- * the inner loop in the same order whatever the width; BLIS does not), which is faster: the first
- * call of each (site, rows, inner, beta) makes both and compares every bit, and the verdict decides
- * that shape's later calls. Either way the result is the canonical one. */
+ * ustep, ... (contiguous in storage; see gemm_call_t). The canonical result is one unit_call per
+ * unit, the same on every rank count. One call over all the units is faster, and a BLAS may give
+ * each of its columns the canonical bits (OpenBLAS's packed GEMM does: its microkernels run the
+ * inner loop in the same order whatever the width; BLIS does not): for each key (site, rows, inner,
+ * beta, the operands' addresses mod 64) a probe on random operands of the same layout decides,
+ * before the first call (forward, EA, JVP: C is dead then) or after it (backward: G is dead then;
+ * that first call is canonical). A probe on the run's own data could be fooled: two orders of a
+ * few sums can round alike by chance. */
 static void rgemm(sntk_model_t *md, int site, int64_t ufirst, int64_t ustep, CBLAS_TRANSPOSE ta,
                   int64_t rows, int64_t inner, double alpha, const double *A, int64_t lda,
                   const double *Bm, int64_t ldb, int b_rows, double beta, double *C, int64_t ldc) {
-  int64_t c0 = INT64_MAX, c1 = 0;
+  gemm_call_t g = {site,  ufirst, ustep, INT64_MAX, 0,      ta,    rows,
+                   inner, lda,    ldb,   ldc,       b_rows, alpha, beta};
   for (int64_t u = ufirst; u < md->nu_loc; u += ustep)
     if (md->ulen[u] > 0) {
-      c0 = md->ustart[u] < c0 ? md->ustart[u] : c0;
-      c1 = md->ustart[u] + md->ulen[u] > c1 ? md->ustart[u] + md->ulen[u] : c1;
+      g.c0 = md->ustart[u] < g.c0 ? md->ustart[u] : g.c0;
+      g.c1 = md->ustart[u] + md->ulen[u] > g.c1 ? md->ustart[u] + md->ulen[u] : g.c1;
     }
-  if (c1 <= c0) return;
-  const int64_t key[4] = {site, rows, inner, beta != 0.0}, w = c1 - c0;
-  int verdict = md->gemm_per_unit ? 0 : -1, slot = -1;
-  for (int i = 0; i < md->ngemm_probe && verdict < 0; i++)
-    if (!memcmp(md->gemm_probe[i], key, sizeof key)) verdict = (int)md->gemm_probe[i][4];
-  double *save = NULL;
-  if (verdict < 0 && md->ngemm_probe < SNTK_GEMM_PROBES &&
-      (beta == 0.0 || (save = malloc((size_t)(rows * w) * sizeof *save)) != NULL)) {
+  if (g.c1 <= g.c0) return;
+  const double *Bw = b_rows ? Bm + g.c0 * ldb : Bm + g.c0;
+  double *Cw = C + g.c0;
+  const int64_t key[SNTK_GEMM_KEY] = {site,
+                                      rows,
+                                      inner,
+                                      beta != 0.0,
+                                      (int64_t)((uintptr_t)A % 64),
+                                      (int64_t)((uintptr_t)Bw % 64),
+                                      (int64_t)((uintptr_t)Cw % 64)};
+  const int after = site == GEMM_BACKWARD || site == GEMM_BACKWARD_POS || site == GEMM_BACKWARD_NEG;
+  int verdict = md->gemm_per_unit || md->ngemm_probe >= SNTK_GEMM_PROBES ? 0 : -1;
+  for (int i = 0; i < md->ngemm_probe; i++)
+    if (!memcmp(md->gemm_probe[i], key, sizeof key))
+      verdict = (int)md->gemm_probe[i][SNTK_GEMM_KEY];
+  int slot = -1;
+  if (verdict < 0) {
     slot = md->ngemm_probe++;
     memcpy(md->gemm_probe[slot], key, sizeof key);
-    for (int64_t i = 0; save && i < rows; i++)
-      memcpy(save + i * w, C + i * ldc + c0, (size_t)w * sizeof *save);
+    md->gemm_probe[slot][SNTK_GEMM_KEY] = 0;
+    if (!after)
+      verdict = md->gemm_probe[slot][SNTK_GEMM_KEY] = probe(md, &g, A, (double *)Bw, 0, Cw, 1);
   }
-  if (verdict == 1 || slot >= 0)
-    cblas_dgemm(CblasRowMajor, ta, b_rows ? CblasTrans : CblasNoTrans, (int)rows, (int)w,
-                (int)inner, alpha, A, (int)lda, b_rows ? Bm + c0 * ldb : Bm + c0, (int)ldb, beta,
-                C + c0, (int)ldc);
-  if (verdict == 1) return;
-  int same = 1;
-  for (int64_t u = ufirst; u < md->nu_loc; u += ustep) {
-    const int64_t len = md->ulen[u], s0 = md->ustart[u];
-    if (len == 0) continue;
-    const double *Cs = unit_call(md, u, ta, rows, inner, alpha, A, lda, Bm, ldb, b_rows, beta,
-                                 save ? save + (s0 - c0) : C + s0, save ? w : ldc);
-    for (int64_t i = 0; i < rows; i++) {
-      double *dst = C + i * ldc + s0;
-      if (slot >= 0 && same && memcmp(dst, Cs + i * len, (size_t)len * sizeof *dst)) same = 0;
-      memcpy(dst, Cs + i * len, (size_t)len * sizeof *dst);
-    }
+  if (verdict == 1) {
+    cblas_dgemm(CblasRowMajor, ta, b_rows ? CblasTrans : CblasNoTrans, (int)rows,
+                (int)(g.c1 - g.c0), (int)inner, alpha, A, (int)lda, Bw, (int)ldb, beta, Cw,
+                (int)ldc);
+    return;
   }
-  if (slot >= 0) md->gemm_probe[slot][4] = same;
-  free(save);
+  canonical(md, &g, A, Bw, Cw, NULL, 0, 0);
+  if (slot >= 0 && after)
+    md->gemm_probe[slot][SNTK_GEMM_KEY] = probe(md, &g, A, (double *)Bw, 1, Cw, 0);
 }
 
 /* Forward on one chunk of c <= chunk samples: Z = X W^T, then the activation leaves its values in

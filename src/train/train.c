@@ -404,7 +404,7 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
   SNTK_CALL(state_hash(tr, t, hash));
   SNTK_CALL(sntk_results_attr_str(tr->res, "state_hash", hash));
   int whole = 0, unit = 0;
-  for (int i = 0; i < md->ngemm_probe; i++) md->gemm_probe[i][4] ? whole++ : unit++;
+  for (int i = 0; i < md->ngemm_probe; i++) md->gemm_probe[i][SNTK_GEMM_KEY] ? whole++ : unit++;
   sntk_log("verification: %s state hash 0x%s (W, A and the loss series of steps 0..%lld; %s)",
            md->repro ? "reproducible" : "rank-local", hash, (long long)t,
            md->repro ? "the same on any number of ranks" : "depends on the rank count");
