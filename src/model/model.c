@@ -199,6 +199,7 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
     SNTK_TRY(SNTK_ALLOC(md->upart, md->nu_loc * c * w));
     if (size > 1) SNTK_TRY(SNTK_ALLOC(md->ugath, nu * c * w));
     SNTK_TRY(SNTK_ALLOC(md->umax, c));
+    SNTK_TRY(SNTK_ALLOC(md->ubad, c));
     /* per-unit GEMM scratch, 64-byte aligned: C and B slices (rows, inner <= max(chunk, d, k),
      * width <= block), and A (chunk x max(d, k)) */
     const int64_t big = c > d ? (c > k ? c : k) : (d > k ? d : k);
