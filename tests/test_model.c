@@ -1,4 +1,6 @@
 /* Model correctness at any rank count (run with 1, 2, 3 and 4 ranks):
+ * - reproducible mode: loss, F, gradient, its norm, JVP and lambda_max(J J^T) bitwise equal to
+ *   one rank;
  * - step 0 is identical for every rank count (W gathered = W built on one rank, bitwise);
  * - loss, outputs F and the gradient on P ranks equal P = 1, for every activation and k in {1, 3},
  *   with m = 37 or 38 (not divisible by 3 or 4; 37 not by 2 either) and several chunks;
@@ -394,6 +396,73 @@ static void check_table(void) {
         "activation table: %d entries complete and named as model.activation's choices", n);
 }
 
+/* Reproducible mode (parallel.reproducible): loss, outputs, the gradient (gathered by global
+ * neuron index), its norm, the JVP along it and lambda_max(J J^T) by power iteration on P ranks are
+ * BITWISE equal to one rank. Block 3 makes units much narrower than a rank's share; the scale 300
+ * puts pre-activations near 1000, where softmax rows are recomputed with their maximum (the shift
+ * bound lies > 600 above it). */
+static void check_repro(int act, int64_t k, int64_t m, double wscale, int64_t block) {
+  const char *an = sntk_activation_names[act];
+  sntk_dataset_t ds;
+  sntk_model_t *md[2] = {NULL, NULL};
+  sntk_model_cfg_t mc = th_model_cfg(act, m, SNTK_INIT_RANDOM);
+  mc.reproducible = 1;
+  mc.block = block;
+  if (make_data(k, &ds) || sntk_model_create(MPI_COMM_WORLD, &mc, D, k, CHUNK, N, &md[0]) ||
+      sntk_model_create(MPI_COMM_SELF, &mc, D, k, CHUNK, N, &md[1])) {
+    TH_OK(0, "repro setup failed: %s", sntk_error_message());
+    return;
+  }
+  double loss[2], g2[2], lam[2], *F[2], *J[2], *G[2];
+  int it[2], err = 0;
+  for (int w = 0; w < 2; w++) {
+    sntk_model_t *x = md[w];
+    double *grad = malloc(sizeof(double) * (size_t)(x->m_loc * D));
+    F[w] = malloc(sizeof(double) * N * k);
+    J[w] = malloc(sizeof(double) * N * k);
+    G[w] = malloc(sizeof(double) * m * D);
+    sntk_model_init(x, 11);
+    for (int64_t i = 0; i < x->m_loc * D; i++) x->W[i] *= wscale;
+    err |= sntk_model_eval(x, &ds, &loss[w], F[w], grad);
+    err |= sntk_model_norm2(x, grad, &g2[w]);
+    err |= sntk_model_jvp(x, ds.X, N, grad, J[w]);
+    /* the gradient by global neuron index, on every rank */
+    double *gl = global_order(x, grad, D);
+    int P = x->size, *cnt = malloc(sizeof(int) * P), *dsp = malloc(sizeof(int) * P);
+    int mine[2] = {(int)(x->m_loc * D), (int)(x->r0 * D)}, *both = malloc(sizeof(int) * 2 * P);
+    MPI_Allgather(mine, 2, MPI_INT, both, 2, MPI_INT, x->comm);
+    for (int p = 0; p < P; p++) cnt[p] = both[2 * p], dsp[p] = both[2 * p + 1];
+    MPI_Allgatherv(gl, mine[0], MPI_DOUBLE, G[w], cnt, dsp, MPI_DOUBLE, x->comm);
+    free(gl), free(cnt), free(dsp), free(both);
+    err |= sntk_model_jjt_max(x, &ds, 5, 20, 1e-3, &lam[w], &it[w]);
+    free(grad);
+  }
+  TH_OK(!err, "repro %s k=%lld: evaluations succeed (%s)", an, (long long)k,
+        err ? sntk_error_message() : "");
+  TH_OK(memcmp(&loss[0], &loss[1], sizeof(double)) == 0 &&
+            memcmp(F[0], F[1], sizeof(double) * N * k) == 0,
+        "repro %s k=%lld scale %g block %lld: loss and F on P ranks bitwise equal to one rank", an,
+        (long long)k, wscale, (long long)block);
+  TH_OK(memcmp(G[0], G[1], sizeof(double) * m * D) == 0 &&
+            memcmp(&g2[0], &g2[1], sizeof(double)) == 0,
+        "repro %s k=%lld scale %g block %lld: gradient and its norm bitwise equal", an,
+        (long long)k, wscale, (long long)block);
+  TH_OK(memcmp(J[0], J[1], sizeof(double) * N * k) == 0,
+        "repro %s k=%lld scale %g block %lld: JVP along the gradient bitwise equal", an,
+        (long long)k, wscale, (long long)block);
+  TH_OK(memcmp(&lam[0], &lam[1], sizeof(double)) == 0 && it[0] == it[1],
+        "repro %s k=%lld scale %g block %lld: lambda_max(J J^T) bitwise equal (%.17g, %d "
+        "iterations; one rank %.17g)",
+        an, (long long)k, wscale, (long long)block, lam[0], it[0], lam[1]);
+  for (int w = 0; w < 2; w++) {
+    free(F[w]);
+    free(J[w]);
+    free(G[w]);
+    sntk_model_destroy(&md[w]);
+  }
+  sntk_data_free(&ds);
+}
+
 int main(int argc, char **argv) {
   th_init(&argc, &argv);
   check_table();
@@ -414,5 +483,11 @@ int main(int argc, char **argv) {
   if (th_rank == 0)
     TH_OK(zmax > 750, "extreme case: max |w . x| = %.0f (exp overflows past 709)", zmax);
   for (int64_t k = 1; k <= 3; k += 2) check_case(SNTK_ACT_SOFTMAX, k, SNTK_INIT_RANDOM, 37, 300.0);
+  for (int act = 0; act < 3; act++)
+    for (int64_t k = 1; k <= 3; k += 2) {
+      check_repro(act, k, 37, 1.0, 3);
+      check_repro(act, k, 37, 1.0, 0);
+    }
+  for (int64_t k = 1; k <= 3; k += 2) check_repro(SNTK_ACT_SOFTMAX, k, 37, 300.0, 3);
   return th_finish();
 }

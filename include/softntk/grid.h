@@ -20,6 +20,8 @@ typedef struct sntk_parallel_cfg {
   char grid[SNTK_STR]; /* "auto" or "PxQ" (P process rows, Q process columns, P Q = ranks) */
   int64_t nb;          /* block size of the distributed matrices, rows and columns */
   double memory_limit; /* MiB a rank may use; 0: MemAvailable shared by the node's ranks */
+  int reproducible;    /* 1: the network's sums do not depend on the rank count (see model.h) */
+  int64_t block;       /* neurons per canonical block in reproducible mode; 0: auto */
 } sntk_parallel_cfg_t;
 
 extern const sntk_key_t sntk_parallel_keys[];

@@ -29,6 +29,9 @@ typedef struct sntk_model_cfg {
   double sigma;                /* w_r(0) ~ N(0, sigma^2 I) */
   char output_scale[SNTK_STR]; /* "paper", "ntk" or a positive number */
   int init;                    /* SNTK_INIT_* */
+  /* Not keys of [model]: the deck copies them from [parallel] (zero: the rank-local mode). */
+  int reproducible; /* 1: sums over neurons in canonical blocks, bitwise independent of P */
+  int64_t block;    /* neurons per canonical block; 0: sntk_model_block_size's auto rule */
 } sntk_model_cfg_t;
 
 extern const sntk_key_t sntk_model_keys[];
@@ -37,10 +40,17 @@ extern const sntk_key_t sntk_model_keys[];
  * coupled). */
 int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks);
 
+/* Not collective. The canonical block size of reproducible mode for width m: `block` if positive
+ * (at most m), else ceil(m / 64) capped at 1024 (about 64 blocks for widths up to 65536, blocks
+ * of 1024 above). A function of m only, never of the rank count. */
+int64_t sntk_model_block_size(int64_t m, int64_t block);
+
 /* Not collective. Resolve the output scale gamma (alpha or beta of DESIGN.md section 1) and the NTK
  * normalisation nu (H = nu J J^T / gamma^2) for an activation, scale text and width. */
 int sntk_model_scale(int activation, const char *output_scale, int64_t m, double *gamma,
                      double *nu);
+
+enum { SNTK_GEMM_PROBES = 64, SNTK_GEMM_KEY = 7 };
 
 typedef struct sntk_model {
   /* global: identical on every rank */
@@ -75,6 +85,33 @@ typedef struct sntk_model {
   double *Fc;   /* chunk x k: outputs when the caller does not keep them */
   MPI_Datatype tuple_type;
   MPI_Op tuple_op;
+  /* Reproducible mode (cfg->reproducible): the neurons fall into canonical blocks of `block`
+   * consecutive global indices (the last may be shorter), the same for every rank count; each rank
+   * owns whole blocks, stores each block contiguously (for k = 1 its a = +1 neurons first) and
+   * splits it into `units` canonical units (k = 1: the a = +1 and the a = -1 run of the block; else
+   * the block). Every GEMM runs on one unit or block (shapes independent of P, so the BLAS cannot
+   * choose a different panel split), every sum over neurons is formed per unit in a fixed order
+   * (sntk_kern_*_unit), the units' partials are gathered and added in global unit order on every
+   * rank, and the softmax shift is a global bound (one MPI_MAX). The sample chunk does not depend
+   * on P either. Result: the bits of F, the loss, the gradient and the JVP do not depend on P. */
+  int repro;
+  int64_t block, nblk, units; /* neurons per block, blocks in all, units per block */
+  int64_t u0, nu_loc;         /* this rank's first global unit and its number of units */
+  int64_t *ustart, *ulen;     /* nu_loc: storage run [ustart, ustart + ulen) of each local unit */
+  int *ucount, *udispl;       /* size: units per rank and the first unit of each rank */
+  int *rcount, *rdispl;       /* size: scratch counts for the gathers */
+  double *upart;              /* nu_loc x chunk x (k + 2): this rank's unit partials */
+  double *ugath;              /* nblk units x chunk x (k + 2): every unit's partials */
+  double *umax;               /* chunk: softmax row maxima */
+  int64_t *ubad;              /* chunk: softmax rows to recompute */
+  double *gscr, *gascr;       /* scratch of the per-unit GEMMs: C and B slices; A */
+  int64_t gscr_half;          /* offset of the B slice in gscr */
+  /* GEMM keys probed (site, rows, inner, beta != 0, the operands' addresses mod 64) and whether one
+   * call over a rank's units gave every bit of the per-unit calls (1) or not (0: that shape runs
+   * per unit) */
+  int64_t gemm_probe[SNTK_GEMM_PROBES][SNTK_GEMM_KEY + 1];
+  int ngemm_probe;
+  int gemm_per_unit; /* environment SOFTNTK_GEMM_PER_UNIT set: never the single call (tests) */
 } sntk_model_t;
 
 /* An activation: everything of the network and its NTK that depends on it, one file each
@@ -102,6 +139,13 @@ typedef struct sntk_act_ops {
   /* Not collective. After forward, for rows i0.. (c of them) of the chunk and Zp = X dW^T of those
    * rows: out (c x k) = this rank's part of J dW (Zp may be overwritten). */
   void (*jvp)(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp, double *out);
+  /* The same in two parts for reproducible mode: jvp_prod turns Zp into the elementwise product P
+   * (P_ir = act'(z_ir) Zp_ir, times the softmax factors' unscaled part), then, given the global
+   * sums sums[i * (k + 1)] = sum_r P_ir and sums[i * (k + 1) + 1 + l] = sum_r a_{l,r} P_ir,
+   * jvp_finish writes the global J dW of those rows. */
+  void (*jvp_prod)(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp);
+  void (*jvp_finish)(const sntk_model_t *md, int64_t i0, int64_t c, const double *sums,
+                     double *out);
   /* Not collective. After forward: the scale-free features u_{i,l,r} for samples i0 <= i < i1 of
    * neuron (storage row) r and output l with sign a, into u[i * k]. */
   void (*feature)(const sntk_model_t *md, int64_t i0, int64_t i1, int64_t r, int64_t l, double a,
@@ -170,11 +214,20 @@ void sntk_model_rows_to_global(const sntk_model_t *model, const double *src, int
 void sntk_model_rows_from_global(const sntk_model_t *model, const double *src, int64_t width,
                                  double *dst);
 
+/* Collective. The squared norm sum_r ||g_r||^2 of a block g shaped like W, on every rank
+ * (reproducible mode: per-unit sums in a fixed order added in unit order, bitwise independent of
+ * P; else one allreduce). */
+int sntk_model_norm2(const sntk_model_t *model, const double *g, double *out);
+
 /* Not collective. W <- W - eta * grad. */
 void sntk_model_update(sntk_model_t *model, const double *grad, double eta);
 
 /* Not collective. max_r ||w_r - w_r(0)|| over this rank's neurons (0 when it owns none). */
 double sntk_model_local_drift(const sntk_model_t *model);
+
+/* Not collective. The most neurons any rank of the model's communicator owns: ceil(m / P), or in
+ * reproducible mode ceil(blocks / P) whole blocks (at most m). */
+int64_t sntk_model_max_local(const sntk_model_t *model);
 
 /* Not collective. The chunk size a model of width m with k outputs on P ranks uses for n samples:
  * `chunk` if positive (at most n), else one sized so that the chunk x (m/P) buffers (one for k = 1,

@@ -71,6 +71,8 @@ static int parse_all(sntk_deck_t *deck, const char *text, int nover, char *const
   if (text) SNTK_CALL(sntk_config_parse(&deck->cfg, text, deck->origin));
   for (int i = 0; i < nover; i++) SNTK_CALL(sntk_config_override(&deck->cfg, over[i]));
   SNTK_CALL(sntk_data_cfg_check(&deck->data));
+  deck->model.reproducible = deck->parallel.reproducible; /* the model reads them from its cfg */
+  deck->model.block = deck->parallel.block;
   SNTK_CALL(sntk_model_cfg_check(&deck->model, nranks));
   SNTK_CALL(sntk_parallel_cfg_check(&deck->parallel, nranks));
   double gamma, nu;

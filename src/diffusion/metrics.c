@@ -58,7 +58,7 @@ static void direction(uint64_t seed, int64_t j, int64_t d, double *theta) {
 
 int sntk_sliced_w2(MPI_Comm comm, int64_t na, const double *A, int64_t nb, const double *B,
                    int64_t d, int64_t L, uint64_t seed, double *sw2) {
-  double *pa = NULL, *pb = NULL, *theta = NULL, sum = 0.0;
+  double *pa = NULL, *pb = NULL, *theta = NULL, *per = NULL, sum = 0.0;
   int rank, size, err = SNTK_OK;
   int64_t j0, j1;
   MPI_Comm_rank(comm, &rank);
@@ -68,19 +68,25 @@ int sntk_sliced_w2(MPI_Comm comm, int64_t na, const double *A, int64_t nb, const
   SNTK_TRY(SNTK_ALLOC(pa, na));
   SNTK_TRY(SNTK_ALLOC(pb, nb));
   SNTK_TRY(SNTK_ALLOC(theta, d));
+  SNTK_TRY(SNTK_ALLOC(per, L));
   for (int64_t j = j0; j < j1; j++) {
     direction(seed, j, d, theta);
     project(na, A, d, theta, pa);
     project(nb, B, d, theta, pb);
     qsort(pa, (size_t)na, sizeof *pa, cmp_double);
     qsort(pb, (size_t)nb, sizeof *pb, cmp_double);
-    sum += w2_sorted(na, pa, nb, pb);
+    per[j] = w2_sorted(na, pa, nb, pb);
   }
 done:
   free(pa), free(pb), free(theta);
   sntk_perf_stop(SNTK_EV_METRICS, 0.0);
-  SNTK_CALL(sntk_agree(comm, err));
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, comm)));
+  err = sntk_agree(comm, err);
+  /* Bitwise independent of the rank count: each direction's value is computed by one rank, the
+   * others contribute exact zeros, and the sum runs in direction order on every rank. */
+  if (!err) err = sntk_allreduce_sum(per, L, comm);
+  for (int64_t j = 0; !err && j < L; j++) sum += per[j];
+  free(per);
+  SNTK_CALL(err);
   *sw2 = sqrt(sum / (double)L);
   return SNTK_OK;
 }
@@ -133,13 +139,14 @@ static int median_distance(int64_t na, const double *A, int64_t nb, const double
   return SNTK_OK;
 }
 
-/* sum over rows [r0, r1) of X and all rows of Y of exp(-||x - y||^2 g). */
-static double kernel_sum(const double *X, int64_t r0, int64_t r1, int64_t ny, const double *Y,
-                         int64_t d, double g) {
-  double s = 0.0;
-  for (int64_t i = r0; i < r1; i++)
+/* out[i] = sum over all rows y of Y of exp(-||x_i - y||^2 g), for rows [r0, r1) of X. */
+static void kernel_rows(const double *X, int64_t r0, int64_t r1, int64_t ny, const double *Y,
+                        int64_t d, double g, double *out) {
+  for (int64_t i = r0; i < r1; i++) {
+    double s = 0.0;
     for (int64_t j = 0; j < ny; j++) s += exp(-g * dist2(X + i * d, Y + j * d, d));
-  return s;
+    out[i] = s;
+  }
 }
 
 int sntk_mmd_rbf(MPI_Comm comm, int64_t na, const double *A, int64_t nb, const double *B, int64_t d,
@@ -155,10 +162,21 @@ int sntk_mmd_rbf(MPI_Comm comm, int64_t na, const double *A, int64_t nb, const d
   const double g = h > 0 ? 1.0 / (2.0 * h * h) : 1.0;
   sntk_partition(na, size, rank, &a0, &a1);
   sntk_partition(nb, size, rank, &b0, &b1);
-  double s[3] = {kernel_sum(A, a0, a1, na, A, d, g), kernel_sum(B, b0, b1, nb, B, d, g),
-                 kernel_sum(A, a0, a1, nb, B, d, g)};
+  /* Per-row sums, one rank each (the others contribute exact zeros), added in row order on every
+   * rank: bitwise independent of the rank count. */
+  double *rows = NULL, s[3] = {0.0, 0.0, 0.0};
+  err = SNTK_ALLOC(rows, 2 * na + nb);
+  SNTK_CALL(sntk_agree(comm, err));
+  kernel_rows(A, a0, a1, na, A, d, g, rows);
+  kernel_rows(B, b0, b1, nb, B, d, g, rows + na);
+  kernel_rows(A, a0, a1, nb, B, d, g, rows + na + nb);
   sntk_perf_stop(SNTK_EV_METRICS, 0.0);
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, s, 3, MPI_DOUBLE, MPI_SUM, comm)));
+  err = sntk_allreduce_sum(rows, 2 * na + nb, comm);
+  for (int64_t i = 0; !err && i < na; i++) s[0] += rows[i];
+  for (int64_t i = 0; !err && i < nb; i++) s[1] += rows[na + i];
+  for (int64_t i = 0; !err && i < na; i++) s[2] += rows[na + nb + i];
+  free(rows);
+  SNTK_CALL(err);
   const double fa = (double)na, fb = (double)nb;
   const double m2 = s[0] / (fa * fa) + s[1] / (fb * fb) - 2.0 * s[2] / (fa * fb);
   *mmd = m2 > 0 ? sqrt(m2) : 0.0;

@@ -60,6 +60,18 @@ static const sntk_schema_entry_t entries[] = {
      "ntk, score, train", 0, NULL},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK, "/@eta_rule", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR,
      "scalar", NULL, "how the learning rate was chosen", "ntk, score, train", 0, NULL},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@neuron_block",
+     SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+     "neurons per canonical block of the reproducible mode (0: rank-local mode)",
+     "ntk, sample, score, train", 0, NULL},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES, "/@reproducible",
+     SNTK_SCHEMA_ATTR, SNTK_SCHEMA_I64, "scalar", NULL,
+     "1: the network's sums are bitwise independent of the rank count (parallel.reproducible)",
+     "ntk, sample, score, train", 0, NULL},
+    {SNTK_SCHEMA_RESULTS, "/@state_hash", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+     "verification hash of the final state: W and A by global neuron index and the /train/loss "
+     "series (equal on every rank count in reproducible mode)",
+     "score, train", 0, NULL},
     {SNTK_SCHEMA_RESULTS, "/@final_loss", SNTK_SCHEMA_ATTR, SNTK_SCHEMA_F64, "scalar", NULL,
      "training loss after the last step", "score, train", 0, NULL},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_SAMPLES | SNTK_SCHEMA_REGRESSION |

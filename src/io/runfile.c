@@ -33,6 +33,8 @@ int sntk_runfile_header(sntk_results_t *res, const sntk_model_t *md, const sntk_
   SNTK_CALL(sntk_results_attr_f64(res, "nu", md->nu));
   SNTK_CALL(sntk_results_attr_f64(res, "sigma", md->sigma));
   SNTK_CALL(sntk_results_attr_i64(res, "seed", seed));
+  SNTK_CALL(sntk_results_attr_i64(res, "reproducible", md->repro));
+  SNTK_CALL(sntk_results_attr_i64(res, "neuron_block", md->repro ? md->block : 0));
   if (!ds) return SNTK_OK;
   if (data_seed >= 0) SNTK_CALL(sntk_results_attr_i64(res, "data_seed", data_seed));
   if (!store) return SNTK_OK;

@@ -43,6 +43,7 @@ static void softmax_k1(sntk_model_t *md, const double *X, int64_t c) {
 static int forward(sntk_model_t *md, const double *X, int64_t c, double *F) {
   const int64_t ml = md->m_loc, k = md->k, w = k + 2;
   const int ci = (int)c, mli = (int)ml, ki = (int)k;
+  if (md->repro) return model_softmax_units(md, X, c, F);
   sntk_perf_start(SNTK_EV_ACTIVATION);
   if (k == 1) {
     softmax_k1(md, X, c);
@@ -103,6 +104,25 @@ static void jvp(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp, doubl
   }
 }
 
+static void jvp_prod(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp) {
+  const int64_t ml = md->m_loc;
+  for (int64_t i = 0; i < c; i++) {
+    const double *z = md->Z + (i0 + i) * ml;
+    double *p = Zp + i * ml;
+    for (int64_t r = 0; r < ml; r++) p[r] *= z[r];
+  }
+}
+
+static void jvp_finish(const sntk_model_t *md, int64_t i0, int64_t c, const double *sums,
+                       double *out) {
+  const int64_t k = md->k, w = k + 2;
+  for (int64_t i = 0; i < c; i++) {
+    const double *t = md->T + (i0 + i) * w, *s = sums + i * (k + 1);
+    for (int64_t l = 0; l < k; l++)
+      out[i * k + l] = md->ft[i0 + i] * (md->gamma * s[1 + l] - md->gamma * s[0] * t[2 + l] / t[1]);
+  }
+}
+
 /* u = S_r (a_l - <a_l, S>), the merged tuples' numerators over the sum being <a_l, S(x_i)>. */
 static void feature(const sntk_model_t *md, int64_t i0, int64_t i1, int64_t r, int64_t l, double a,
                     double *u) {
@@ -130,6 +150,8 @@ const sntk_act_ops_t sntk_act_softmax = {
     .grad_signs = grad_signs,
     .grad = grad,
     .jvp = jvp,
+    .jvp_prod = jvp_prod,
+    .jvp_finish = jvp_finish,
     .feature = feature,
     .limit = limit,
 };

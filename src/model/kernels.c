@@ -181,3 +181,57 @@ KERNEL void sntk_kern_relu_grad_k1(int64_t c, int64_t n, double *Z, int64_t ldz,
     for (int64_t j = 0; j < n; j++) z[j] = z[j] > 0.0 ? ge * a[j] : 0.0;
   }
 }
+
+/* Reproducible mode: sums whose association is fixed by the source. No `omp simd reduction` (which
+ * lets the compiler choose the association): eight partial sums over j mod 8, combined as ((s0 +
+ * s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)), then the tail in order. Without -ffast-math the
+ * compiler may vectorise this (eight lanes are two AVX2 or one AVX-512 register) but not reorder
+ * it, so every call with the same length gives the same bits wherever the data lie in memory. */
+static inline double fdot8(const double *a, const double *x, int64_t n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int q = 0; q < 8; q++) s[q] += a[j + q] * x[j + q];
+  double t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  for (; j < n; j++) t += a[j] * x[j];
+  return t;
+}
+
+static inline double fsum8(const double *x, int64_t n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int q = 0; q < 8; q++) s[q] += x[j + q];
+  double t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  for (; j < n; j++) t += x[j];
+  return t;
+}
+
+KERNEL void sntk_kern_softmax_unit(int64_t c, int64_t len, double *Z, int64_t ldz,
+                                   const double *shift, const double *a, int64_t lda, int64_t k,
+                                   double *T, int64_t stride) {
+  for (int64_t i = 0; i < c; i++) {
+    double *z = Z + i * ldz, mx = -INFINITY;
+    const double sh = shift[i];
+    for (int64_t j = 0; j < len; j++) mx = z[j] > mx ? z[j] : mx; /* order-free */
+#pragma omp simd
+    for (int64_t j = 0; j < len; j++) z[j] = exp_inline(z[j] - sh);
+    T[i * stride] = mx;
+    T[i * stride + 1] = fsum8(z, len);
+    for (int64_t l = 0; l < k; l++) T[i * stride + 2 + l] = fdot8(a + l * lda, z, len);
+  }
+}
+
+KERNEL void sntk_kern_dots_unit(int64_t c, int64_t len, const double *P, int64_t ldp,
+                                const double *a, int64_t lda, int64_t k, int with_sum, double *out,
+                                int64_t stride) {
+  for (int64_t i = 0; i < c; i++) {
+    const double *p = P + i * ldp;
+    if (with_sum) out[i * stride] = fsum8(p, len);
+    for (int64_t l = 0; l < k; l++) out[i * stride + with_sum + l] = fdot8(a + l * lda, p, len);
+  }
+}
+
+double sntk_kern_fdot8(const double *a, const double *x, int64_t n) {
+  return fdot8(a, x, n);
+}

@@ -42,6 +42,21 @@ void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, int64_t ldz, co
 void sntk_kern_relu_grad_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
                             const double *e, double gamma);
 
+/* Reproducible mode (model.h): sums over a run of `len` neurons in an order fixed by the source (8
+ * partial sums over j mod 8, a fixed combination, the tail in order), so that the bits depend on
+ * the run's values and length only, never on its address or on the rank that holds it.
+ * softmax_unit: per row i of the c x len block Z (leading dimension ldz), T[i*stride] = max_j
+ * Z[i,j] (before), Z[i,j] <- exp(Z[i,j] - shift[i]), T[i*stride + 1] = sum_j Z[i,j] and
+ * T[i*stride + 2 + l] = sum_j a[l*lda + j] Z[i,j] for l < k. */
+void sntk_kern_softmax_unit(int64_t c, int64_t len, double *Z, int64_t ldz, const double *shift,
+                            const double *a, int64_t lda, int64_t k, double *T, int64_t stride);
+/* Per row i of P: out[i*stride] = sum_j P[i,j] if with_sum, then out[i*stride + with_sum + l] =
+ * sum_j a[l*lda + j] P[i,j] for l < k. */
+void sntk_kern_dots_unit(int64_t c, int64_t len, const double *P, int64_t ldp, const double *a,
+                         int64_t lda, int64_t k, int with_sum, double *out, int64_t stride);
+/* sum_j a[j] x[j] in the same fixed order. */
+double sntk_kern_fdot8(const double *a, const double *x, int64_t n);
+
 /* exp(x) as the kernels compute it (for tests). */
 double sntk_kern_exp1(double x);
 

@@ -2,6 +2,7 @@
  */
 #include "softntk/model.h"
 
+#include "kernels.h"
 #include "model_impl.h"
 #include "softntk/error.h"
 #include "softntk/parallel.h"
@@ -14,6 +15,9 @@
 #include <string.h>
 
 static const char *const inits[] = {"random", "coupled", NULL};
+
+/* The GEMM call sites of reproducible mode (rgemm's probe keys). */
+enum { GEMM_FORWARD, GEMM_BACKWARD_POS, GEMM_BACKWARD_NEG, GEMM_BACKWARD, GEMM_EA, GEMM_JVP };
 
 static int check_scale(const char *text, char *why, size_t len) {
   if (strcmp(text, "paper") == 0 || strcmp(text, "ntk") == 0) return 0;
@@ -47,6 +51,16 @@ int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks) {
                       "model.width = %lld is less than the number of MPI ranks (%d): every rank "
                       "needs at least one neuron",
                       (long long)cfg->width, nranks);
+  if (cfg->reproducible) {
+    const int64_t B = sntk_model_block_size(cfg->width, cfg->block);
+    const int64_t nblk = (cfg->width + B - 1) / B;
+    if (nblk < nranks)
+      return sntk_error(SNTK_ERR_INPUT,
+                        "parallel.reproducible = true splits model.width = %lld into %lld blocks "
+                        "of %lld neurons, fewer than the %d MPI ranks (each rank owns whole "
+                        "blocks): set a smaller parallel.block, or parallel.reproducible = false",
+                        (long long)cfg->width, (long long)nblk, (long long)B, nranks);
+  }
   if (cfg->init == SNTK_INIT_COUPLED && cfg->width % 2)
     return sntk_error(
         SNTK_ERR_INPUT,
@@ -54,6 +68,12 @@ int sntk_model_cfg_check(const sntk_model_cfg_t *cfg, int nranks) {
         "even width",
         (long long)cfg->width);
   return SNTK_OK;
+}
+
+int64_t sntk_model_block_size(int64_t m, int64_t block) {
+  if (block > 0) return block < m ? block : m;
+  int64_t B = (m + 63) / 64;
+  return B < 1 ? 1 : (B > 1024 ? 1024 : B);
 }
 
 int sntk_model_scale(int act, const char *text, int64_t m, double *gamma, double *nu) {
@@ -79,6 +99,12 @@ int64_t sntk_model_bytes(int64_t m_loc, int64_t d, int64_t k, int64_t chunk) {
   return doubles * (int64_t)sizeof(double);
 }
 
+int64_t sntk_model_max_local(const sntk_model_t *md) {
+  if (!md->repro) return (md->m + md->size - 1) / md->size;
+  const int64_t most = (md->nblk + md->size - 1) / md->size * md->block;
+  return most < md->m ? most : md->m;
+}
+
 int64_t sntk_model_chunk_size(int64_t n, int64_t m, int64_t k, int P, int64_t chunk) {
   if (chunk > 0) return chunk < n ? chunk : n;
   const int64_t budget = (int64_t)64 << 20; /* bytes for Z (and B when k > 1) */
@@ -86,6 +112,22 @@ int64_t sntk_model_chunk_size(int64_t n, int64_t m, int64_t k, int P, int64_t ch
   int64_t c = budget / ((k > 1 ? 2 : 1) * (int64_t)sizeof(double) * m_loc_max);
   if (c < 32) c = 32;
   return c < n ? c : n;
+}
+
+/* Reproducible mode: the storage runs of this rank's units. Storage is ordered as in the rank-local
+ * mode (for k = 1 the a = +1 neurons first, each group in increasing index), so the a = +1 neurons
+ * of a block form one run inside the first group (unit 2b) and its a = -1 neurons one run inside
+ * the second (unit 2b + 1, possibly empty); for k > 1 a unit is a block. Blocks are aligned with
+ * the rank boundaries, so local neuron index / block is the local block. */
+static void set_units(sntk_model_t *md) {
+  for (int64_t u = 0; u < md->nu_loc; u++) md->ustart[u] = md->ulen[u] = 0;
+  for (int64_t r = 0; r < md->m_loc; r++) {
+    const int64_t lb = md->perm[r] / md->block;
+    const int64_t u = lb * md->units + (md->units == 2 && md->A[r] < 0 ? 1 : 0);
+    if (md->ulen[u]++ == 0) md->ustart[u] = r;
+  }
+  for (int64_t u = 0; u < md->nu_loc; u++) /* an empty unit sits where its run would */
+    if (md->ulen[u] == 0) md->ustart[u] = u > 0 ? md->ustart[u - 1] + md->ulen[u - 1] : 0;
 }
 
 int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int64_t k,
@@ -109,10 +151,24 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
   md->tuple_type = MPI_DATATYPE_NULL;
   md->tuple_op = MPI_OP_NULL;
   SNTK_TRY(sntk_model_scale(md->act, cfg->output_scale, md->m, &md->gamma, &md->nu));
+  md->repro = cfg->reproducible != 0;
   int64_t r1;
-  sntk_partition(md->m, size, rank, &md->r0, &r1);
+  if (md->repro) { /* whole canonical blocks per rank */
+    md->block = sntk_model_block_size(md->m, cfg->block);
+    md->nblk = (md->m + md->block - 1) / md->block;
+    md->units = k == 1 ? 2 : 1;
+    int64_t b0, b1;
+    sntk_partition(md->nblk, size, rank, &b0, &b1);
+    md->r0 = b0 * md->block;
+    r1 = b1 * md->block < md->m ? b1 * md->block : md->m;
+    md->u0 = b0 * md->units;
+    md->nu_loc = (b1 - b0) * md->units;
+  } else {
+    sntk_partition(md->m, size, rank, &md->r0, &r1);
+  }
   md->m_loc = r1 - md->r0;
-  md->chunk = sntk_model_chunk_size(n, md->m, k, size, chunk);
+  /* reproducible: the chunk P = 1 would use, so that the sums over samples do not depend on P */
+  md->chunk = sntk_model_chunk_size(n, md->m, k, md->repro ? 1 : size, chunk);
   const int64_t c = md->chunk, ml = md->m_loc;
   SNTK_TRY(SNTK_ALLOC(md->W, ml * d));
   SNTK_TRY(SNTK_ALLOC(md->W0, ml * d));
@@ -130,6 +186,37 @@ int sntk_model_create(MPI_Comm comm, const sntk_model_cfg_t *cfg, int64_t d, int
   SNTK_TRY(SNTK_ALLOC(md->E, c * k));
   SNTK_TRY(SNTK_ALLOC(md->Fc, c * k));
   SNTK_TRY(sntk_tuple_op_create(k, &md->tuple_type, &md->tuple_op));
+  if (md->repro) {
+    const int64_t w = k + 2, nu = md->nblk * md->units;
+    int tmp;
+    SNTK_TRY(sntk_narrow(nu * c * w, "units * chunk * (k + 2)", &tmp));
+    SNTK_TRY(SNTK_ALLOC(md->ustart, md->nu_loc));
+    SNTK_TRY(SNTK_ALLOC(md->ulen, md->nu_loc));
+    SNTK_TRY(SNTK_ALLOC(md->ucount, size));
+    SNTK_TRY(SNTK_ALLOC(md->udispl, size));
+    SNTK_TRY(SNTK_ALLOC(md->rcount, size));
+    SNTK_TRY(SNTK_ALLOC(md->rdispl, size));
+    SNTK_TRY(SNTK_ALLOC(md->upart, md->nu_loc * c * w));
+    if (size > 1) SNTK_TRY(SNTK_ALLOC(md->ugath, nu * c * w));
+    SNTK_TRY(SNTK_ALLOC(md->umax, c));
+    SNTK_TRY(SNTK_ALLOC(md->ubad, c));
+    /* per-unit GEMM scratch, 64-byte aligned: C and B slices (rows, inner <= max(chunk, d, k),
+     * width <= block), and A (chunk x max(d, k)) */
+    const int64_t big = c > d ? (c > k ? c : k) : (d > k ? d : k);
+    md->gscr_half = (big * md->block + 7) / 8 * 8;
+    if (posix_memalign((void **)&md->gscr, 64, (size_t)(2 * md->gscr_half) * sizeof(double)) ||
+        posix_memalign((void **)&md->gascr, 64, (size_t)(c * (d > k ? d : k)) * sizeof(double)))
+      SNTK_TRY(sntk_error(SNTK_ERR_RUNTIME, "out of memory for the per-unit GEMM scratch"));
+    for (int p = 0; p < size; p++) {
+      int64_t b0, b1;
+      sntk_partition(md->nblk, size, p, &b0, &b1);
+      md->ucount[p] = (int)((b1 - b0) * md->units);
+      md->udispl[p] = (int)(b0 * md->units);
+    }
+    set_units(md);
+    /* testing hook: every GEMM per unit (tests/test_reproducible.py compares the two paths) */
+    md->gemm_per_unit = getenv("SOFTNTK_GEMM_PER_UNIT") != NULL;
+  }
 done:
   err = sntk_agree(comm, err);
   if (err) sntk_model_destroy(&md);
@@ -154,6 +241,18 @@ void sntk_model_destroy(sntk_model_t **model) {
   free(md->rowq);
   free(md->E);
   free(md->Fc);
+  free(md->ustart);
+  free(md->ulen);
+  free(md->ucount);
+  free(md->udispl);
+  free(md->rcount);
+  free(md->rdispl);
+  free(md->upart);
+  free(md->ugath);
+  free(md->umax);
+  free(md->ubad);
+  free(md->gscr);
+  free(md->gascr);
   free(md);
   *model = NULL;
 }
@@ -185,6 +284,7 @@ void sntk_model_init(sntk_model_t *md, uint64_t seed) {
     for (int64_t l = 0; l < md->k; l++) md->A[l * md->m_loc + r] = flip * sntk_rng_sign(&s);
   }
   memcpy(md->W0, md->W, (size_t)(md->m_loc * md->d) * sizeof *md->W);
+  if (md->repro) set_units(md);
 }
 
 void sntk_model_rows_to_global(const sntk_model_t *md, const double *src, int64_t width,
@@ -199,8 +299,9 @@ void sntk_model_rows_from_global(const sntk_model_t *md, const double *src, int6
     memcpy(dst + r * width, src + md->perm[r] * width, (size_t)width * sizeof *src);
 }
 
-/* Not collective: wmax = max_r ||w_r|| over this rank's neurons (before any forward pass). */
-static void update_wmax(sntk_model_t *md) {
+/* wmax = max_r ||w_r|| over this rank's neurons (before any forward pass); collective in
+ * reproducible mode, where it is the maximum over all neurons (a maximum is exact in any order). */
+static int update_wmax(sntk_model_t *md) {
   double w2 = 0.0;
   for (int64_t r = 0; r < md->m_loc; r++) {
     double s = 0.0;
@@ -208,6 +309,197 @@ static void update_wmax(sntk_model_t *md) {
     if (s > w2) w2 = s;
   }
   md->wmax = sqrt(w2);
+  if (md->repro)
+    SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &md->wmax, 1, MPI_DOUBLE, MPI_MAX, md->comm)));
+  return SNTK_OK;
+}
+
+/* Reproducible mode: every unit's partials (this rank's in md->upart, nu_loc x c x w) in global
+ * unit order, nblk units x c x w, identical on every rank. */
+static int gather_units(sntk_model_t *md, int64_t c, int64_t w, const double **all) {
+  if (md->size == 1) {
+    *all = md->upart;
+    return SNTK_OK;
+  }
+  for (int p = 0; p < md->size; p++) {
+    md->rcount[p] = (int)(md->ucount[p] * c * w);
+    md->rdispl[p] = (int)(md->udispl[p] * c * w);
+  }
+  sntk_perf_start(SNTK_EV_ALLREDUCE);
+  int rc = MPI_Allgatherv(md->upart, md->rcount[md->rank], MPI_DOUBLE, md->ugath, md->rcount,
+                          md->rdispl, MPI_DOUBLE, md->comm);
+  sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
+  SNTK_CALL(SNTK_MPI(rc));
+  *all = md->ugath;
+  return SNTK_OK;
+}
+
+/* Reproducible mode: one unit's columns of C = alpha op(A) op(B) + beta C in the canonical form:
+ * every operand copied to a contiguous, 64-byte aligned block (OpenBLAS's small-matrix kernels take
+ * paths that depend on the operands' alignment and leading dimensions, which differ from rank to
+ * rank): A (given already copied, As, leading dimension ldas), the unit's slice of B (Bw: B at the
+ * call's first column; the unit starts o columns or rows later), and C from Cin (the unit's first
+ * column, leading dimension ldin; read only when beta != 0). The call's shapes, layouts and
+ * alignments are then the same on every rank count. Returns the result (rows x len, leading
+ * dimension len). */
+static const double *unit_call(const sntk_model_t *md, int64_t len, int64_t o, CBLAS_TRANSPOSE ta,
+                               int64_t rows, int64_t inner, double alpha, const double *As,
+                               int64_t ldas, const double *Bw, int64_t ldb, int b_rows, double beta,
+                               const double *Cin, int64_t ldin) {
+  double *Cs = md->gscr, *Bs = md->gscr + md->gscr_half;
+  if (b_rows) /* len rows of `inner` values */
+    for (int64_t r = 0; r < len; r++)
+      memcpy(Bs + r * inner, Bw + (o + r) * ldb, (size_t)inner * sizeof *Bs);
+  else /* inner rows of len values */
+    for (int64_t i = 0; i < inner; i++)
+      memcpy(Bs + i * len, Bw + i * ldb + o, (size_t)len * sizeof *Bs);
+  if (beta != 0.0)
+    for (int64_t i = 0; i < rows; i++)
+      memcpy(Cs + i * len, Cin + i * ldin, (size_t)len * sizeof *Cs);
+  cblas_dgemm(CblasRowMajor, ta, b_rows ? CblasTrans : CblasNoTrans, (int)rows, (int)len,
+              (int)inner, alpha, As, (int)ldas, Bs, (int)(b_rows ? inner : len), beta, Cs,
+              (int)len);
+  return Cs;
+}
+
+/* One reproducible-mode GEMM: C = alpha op(A) op(B) + beta C on the storage columns [c0, c1) of the
+ * units ufirst, ufirst + ustep, ...; op(B) = the units' rows of B transposed (b_rows: W-like, one
+ * row of `inner` values per neuron) or the units' columns of B. */
+typedef struct gemm_call {
+  int site;
+  int64_t ufirst, ustep, c0, c1;
+  CBLAS_TRANSPOSE ta;
+  int64_t rows, inner, lda, ldb, ldc;
+  int b_rows;
+  double alpha, beta;
+} gemm_call_t;
+
+/* The canonical result of g, unit by unit, with Bw and Cw at column c0 (Cin: C's prior content,
+ * rows x (c1 - c0), leading dimension ldin, if not C itself). cmp: only compare, 1 if Cw already
+ * holds the canonical bits. */
+static int canonical(sntk_model_t *md, const gemm_call_t *g, const double *A, const double *Bw,
+                     double *Cw, const double *Cin, int64_t ldin, int cmp) {
+  const int64_t ar = g->ta == CblasNoTrans ? g->rows : g->inner;
+  const int64_t ac = g->ta == CblasNoTrans ? g->inner : g->rows;
+  for (int64_t i = 0; i < ar; i++)
+    memcpy(md->gascr + i * ac, A + i * g->lda, (size_t)ac * sizeof *A);
+  for (int64_t u = g->ufirst; u < md->nu_loc; u += g->ustep) {
+    const int64_t len = md->ulen[u], o = md->ustart[u] - g->c0;
+    if (len == 0) continue;
+    const double *Cs =
+        unit_call(md, len, o, g->ta, g->rows, g->inner, g->alpha, md->gascr, ac, Bw, g->ldb,
+                  g->b_rows, g->beta, Cin ? Cin + o : Cw + o, Cin ? ldin : g->ldc);
+    for (int64_t i = 0; i < g->rows; i++) {
+      double *dst = Cw + i * g->ldc + o;
+      if (!cmp)
+        memcpy(dst, Cs + i * len, (size_t)len * sizeof *dst);
+      else if (memcmp(dst, Cs + i * len, (size_t)len * sizeof *dst))
+        return 0;
+    }
+  }
+  return 1;
+}
+
+/* Random doubles over 2^-20 .. 2^20 of either sign: two different orders of summation of such terms
+ * round differently with overwhelming probability, so equal bits mean the same order. */
+static void fill_random(double *x, int64_t rows, int64_t cols, int64_t ld, uint64_t *state) {
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) {
+      *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const uint64_t r = *state >> 11;
+      const double mant = 1.0 + (double)(r & 0xFFFFFFFFFULL) / 68719476736.0;
+      x[i * ld + j] = ((r >> 40) & 1 ? -1.0 : 1.0) * ldexp(mant, (int)((r >> 41) % 41) - 20);
+    }
+}
+
+/* A buffer of n doubles whose address lies `off` bytes (a multiple of 8) past a multiple of 64. */
+static double *aligned_like(int64_t n, uintptr_t off, void **base) {
+  if (posix_memalign(base, 64, (size_t)(n + 8) * sizeof(double))) return NULL;
+  return (double *)*base + (off % 64) / 8;
+}
+
+/* Does one call over all of g's units give every column the canonical bits for operands laid out
+ * like A, Bw, Cw (same leading dimensions, same addresses mod 64)? Tried on random operands: a copy
+ * of A's layout, and B and C either in place (their columns [c0, c1) are dead: overwritten) or in
+ * copies of their layout. 0 also when memory runs out. */
+static int probe(sntk_model_t *md, const gemm_call_t *g, const double *A, double *Bw, int b_place,
+                 double *Cw, int c_place) {
+  const int64_t w = g->c1 - g->c0, ar = g->ta == CblasNoTrans ? g->rows : g->inner;
+  const int64_t ac = g->ta == CblasNoTrans ? g->inner : g->rows;
+  const int64_t br = g->b_rows ? w : g->inner, bc = g->b_rows ? g->inner : w;
+  void *ab = NULL, *bb = NULL, *cb = NULL, *sb = NULL;
+  uint64_t st = 0x9E3779B97F4A7C15ULL ^ (uint64_t)g->site;
+  int same = 0;
+  double *At = aligned_like(ar * g->lda, (uintptr_t)A, &ab);
+  double *Bt = b_place ? Bw : aligned_like(br * g->ldb, (uintptr_t)Bw, &bb);
+  double *Ct = c_place ? Cw : aligned_like(g->rows * g->ldc, (uintptr_t)Cw, &cb);
+  double *Sv = aligned_like(g->rows * w, 0, &sb);
+  if (At && Bt && Ct && Sv) {
+    fill_random(At, ar, ac, g->lda, &st);
+    fill_random(Bt, br, bc, g->ldb, &st);
+    fill_random(Ct, g->rows, w, g->ldc, &st);
+    for (int64_t i = 0; i < g->rows; i++)
+      memcpy(Sv + i * w, Ct + i * g->ldc, (size_t)w * sizeof *Sv);
+    cblas_dgemm(CblasRowMajor, g->ta, g->b_rows ? CblasTrans : CblasNoTrans, (int)g->rows, (int)w,
+                (int)g->inner, g->alpha, At, (int)g->lda, Bt, (int)g->ldb, g->beta, Ct,
+                (int)g->ldc);
+    same = canonical(md, g, At, Bt, Ct, Sv, w, 1);
+  }
+  free(ab), free(bb), free(cb), free(sb);
+  return same;
+}
+
+/* Reproducible mode: C = alpha op(A) op(B) + beta C on the columns of the units ufirst, ufirst +
+ * ustep, ... (contiguous in storage; see gemm_call_t). The canonical result is one unit_call per
+ * unit, the same on every rank count. One call over all the units is faster, and a BLAS may give
+ * each of its columns the canonical bits (OpenBLAS's packed GEMM does: its microkernels run the
+ * inner loop in the same order whatever the width; BLIS does not): for each key (site, rows, inner,
+ * beta, the operands' addresses mod 64) a probe on random operands of the same layout decides,
+ * before the first call (forward, EA, JVP: C is dead then) or after it (backward: G is dead then;
+ * that first call is canonical). A probe on the run's own data could be fooled: two orders of a
+ * few sums can round alike by chance. */
+static void rgemm(sntk_model_t *md, int site, int64_t ufirst, int64_t ustep, CBLAS_TRANSPOSE ta,
+                  int64_t rows, int64_t inner, double alpha, const double *A, int64_t lda,
+                  const double *Bm, int64_t ldb, int b_rows, double beta, double *C, int64_t ldc) {
+  gemm_call_t g = {site,  ufirst, ustep, INT64_MAX, 0,      ta,    rows,
+                   inner, lda,    ldb,   ldc,       b_rows, alpha, beta};
+  for (int64_t u = ufirst; u < md->nu_loc; u += ustep)
+    if (md->ulen[u] > 0) {
+      g.c0 = md->ustart[u] < g.c0 ? md->ustart[u] : g.c0;
+      g.c1 = md->ustart[u] + md->ulen[u] > g.c1 ? md->ustart[u] + md->ulen[u] : g.c1;
+    }
+  if (g.c1 <= g.c0) return;
+  const double *Bw = b_rows ? Bm + g.c0 * ldb : Bm + g.c0;
+  double *Cw = C + g.c0;
+  const int64_t key[SNTK_GEMM_KEY] = {site,
+                                      rows,
+                                      inner,
+                                      beta != 0.0,
+                                      (int64_t)((uintptr_t)A % 64),
+                                      (int64_t)((uintptr_t)Bw % 64),
+                                      (int64_t)((uintptr_t)Cw % 64)};
+  const int after = site == GEMM_BACKWARD || site == GEMM_BACKWARD_POS || site == GEMM_BACKWARD_NEG;
+  int verdict = md->gemm_per_unit || md->ngemm_probe >= SNTK_GEMM_PROBES ? 0 : -1;
+  for (int i = 0; i < md->ngemm_probe; i++)
+    if (!memcmp(md->gemm_probe[i], key, sizeof key))
+      verdict = (int)md->gemm_probe[i][SNTK_GEMM_KEY];
+  int slot = -1;
+  if (verdict < 0) {
+    slot = md->ngemm_probe++;
+    memcpy(md->gemm_probe[slot], key, sizeof key);
+    md->gemm_probe[slot][SNTK_GEMM_KEY] = 0;
+    if (!after)
+      verdict = md->gemm_probe[slot][SNTK_GEMM_KEY] = probe(md, &g, A, (double *)Bw, 0, Cw, 1);
+  }
+  if (verdict == 1) {
+    cblas_dgemm(CblasRowMajor, ta, b_rows ? CblasTrans : CblasNoTrans, (int)rows,
+                (int)(g.c1 - g.c0), (int)inner, alpha, A, (int)lda, Bw, (int)ldb, beta, Cw,
+                (int)ldc);
+    return;
+  }
+  canonical(md, &g, A, Bw, Cw, NULL, 0, 0);
+  if (slot >= 0 && after)
+    md->gemm_probe[slot][SNTK_GEMM_KEY] = probe(md, &g, A, (double *)Bw, 1, Cw, 0);
 }
 
 /* Forward on one chunk of c <= chunk samples: Z = X W^T, then the activation leaves its values in
@@ -216,8 +508,11 @@ static void update_wmax(sntk_model_t *md) {
 static int forward_chunk(sntk_model_t *md, const double *X, int64_t c, double *F) {
   const int64_t ml = md->m_loc, d = md->d;
   sntk_perf_start(SNTK_EV_FORWARD_GEMM);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)ml, (int)d, 1.0, X, (int)d,
-              md->W, (int)d, 0.0, md->Z, (int)ml);
+  if (md->repro) /* block by block: W's rows of a block */
+    rgemm(md, GEMM_FORWARD, 0, 1, CblasNoTrans, c, d, 1.0, X, d, md->W, d, 1, 0.0, md->Z, ml);
+  else
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)ml, (int)d, 1.0, X, (int)d,
+                md->W, (int)d, 0.0, md->Z, (int)ml);
   sntk_perf_stop(SNTK_EV_FORWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
   return sntk_act_table[md->act]->forward(md, X, c, F);
 }
@@ -228,6 +523,22 @@ int model_forward_sum(sntk_model_t *md, int64_t c, double *F,
                       void (*act)(int64_t len, double *Z)) {
   const int64_t ml = md->m_loc, k = md->k;
   const int ci = (int)c, mli = (int)ml, ki = (int)k;
+  if (md->repro) {
+    sntk_perf_start(SNTK_EV_ACTIVATION);
+    act(c * ml, md->Z);
+    for (int64_t u = 0; u < md->nu_loc; u++)
+      sntk_kern_dots_unit(c, md->ulen[u], md->Z + md->ustart[u], ml, md->A + md->ustart[u], ml, k,
+                          0, md->upart + u * c * k, k);
+    sntk_perf_stop(SNTK_EV_ACTIVATION, 2.0 * (double)c * (double)ml * (double)k);
+    const double *all;
+    SNTK_CALL(gather_units(md, c, k, &all));
+    const int64_t nu = md->nblk * md->units;
+    for (int64_t j = 0; j < c * k; j++) F[j] = 0.0;
+    for (int64_t u = 0; u < nu; u++)
+      for (int64_t j = 0; j < c * k; j++) F[j] += all[u * c * k + j];
+    for (int64_t j = 0; j < c * k; j++) F[j] *= md->gamma;
+    return SNTK_OK;
+  }
   sntk_perf_start(SNTK_EV_ACTIVATION);
   if (k == 1) {
     act_k1(c, ml, md->Z, ml, md->A, F, 1);
@@ -242,6 +553,66 @@ int model_forward_sum(sntk_model_t *md, int64_t c, double *F,
   int rc = MPI_Allreduce(MPI_IN_PLACE, F, ci * ki, MPI_DOUBLE, MPI_SUM, md->comm);
   sntk_perf_stop(SNTK_EV_ALLREDUCE, 0.0);
   SNTK_CALL(SNTK_MPI(rc));
+  return SNTK_OK;
+}
+
+int model_softmax_units(sntk_model_t *md, const double *X, int64_t c, double *F) {
+  const int64_t ml = md->m_loc, d = md->d, k = md->k, w = k + 2, nu = md->nblk * md->units;
+  double *sh = md->ft; /* the row shifts, until ft is formed */
+  sntk_perf_start(SNTK_EV_ACTIVATION);
+  for (int64_t i = 0; i < c; i++) sh[i] = cblas_dnrm2((int)d, X + i * d, 1) * md->wmax;
+  for (int64_t u = 0; u < md->nu_loc; u++)
+    sntk_kern_softmax_unit(c, md->ulen[u], md->Z + md->ustart[u], ml, sh, md->A + md->ustart[u], ml,
+                           k, md->upart + u * c * w, w);
+  sntk_perf_stop(SNTK_EV_ACTIVATION, 2.0 * (double)c * (double)ml * (double)k);
+  const double *all;
+  SNTK_CALL(gather_units(md, c, w, &all));
+  for (int64_t i = 0; i < c; i++) { /* unit by unit, each sum in unit order */
+    double *t = md->T + i * w;
+    t[0] = sh[i];
+    for (int64_t j = 1; j < w; j++) t[j] = 0.0;
+    md->umax[i] = -INFINITY;
+  }
+  for (int64_t u = 0; u < nu; u++)
+    for (int64_t i = 0; i < c; i++) {
+      const double *p = all + (u * c + i) * w;
+      double *t = md->T + i * w;
+      md->umax[i] = p[0] > md->umax[i] ? p[0] : md->umax[i];
+      for (int64_t j = 1; j < w; j++) t[j] += p[j];
+    }
+  int64_t nbad = 0;
+  for (int64_t i = 0; i < c; i++) /* as softmax_k1: a bound more than 600 above the row's maximum
+                                     loses the row to underflow */
+    if ((sh[i] - md->umax[i] > 600.0 || !(md->T[i * w + 1] > 0.0)) && isfinite(md->umax[i]))
+      md->ubad[nbad++] = i;
+  if (nbad > 0) { /* the same rows on every rank: recompute them shifted by their maximum */
+    double *sh2 = md->rowq; /* free until the backward */
+    for (int64_t b = 0; b < nbad; b++) {
+      const int64_t i = md->ubad[b];
+      double *z = md->Z + i * ml;
+      for (int64_t r = 0; r < ml; r++) z[r] = sntk_kern_fdot8(md->W + r * d, X + i * d, d);
+      sh2[b] = md->umax[i];
+    }
+    for (int64_t u = 0; u < md->nu_loc; u++)
+      for (int64_t b = 0; b < nbad; b++)
+        sntk_kern_softmax_unit(1, md->ulen[u], md->Z + md->ubad[b] * ml + md->ustart[u], ml,
+                               sh2 + b, md->A + md->ustart[u], ml, k,
+                               md->upart + (u * nbad + b) * w, w);
+    SNTK_CALL(gather_units(md, nbad, w, &all));
+    for (int64_t b = 0; b < nbad; b++) {
+      double *t = md->T + md->ubad[b] * w;
+      t[0] = sh2[b];
+      for (int64_t j = 1; j < w; j++) t[j] = 0.0;
+      for (int64_t u = 0; u < nu; u++)
+        for (int64_t j = 1; j < w; j++) t[j] += all[(u * nbad + b) * w + j];
+    }
+  }
+  for (int64_t i = 0; i < c; i++) { /* Z holds exp(z - t[0]): S = Z / s */
+    const double *t = md->T + i * w;
+    const double inv_s = 1.0 / t[1];
+    for (int64_t l = 0; l < k; l++) F[i * k + l] = md->gamma * t[2 + l] * inv_s;
+    md->ft[i] = inv_s;
+  }
   return SNTK_OK;
 }
 
@@ -263,10 +634,15 @@ static void backward_signs(sntk_model_t *md, const double *X, int64_t c, double 
     }
   }
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
-  if (np > 0)
+  if (md->repro) { /* units 2b: block b's a = +1 run (in [0, npos)); 2b + 1: its a = -1 run */
+    rgemm(md, GEMM_BACKWARD_POS, 0, 2, CblasTrans, d, c, 1.0, Xu, d, md->Z, ml, 0, beta, md->gT,
+          ml);
+    rgemm(md, GEMM_BACKWARD_NEG, 1, 2, CblasTrans, d, c, 1.0, Xv, d, md->Z, ml, 0, beta, md->gT,
+          ml);
+  } else if (np > 0)
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)np, (int)c, 1.0, Xu, (int)d,
                 md->Z, (int)ml, beta, md->gT, (int)ml);
-  if (ml - np > 0)
+  if (!md->repro && ml - np > 0)
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)(ml - np), (int)c, 1.0, Xv,
                 (int)d, md->Z + np, (int)ml, beta, md->gT + np, (int)ml);
   sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
@@ -293,14 +669,20 @@ static void backward_chunk(sntk_model_t *md, const double *X, int64_t c, const d
     ops->grad_k1(md, c);
   } else {
     G = md->B;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A, mli,
-                0.0, md->B, mli);
+    if (md->repro)
+      rgemm(md, GEMM_EA, 0, 1, CblasNoTrans, c, k, 1.0, md->E, k, md->A, ml, 0, 0.0, md->B, ml);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, mli, ki, 1.0, md->E, ki, md->A,
+                  mli, 0.0, md->B, mli);
     ops->grad(md, c);
   }
   sntk_perf_stop(SNTK_EV_BACKWARD_ELEM, k > 1 ? 2.0 * (double)c * (double)ml * (double)k : 0.0);
   sntk_perf_start(SNTK_EV_BACKWARD_GEMM);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, mli, ci, 1.0, X, (int)d, G, mli,
-              beta, md->gT, mli);
+  if (md->repro)
+    rgemm(md, GEMM_BACKWARD, 0, 1, CblasTrans, d, c, 1.0, X, d, G, ml, 0, beta, md->gT, ml);
+  else
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, mli, ci, 1.0, X, (int)d, G, mli,
+                beta, md->gT, mli);
   sntk_perf_stop(SNTK_EV_BACKWARD_GEMM, 2.0 * (double)c * (double)ml * (double)d);
 }
 
@@ -320,7 +702,7 @@ static int eval_chunks(sntk_model_t *md, const double *X, const double *Y, const
   const int64_t k = md->k;
   double total = 0.0;
   SNTK_CALL(check_int_sizes(md));
-  update_wmax(md);
+  SNTK_CALL(update_wmax(md));
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     const double *Xc = X + i0 * md->d;
@@ -352,7 +734,7 @@ int sntk_model_vjp(sntk_model_t *md, const double *X, int64_t n, const double *v
 
 int sntk_model_forward(sntk_model_t *md, const double *X, int64_t n, double *F) {
   SNTK_CALL(check_int_sizes(md));
-  update_wmax(md);
+  SNTK_CALL(update_wmax(md));
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     SNTK_CALL(forward_chunk(md, X + i0 * md->d, c, F + i0 * md->k));
@@ -383,7 +765,7 @@ int sntk_model_features(sntk_model_t *md, const double *X, int64_t n, double *U,
     return sntk_error(SNTK_ERR_RUNTIME, "features: leading dimension %lld < n k = %lld",
                       (long long)ldu, (long long)(n * md->k));
   SNTK_CALL(check_int_sizes(md));
-  update_wmax(md);
+  SNTK_CALL(update_wmax(md));
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     SNTK_CALL(forward_chunk(md, X + i0 * md->d, c, md->Fc));
@@ -402,36 +784,74 @@ void model_jvp_gemm(const sntk_model_t *md, int64_t c, const double *P, double *
 }
 
 int sntk_model_jvp(sntk_model_t *md, const double *X, int64_t n, const double *dW, double *out) {
-  const int64_t ml = md->m_loc, d = md->d, k = md->k;
+  const int64_t ml = md->m_loc, d = md->d, k = md->k, w = k + 1;
   const int64_t rows = md->chunk < JVP_ROWS ? md->chunk : JVP_ROWS;
-  double *Zp = NULL;
+  const sntk_act_ops_t *ops = sntk_act_table[md->act];
+  double *Zp = NULL, *sums = NULL;
   int err = SNTK_OK;
   SNTK_TRY(check_int_sizes(md));
   SNTK_TRY(SNTK_ALLOC(Zp, rows * ml));
-  update_wmax(md);
+  SNTK_TRY(SNTK_ALLOC(sums, rows * w));
+  SNTK_TRY(update_wmax(md));
   for (int64_t i0 = 0; i0 < n; i0 += md->chunk) {
     const int64_t c = n - i0 < md->chunk ? n - i0 : md->chunk;
     SNTK_TRY(forward_chunk(md, X + i0 * d, c, md->Fc));
     for (int64_t j0 = 0; j0 < c; j0 += rows) {
       const int64_t cr = c - j0 < rows ? c - j0 : rows;
+      const double *Xr = X + (i0 + j0) * d;
       /* Zp = X dW^T: the directional derivative of every pre-activation of these rows */
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cr, (int)ml, (int)d, 1.0,
-                  X + (i0 + j0) * d, (int)d, dW, (int)d, 0.0, Zp, (int)ml);
-      sntk_act_table[md->act]->jvp(md, j0, cr, Zp, out + (i0 + j0) * k);
+      if (!md->repro) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cr, (int)ml, (int)d, 1.0, Xr,
+                    (int)d, dW, (int)d, 0.0, Zp, (int)ml);
+        ops->jvp(md, j0, cr, Zp, out + (i0 + j0) * k);
+        continue;
+      }
+      /* reproducible: per-unit sums of P and a_l P, gathered and added in unit order */
+      rgemm(md, GEMM_JVP, 0, 1, CblasNoTrans, cr, d, 1.0, Xr, d, dW, d, 1, 0.0, Zp, ml);
+      ops->jvp_prod(md, j0, cr, Zp);
+      for (int64_t u = 0; u < md->nu_loc; u++)
+        sntk_kern_dots_unit(cr, md->ulen[u], Zp + md->ustart[u], ml, md->A + md->ustart[u], ml, k,
+                            1, md->upart + u * cr * w, w);
+      const double *all;
+      SNTK_TRY(gather_units(md, cr, w, &all));
+      for (int64_t j = 0; j < cr * w; j++) sums[j] = 0.0;
+      for (int64_t u = 0; u < md->nblk * md->units; u++)
+        for (int64_t j = 0; j < cr * w; j++) sums[j] += all[u * cr * w + j];
+      ops->jvp_finish(md, j0, cr, sums, out + (i0 + j0) * k);
     }
   }
-  SNTK_TRY(sntk_allreduce_sum(out, n * k, md->comm));
+  if (!md->repro) SNTK_TRY(sntk_allreduce_sum(out, n * k, md->comm));
 done:
   free(Zp);
+  free(sums);
   return err;
+}
+
+int sntk_model_norm2(const sntk_model_t *md, const double *g, double *out) {
+  if (!md->repro) {
+    double s = 0.0;
+    for (int64_t i = 0; i < md->m_loc * md->d; i++) s += g[i] * g[i];
+    *out = s;
+    return sntk_allreduce_sum(out, 1, md->comm);
+  }
+  sntk_model_t *mw = (sntk_model_t *)md; /* the unit buffers are scratch */
+  for (int64_t u = 0; u < md->nu_loc; u++) {
+    double s = 0.0;
+    for (int64_t r = md->ustart[u]; r < md->ustart[u] + md->ulen[u]; r++)
+      s += sntk_kern_fdot8(g + r * md->d, g + r * md->d, md->d);
+    mw->upart[u] = s;
+  }
+  const double *all;
+  SNTK_CALL(gather_units(mw, 1, 1, &all));
+  double s = 0.0;
+  for (int64_t u = 0; u < md->nblk * md->units; u++) s += all[u];
+  *out = s;
+  return SNTK_OK;
 }
 
 /* Global squared norm of this rank's m_loc x d block. */
 static int block_norm2(const sntk_model_t *md, const double *g, double *out) {
-  double s = 0.0;
-  for (int64_t i = 0; i < md->m_loc * md->d; i++) s += g[i] * g[i];
-  *out = s;
-  return sntk_allreduce_sum(out, 1, md->comm);
+  return sntk_model_norm2(md, g, out);
 }
 
 int sntk_model_jjt_max(sntk_model_t *md, const sntk_dataset_t *ds, uint64_t seed, int max_iter,
@@ -476,7 +896,13 @@ done:
 
 void sntk_model_update(sntk_model_t *md, const double *grad, double eta) {
   sntk_perf_start(SNTK_EV_UPDATE);
-  cblas_daxpy((int)(md->m_loc * md->d), -eta, grad, 1, md->W, 1);
+  if (md->repro) { /* BLAS daxpy rounds its tail (n mod 16 here) without FMA and the rest with: an
+                    * element's bits would depend on the rank's width. A plain loop (no
+                    * contraction in this file) rounds every element alike. */
+    const int64_t len = md->m_loc * md->d;
+    for (int64_t i = 0; i < len; i++) md->W[i] -= eta * grad[i];
+  } else
+    cblas_daxpy((int)(md->m_loc * md->d), -eta, grad, 1, md->W, 1);
   sntk_perf_stop(SNTK_EV_UPDATE, 2.0 * (double)(md->m_loc * md->d));
 }
 

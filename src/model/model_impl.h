@@ -16,6 +16,11 @@ int model_forward_sum(sntk_model_t *md, int64_t c, double *F,
                                      double *out, int64_t stride),
                       void (*act)(int64_t len, double *Z));
 
+/* Collective, reproducible mode. The softmax forward of the chunk just multiplied (Z = X W^T): row
+ * shifts ||x_i|| max_r ||w_r|| (a global bound), per-unit tuples gathered and added in unit order;
+ * leaves Z, T, ft as the rank-local forward does and writes F (c x k). */
+int model_softmax_units(sntk_model_t *md, const double *X, int64_t c, double *F);
+
 /* Not collective. out (c x k) = gamma P A^T for the c x m_loc rows P (the JVP's last GEMM). */
 void model_jvp_gemm(const sntk_model_t *md, int64_t c, const double *P, double *out);
 

@@ -160,7 +160,7 @@ int sntk_ntk_create(const sntk_ntk_cfg_t *cfg, const sntk_parallel_cfg_t *par, s
   ntk->model = md;
   ntk->X = X;
   ntk->n = n, ntk->d = md->d, ntk->k = md->k, ntk->nk = n * md->k;
-  ntk->mb = (md->m + md->size - 1) / md->size;
+  ntk->mb = sntk_model_max_local(md); /* reproducible mode's whole blocks may exceed ceil(m / P) */
   ntk->nb = par->nb;
   ntk->keep_init = (flags & SNTK_NTK_KEEP_INIT) != 0;
   SNTK_TRY(plan(ntk, par, holdout));

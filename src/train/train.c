@@ -141,8 +141,9 @@ int sntk_train_check_memory(MPI_Comm comm, const sntk_model_cfg_t *mc, int64_t c
                             int64_t d, int64_t k) {
   int P;
   MPI_Comm_size(comm, &P);
-  const int64_t m = mc->width, m_loc = (m + P - 1) / P;
-  const int64_t chunk = sntk_model_chunk_size(n, m, k, P, cfg_chunk);
+  const int64_t m = mc->width, B = mc->reproducible ? sntk_model_block_size(m, mc->block) : 1;
+  const int64_t m_loc = ((m + B - 1) / B + P - 1) / P * B; /* reproducible: whole blocks */
+  const int64_t chunk = sntk_model_chunk_size(n, m, k, mc->reproducible ? 1 : P, cfg_chunk);
   const double data = (double)n * (double)(d + k) * 8.0;
   const double model = (double)sntk_model_bytes(m_loc, d, k, chunk) + (double)(m_loc * d) * 8.0;
   int64_t avail;
@@ -177,6 +178,12 @@ static void log_banner(const trainer_t *tr) {
   const sntk_model_t *md = tr->md;
   const int P = tr->ctx->size;
   int64_t lo = md->m / P, hi = lo + (md->m % P != 0);
+  if (md->repro) { /* whole blocks per rank */
+    lo = md->nblk / P * md->block;
+    hi = (md->nblk / P + (md->nblk % P != 0)) * md->block;
+    hi = hi < md->m ? hi : md->m;
+    lo = lo < hi ? lo : hi;
+  }
   sntk_log("softntk %s %s: deck %s (config hash %s)", sntk_version(), tr->pb->command,
            su->config.origin, su->config.hash);
   if (tr->pb->describe) tr->pb->describe(tr->pb->self, &tr->ds);
@@ -186,6 +193,13 @@ static void log_banner(const trainer_t *tr) {
   sntk_log("  ranks: %d, neurons per rank %lld..%lld, chunk %lld samples, %.1f MiB per rank", P,
            (long long)lo, (long long)hi, (long long)md->chunk,
            sntk_model_bytes(hi, md->d, md->k, md->chunk) / 1048576.0);
+  if (md->repro)
+    sntk_log("  reproducible: %lld canonical blocks of %lld neurons, sums in block order (the same "
+             "bits on any number of ranks)",
+             (long long)md->nblk, (long long)md->block);
+  else
+    sntk_log("  rank-local sums (parallel.reproducible = false): results depend on the rank count "
+             "in the last bits");
   sntk_log("  train: steps %lld..%lld, eta = %g%s%s, output in %s", (long long)tr->start_step,
            (long long)su->train->steps, tr->eta, strcmp(su->train->eta, "auto") ? "" : " (auto)",
            su->train->target_loss > 0 ? " (until target_loss)" : "", tr->dir);
@@ -237,14 +251,13 @@ static int measures(const trainer_t *tr, const loop_clock_t *clk, double *gnorm,
                     int *req) {
   const sntk_model_t *md = tr->md;
   double g2 = 0.0;
-  for (int64_t i = 0; i < md->m_loc * md->d; i++) g2 += tr->grad[i] * tr->grad[i];
   int sig = sntk_signals_take(), local = 0;
   if (sig & SNTK_SIG_CHECKPOINT) local |= REQ_CKPT;
   if (sig & SNTK_SIG_STOP) local |= REQ_STOP;
   if (tr->ctx->rank == 0) local |= clock_requests(tr->setup->ckpt, clk, MPI_Wtime());
   double mx[5] = {sntk_model_local_drift(md), local & REQ_CKPT, (local & REQ_STOP) != 0,
                   (local & REQ_TIME) != 0, (local & REQ_BUDGET) != 0};
-  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &g2, 1, MPI_DOUBLE, MPI_SUM, md->comm)));
+  SNTK_CALL(sntk_model_norm2(md, tr->grad, &g2)); /* bitwise independent of P if reproducible */
   SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, mx, 5, MPI_DOUBLE, MPI_MAX, md->comm)));
   *gnorm = sqrt(g2);
   *drift = mx[0];
@@ -291,6 +304,38 @@ static const char *ckpt_reason(int req, int every_due) {
   if (req & REQ_CKPT) return "SIGUSR1";
   if (req & REQ_TIME) return "every_minutes";
   return every_due ? "every_steps" : "end of run";
+}
+
+/* Collective. The verification hash of the final state at step t: the sum (mod 2^64, so in any
+ * order) of one 64-bit hash per neuron of (global index, w_r, a_r), then hashed with the
+ * /train/loss series of steps 0..t. Bitwise equal states give equal hashes whatever the rank count.
+ * Rank 0's value counts. */
+static int state_hash(trainer_t *tr, int64_t t, char out[17]) {
+  const sntk_model_t *md = tr->md;
+  const int64_t d = md->d, k = md->k, w = 1 + d + k;
+  double *buf = NULL;
+  uint64_t sum = 0;
+  sntk_series_set_t h;
+  int err = SNTK_OK;
+  SNTK_TRY(SNTK_ALLOC(buf, w));
+  for (int64_t r = 0; r < md->m_loc; r++) {
+    const int64_t g = md->r0 + md->perm[r];
+    memcpy(buf, &g, sizeof g);
+    memcpy(buf + 1, md->W + r * d, (size_t)d * sizeof *buf);
+    for (int64_t l = 0; l < k; l++) buf[1 + d + l] = md->A[l * md->m_loc + r];
+    sum += sntk_hash64(buf, (size_t)w * sizeof *buf);
+  }
+done:
+  free(buf);
+  SNTK_CALL(sntk_agree(md->comm, err));
+  SNTK_CALL(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_UINT64_T, MPI_SUM, md->comm)));
+  SNTK_CALL(sntk_results_history(tr->res, t + 1, &h));
+  const sntk_series_col_t *loss = sntk_series_set_find(&h, "/train", "loss");
+  uint64_t pair[2] = {sum, 0};
+  if (loss && loss->data) pair[1] = sntk_hash64(loss->data, (size_t)loss->rows * sizeof(double));
+  snprintf(out, 17, "%016llx", (unsigned long long)sntk_hash64(pair, sizeof pair));
+  sntk_series_set_free(&h);
+  return SNTK_OK;
 }
 
 /* The gradient-descent loop from tr->start_step. */
@@ -355,6 +400,18 @@ static int descend(trainer_t *tr, loop_clock_t *clk) {
            loss, loss > 0 ? loss0 / loss : INFINITY);
   SNTK_CALL(sntk_results_attr_i64(tr->res, "steps_done", t));
   SNTK_CALL(sntk_results_attr_f64(tr->res, "final_loss", loss));
+  char hash[17];
+  SNTK_CALL(state_hash(tr, t, hash));
+  SNTK_CALL(sntk_results_attr_str(tr->res, "state_hash", hash));
+  int whole = 0, unit = 0;
+  for (int i = 0; i < md->ngemm_probe; i++) md->gemm_probe[i][SNTK_GEMM_KEY] ? whole++ : unit++;
+  sntk_log("verification: %s state hash 0x%s (W, A and the loss series of steps 0..%lld; %s)",
+           md->repro ? "reproducible" : "rank-local", hash, (long long)t,
+           md->repro ? "the same on any number of ranks" : "depends on the rank count");
+  if (md->repro)
+    sntk_log("  GEMM shapes on rank 0: %d as one call (probed bitwise equal to per-unit calls), %d "
+             "per unit%s",
+             whole, unit, md->gemm_per_unit ? " (SOFTNTK_GEMM_PER_UNIT)" : "");
   if (cc->final && clk->last_step != t) SNTK_CALL(checkpoint(tr, t, clk, "end of run"));
   return SNTK_OK;
 }
