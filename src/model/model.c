@@ -433,12 +433,13 @@ static int probe(sntk_model_t *md, const gemm_call_t *g, const double *A, double
   double *At = aligned_like(ar * g->lda, (uintptr_t)A, &ab);
   double *Bt = b_place ? Bw : aligned_like(br * g->ldb, (uintptr_t)Bw, &bb);
   double *Ct = c_place ? Cw : aligned_like(g->rows * g->ldc, (uintptr_t)Cw, &cb);
-  double *Sv = aligned_like(g->rows * w, 0, &sb);
-  if (At && Bt && Ct && Sv) {
+  /* C's prior content, needed when beta != 0 only (then rows = d: small) */
+  double *Sv = g->beta != 0.0 ? aligned_like(g->rows * w, 0, &sb) : NULL;
+  if (At && Bt && Ct && (Sv || g->beta == 0.0)) {
     fill_random(At, ar, ac, g->lda, &st);
     fill_random(Bt, br, bc, g->ldb, &st);
     fill_random(Ct, g->rows, w, g->ldc, &st);
-    for (int64_t i = 0; i < g->rows; i++)
+    for (int64_t i = 0; Sv && i < g->rows; i++)
       memcpy(Sv + i * w, Ct + i * g->ldc, (size_t)w * sizeof *Sv);
     cblas_dgemm(CblasRowMajor, g->ta, g->b_rows ? CblasTrans : CblasNoTrans, (int)g->rows, (int)w,
                 (int)g->inner, g->alpha, At, (int)g->lda, Bt, (int)g->ldb, g->beta, Ct,
@@ -526,9 +527,8 @@ int model_forward_sum(sntk_model_t *md, int64_t c, double *F,
   if (md->repro) {
     sntk_perf_start(SNTK_EV_ACTIVATION);
     act(c * ml, md->Z);
-    for (int64_t u = 0; u < md->nu_loc; u++)
-      sntk_kern_dots_unit(c, md->ulen[u], md->Z + md->ustart[u], ml, md->A + md->ustart[u], ml, k,
-                          0, md->upart + u * c * k, k);
+    sntk_kern_dots_units(c, md->nu_loc, md->ustart, md->ulen, md->Z, ml, md->A, ml, k, 0, md->upart,
+                         k);
     sntk_perf_stop(SNTK_EV_ACTIVATION, 2.0 * (double)c * (double)ml * (double)k);
     const double *all;
     SNTK_CALL(gather_units(md, c, k, &all));
@@ -561,9 +561,8 @@ int model_softmax_units(sntk_model_t *md, const double *X, int64_t c, double *F)
   double *sh = md->ft; /* the row shifts, until ft is formed */
   sntk_perf_start(SNTK_EV_ACTIVATION);
   for (int64_t i = 0; i < c; i++) sh[i] = cblas_dnrm2((int)d, X + i * d, 1) * md->wmax;
-  for (int64_t u = 0; u < md->nu_loc; u++)
-    sntk_kern_softmax_unit(c, md->ulen[u], md->Z + md->ustart[u], ml, sh, md->A + md->ustart[u], ml,
-                           k, md->upart + u * c * w, w);
+  sntk_kern_softmax_units(c, md->nu_loc, md->ustart, md->ulen, md->Z, ml, sh, md->A, ml, k,
+                          md->upart, w);
   sntk_perf_stop(SNTK_EV_ACTIVATION, 2.0 * (double)c * (double)ml * (double)k);
   const double *all;
   SNTK_CALL(gather_units(md, c, w, &all));
@@ -593,11 +592,10 @@ int model_softmax_units(sntk_model_t *md, const double *X, int64_t c, double *F)
       for (int64_t r = 0; r < ml; r++) z[r] = sntk_kern_fdot8(md->W + r * d, X + i * d, d);
       sh2[b] = md->umax[i];
     }
-    for (int64_t u = 0; u < md->nu_loc; u++)
-      for (int64_t b = 0; b < nbad; b++)
-        sntk_kern_softmax_unit(1, md->ulen[u], md->Z + md->ubad[b] * ml + md->ustart[u], ml,
-                               sh2 + b, md->A + md->ustart[u], ml, k,
-                               md->upart + (u * nbad + b) * w, w);
+    for (int64_t b = 0; b < nbad; b++) /* one row at a time: unit u, bad row b at (u nbad + b) */
+      for (int64_t u = 0; u < md->nu_loc; u++)
+        sntk_kern_softmax_units(1, 1, md->ustart + u, md->ulen + u, md->Z + md->ubad[b] * ml, ml,
+                                sh2 + b, md->A, ml, k, md->upart + (u * nbad + b) * w, w);
     SNTK_CALL(gather_units(md, nbad, w, &all));
     for (int64_t b = 0; b < nbad; b++) {
       double *t = md->T + md->ubad[b] * w;
@@ -809,9 +807,8 @@ int sntk_model_jvp(sntk_model_t *md, const double *X, int64_t n, const double *d
       /* reproducible: per-unit sums of P and a_l P, gathered and added in unit order */
       rgemm(md, GEMM_JVP, 0, 1, CblasNoTrans, cr, d, 1.0, Xr, d, dW, d, 1, 0.0, Zp, ml);
       ops->jvp_prod(md, j0, cr, Zp);
-      for (int64_t u = 0; u < md->nu_loc; u++)
-        sntk_kern_dots_unit(cr, md->ulen[u], Zp + md->ustart[u], ml, md->A + md->ustart[u], ml, k,
-                            1, md->upart + u * cr * w, w);
+      sntk_kern_dots_units(cr, md->nu_loc, md->ustart, md->ulen, Zp, ml, md->A, ml, k, 1, md->upart,
+                           w);
       const double *all;
       SNTK_TRY(gather_units(md, cr, w, &all));
       for (int64_t j = 0; j < cr * w; j++) sums[j] = 0.0;
