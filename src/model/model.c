@@ -99,6 +99,18 @@ int64_t sntk_model_bytes(int64_t m_loc, int64_t d, int64_t k, int64_t chunk) {
   return doubles * (int64_t)sizeof(double);
 }
 
+int64_t sntk_model_repro_bytes(const sntk_model_t *md) {
+  if (!md->repro) return 0;
+  const int64_t c = md->chunk, d = md->d, k = md->k, ml = md->m_loc, dk = d > k ? d : k;
+  const int64_t nu = md->nblk * md->units, big = c > dk ? c : dk;
+  const int64_t kept = (md->nu_loc + (md->size > 1 ? nu : 0)) * c * (k + 2) + 2 * big * md->block +
+                       c * dk + 2 * c + 4 * md->nu_loc;
+  /* a probe's temporaries, at most: A's layout and the forward's W-like B, or the backward's C
+   * (d x m_loc) and its prior content */
+  const int64_t probe = c * dk + (ml * d > 2 * d * ml ? ml * d : 2 * d * ml) + 64;
+  return (kept + probe) * (int64_t)sizeof(double);
+}
+
 int64_t sntk_model_max_local(const sntk_model_t *md) {
   if (!md->repro) return (md->m + md->size - 1) / md->size;
   const int64_t most = (md->nblk + md->size - 1) / md->size * md->block;
