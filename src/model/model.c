@@ -354,10 +354,10 @@ static int gather_units(sntk_model_t *md, int64_t c, int64_t w, const double **a
  * column, leading dimension ldin; read only when beta != 0). The call's shapes, layouts and
  * alignments are then the same on every rank count. Returns the result (rows x len, leading
  * dimension len). */
-static const double *unit_call(const sntk_model_t *md, int64_t len, int64_t o, CBLAS_TRANSPOSE ta,
-                               int64_t rows, int64_t inner, double alpha, const double *As,
-                               int64_t ldas, const double *Bw, int64_t ldb, int b_rows, double beta,
-                               const double *Cin, int64_t ldin) {
+static const double *unit_call(const sntk_model_t *md, int64_t len, int64_t o,
+                               enum CBLAS_TRANSPOSE ta, int64_t rows, int64_t inner, double alpha,
+                               const double *As, int64_t ldas, const double *Bw, int64_t ldb,
+                               int b_rows, double beta, const double *Cin, int64_t ldin) {
   double *Cs = md->gscr, *Bs = md->gscr + md->gscr_half;
   if (b_rows) /* len rows of `inner` values */
     for (int64_t r = 0; r < len; r++)
@@ -380,7 +380,7 @@ static const double *unit_call(const sntk_model_t *md, int64_t len, int64_t o, C
 typedef struct gemm_call {
   int site;
   int64_t ufirst, ustep, c0, c1;
-  CBLAS_TRANSPOSE ta;
+  enum CBLAS_TRANSPOSE ta;
   int64_t rows, inner, lda, ldb, ldc;
   int b_rows;
   double alpha, beta;
@@ -471,9 +471,10 @@ static int probe(sntk_model_t *md, const gemm_call_t *g, const double *A, double
  * before the first call (forward, EA, JVP: C is dead then) or after it (backward: G is dead then;
  * that first call is canonical). A probe on the run's own data could be fooled: two orders of a
  * few sums can round alike by chance. */
-static void rgemm(sntk_model_t *md, int site, int64_t ufirst, int64_t ustep, CBLAS_TRANSPOSE ta,
-                  int64_t rows, int64_t inner, double alpha, const double *A, int64_t lda,
-                  const double *Bm, int64_t ldb, int b_rows, double beta, double *C, int64_t ldc) {
+static void rgemm(sntk_model_t *md, int site, int64_t ufirst, int64_t ustep,
+                  enum CBLAS_TRANSPOSE ta, int64_t rows, int64_t inner, double alpha,
+                  const double *A, int64_t lda, const double *Bm, int64_t ldb, int b_rows,
+                  double beta, double *C, int64_t ldc) {
   gemm_call_t g = {site,  ufirst, ustep, INT64_MAX, 0,      ta,    rows,
                    inner, lda,    ldb,   ldc,       b_rows, alpha, beta};
   for (int64_t u = ufirst; u < md->nu_loc; u += ustep)
