@@ -412,15 +412,16 @@ static int canonical(sntk_model_t *md, const gemm_call_t *g, const double *A, co
   return 1;
 }
 
-/* Random doubles over 2^-20 .. 2^20 of either sign: two different orders of summation of such terms
- * round differently with overwhelming probability, so equal bits mean the same order. */
+/* Random doubles of either sign in [1, 2) times 1/2, 1 or 2: terms of similar size, so that any two
+ * different orders of summation round differently in a good share of the sums (terms spread over
+ * many binades would be absorbed alike in either order). */
 static void fill_random(double *x, int64_t rows, int64_t cols, int64_t ld, uint64_t *state) {
   for (int64_t i = 0; i < rows; i++)
     for (int64_t j = 0; j < cols; j++) {
       *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
       const uint64_t r = *state >> 11;
       const double mant = 1.0 + (double)(r & 0xFFFFFFFFFULL) / 68719476736.0;
-      x[i * ld + j] = ((r >> 40) & 1 ? -1.0 : 1.0) * ldexp(mant, (int)((r >> 41) % 41) - 20);
+      x[i * ld + j] = ((r >> 40) & 1 ? -1.0 : 1.0) * ldexp(mant, (int)((r >> 41) % 3) - 1);
     }
 }
 
@@ -493,7 +494,12 @@ static void rgemm(sntk_model_t *md, int site, int64_t ufirst, int64_t ustep,
                                       (int64_t)((uintptr_t)Bw % 64),
                                       (int64_t)((uintptr_t)Cw % 64)};
   const int after = site == GEMM_BACKWARD || site == GEMM_BACKWARD_POS || site == GEMM_BACKWARD_NEG;
-  int verdict = md->gemm_per_unit || md->ngemm_probe >= SNTK_GEMM_PROBES ? 0 : -1;
+  /* Tiny shapes run per unit (it costs nothing there): with BLIS, single calls of 5 x 4..7 x 16
+   * passed the random probe yet differed from the per-unit calls on the run's data (test_model on 4
+   * ranks), for a reason not understood; the large GEMMs of real runs are what the single call is
+   * for. */
+  const int tiny = rows < 16 || inner < 16 || g.c1 - g.c0 < 64;
+  int verdict = md->gemm_per_unit || tiny || md->ngemm_probe >= SNTK_GEMM_PROBES ? 0 : -1;
   for (int i = 0; i < md->ngemm_probe; i++)
     if (!memcmp(md->gemm_probe[i], key, sizeof key))
       verdict = (int)md->gemm_probe[i][SNTK_GEMM_KEY];
