@@ -6,7 +6,7 @@
 - SIGTERM (singleton) and SIGUSR2 (through mpirun) give exit 3 and a valid checkpoint; the rerun ends
   bitwise identical to an uninterrupted run;
 - a checkpoint written on 2 ranks resumed on 3 and on 1, and one written on 3 resumed on 1: loss
-  series and final W bitwise equal to the uninterrupted run (parallel.reproducible, the default);
+  series and final W bitwise equal to the uninterrupted run (the deck sets parallel.reproducible);
 - flipped bytes in W, a truncated file and a checkpoint of another deck each give the documented
   behaviour and message, and nothing is overwritten; a byte flipped anywhere in a checkpoint
   (inside a dataset or not: superblock, object headers, free space, the last byte) is reported by
@@ -42,7 +42,8 @@ import numpy as np  # noqa: E402
 t = Suite("checkpoint")
 DECK = ["--run.output_dir=out", "--data.n=24", "--data.d=8", "--model.width=2048",
         "--model.init=random", "--train.eta=2e-5", "--train.steps=60", "--train.log_every=10",
-        "--checkpoint.every_steps=10", "--checkpoint.keep=10", "--data.store=false"]
+        "--checkpoint.every_steps=10", "--checkpoint.keep=10", "--data.store=false",
+        "--parallel.reproducible=true"]
 
 
 def series(name):
@@ -156,7 +157,7 @@ for name, cmd, sig in [("term", [SOFTNTK], signal.SIGTERM),
                   f"uninterrupted run on {np_} rank(s)")
 
 # --- elastic restart: written on 2 ranks, resumed on 3 and on 1; then 3 -> 1 -----------------------
-# parallel.reproducible = true (the default): every sum is formed in canonical neuron blocks, so the
+# parallel.reproducible = true (set in DECK): every sum is formed in canonical neuron blocks, so the
 # resumed runs end bitwise identical to the uninterrupted 2-rank run, not merely within round-off.
 for np_, src, name in ((3, "out/ref/checkpoints/ckpt-30.h5", "elastic3"),
                        (1, "out/ref/checkpoints/ckpt-30.h5", "elastic1"),

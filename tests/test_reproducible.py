@@ -1,5 +1,4 @@
-"""Reproducible reductions (parallel.reproducible = true, the default): the same bits on any number
-of ranks.
+"""Reproducible reductions (parallel.reproducible = true): the same bits on any number of ranks.
 - softntk train, 50 steps at eta = auto (the power iteration is part of the trajectory), for each
   activation and k in {1, 3}, width 251 (prime: divisible by no rank count) with a chunk of 10 of
   the 24 samples (three chunks, the last one short): on P = 1, 2, 3, 4 (and 8, oversubscribed, with
@@ -8,6 +7,8 @@ of ranks.
 - the GEMMs: one call over a rank's units (taken where the first call of each shape matched the
   per-unit calls bit for bit) and the per-unit calls (forced by SOFTNTK_GEMM_PER_UNIT) give the same
   bits, relu k = 3 and softmax k = 1, on 3 ranks and on 1;
+- m = 1001, d = 16, chunks of 32 (GEMMs large enough for the single call over a rank's units):
+  softmax k = 1 and relu k = 3 on P = 1..4 and forced per unit, bitwise equal, the single call taken;
 - the comparison can fail: the same run with parallel.reproducible = false on 1 and 3 ranks differs
   in the last bits (a planted error of the mode switch);
 - softntk score with minibatches on P = 1, 2, 3, 4: /train, /score (held-out errors), the final W,
@@ -27,7 +28,7 @@ import h5py  # noqa: E402
 
 SLOW = "--slow" in sys.argv
 t = Suite("reproducible-8" if SLOW else "reproducible")
-OUT = ["--run.output_dir=out-repro", "--data.store=false"]
+OUT = ["--run.output_dir=out-repro", "--data.store=false", "--parallel.reproducible=true"]
 BASE = ["--data.n=24", "--data.d=8", "--model.width=251", "--model.init=random",
         "--train.eta=auto", "--train.steps=50", "--train.chunk=10", "--train.log_every=50"] + OUT
 RANKS = (1, 2, 3, 4, 8) if SLOW else (1, 2, 3, 4)
@@ -100,12 +101,40 @@ for act, k in (("relu", 3), ("softmax", 1)):
         t.check(v[0] == v[1] == v[2], f"{act} k={k}: the per-unit GEMM path (SOFTNTK_GEMM_PER_UNIT) "
                                       f"gives the bits of the probed single calls, on 3 ranks and 1")
 
+# --- shapes large enough for the single GEMM over a rank's units (rows, inner >= 16, width >= 64):
+# it must be taken (the log counts the shapes run as one call) and agree with the per-unit calls
+WIDE = ["--data.n=80", "--data.d=16", "--model.width=1001", "--model.init=random",
+        "--train.eta=auto", "--train.steps=20", "--train.chunk=32", "--train.log_every=20"] + OUT
+for act, k in (("softmax", 1), ("relu", 3)):
+    fps, whole = {}, {}
+    for np_, env in ((1, None), (2, None), (3, None), (4, None), (3, {"SOFTNTK_GEMM_PER_UNIT": "1"})):
+        name = f"wide-{act}-p{np_}-{bool(env)}"
+        r = run(np_, ["train", f"--run.name={name}", f"--model.activation={act}",
+                      f"--data.k={k}"] + WIDE, env=env)
+        if t.check(r.code == 0, f"wide {act} k={k} on {np_} rank(s) exits 0 {r.stderr[-300:]}"):
+            fps[name] = fingerprint(name)
+            with h5py.File(f"out-repro/{name}/results.h5", "r") as f:
+                blas = f.attrs.get("blas", b"")
+                blas = blas.decode() if isinstance(blas, bytes) else str(blas)
+            line = [ln for ln in r.stdout.splitlines() if "GEMM shapes on rank 0" in ln]
+            whole[name] = int(line[0].split(":")[1].split()[0]) if line else -1
+    if len(fps) == 5:
+        v = list(fps.values())
+        t.check(all(x == v[0] for x in v), f"wide {act} k={k} (m = 1001, d = 16, chunks of 32): "
+                                           f"W, series and state hash bitwise equal on P = 1..4 "
+                                           f"and with every GEMM per unit")
+        w = list(whole.values())
+        # OpenBLAS's packed GEMM passes the probe; another BLAS may not (then all runs per unit)
+        t.check((min(w[:4]) > 0 or "openblas" not in blas.lower()) and w[4] == 0,
+                f"wide {act} k={k}: single calls taken where probed equal ({w[:4]} shapes on rank "
+                f"0, {blas.split(';')[0]}) and none when forced per unit")
+
 # --- the comparison can fail: the rank-local mode differs across rank counts ---------------------
 fps = {}
 for np_ in (1, 3):
     name = f"local-p{np_}"
-    r = run(np_, ["train", f"--run.name={name}", "--parallel.reproducible=false",
-                  "--model.activation=softmax", "--data.k=1"] + BASE)
+    r = run(np_, ["train", f"--run.name={name}", "--model.activation=softmax", "--data.k=1"]
+            + BASE + ["--parallel.reproducible=false"])  # the last value of a key counts
     if t.check(r.code == 0, f"rank-local mode on {np_} rank(s) exits 0"):
         fps[np_] = fingerprint(name)
 if len(fps) == 2:

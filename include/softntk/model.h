@@ -225,6 +225,11 @@ void sntk_model_update(sntk_model_t *model, const double *grad, double eta);
 /* Not collective. max_r ||w_r - w_r(0)|| over this rank's neurons (0 when it owns none). */
 double sntk_model_local_drift(const sntk_model_t *model);
 
+/* Not collective. Memory reproducible mode adds on one rank, bytes: the units' partials (gathered
+ * ones too), the per-unit GEMM scratch and the largest probe's temporaries (0 in rank-local mode).
+ */
+int64_t sntk_model_repro_bytes(const sntk_model_t *model);
+
 /* Not collective. The most neurons any rank of the model's communicator owns: ceil(m / P), or in
  * reproducible mode ceil(blocks / P) whole blocks (at most m). */
 int64_t sntk_model_max_local(const sntk_model_t *model);

@@ -207,29 +207,86 @@ static inline double fsum8(const double *x, int64_t n) {
   return t;
 }
 
-KERNEL void sntk_kern_softmax_unit(int64_t c, int64_t len, double *Z, int64_t ldz,
-                                   const double *shift, const double *a, int64_t lda, int64_t k,
-                                   double *T, int64_t stride) {
-  for (int64_t i = 0; i < c; i++) {
-    double *z = Z + i * ldz, mx = -INFINITY;
-    const double sh = shift[i];
-    for (int64_t j = 0; j < len; j++) mx = z[j] > mx ? z[j] : mx; /* order-free */
-#pragma omp simd
-    for (int64_t j = 0; j < len; j++) z[j] = exp_inline(z[j] - sh);
-    T[i * stride] = mx;
-    T[i * stride + 1] = fsum8(z, len);
-    for (int64_t l = 0; l < k; l++) T[i * stride + 2 + l] = fdot8(a + l * lda, z, len);
+/* fsum8(x) and fdot8(a, x) in one pass, with the same association as each. */
+static inline void fsumdot8(const double *a, const double *x, int64_t n, double *sum, double *dot) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int q = 0; q < 8; q++) {
+      s[q] += x[j + q];
+      t[q] += a[j + q] * x[j + q];
+    }
+  double us = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  double ut = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+  for (; j < n; j++) {
+    us += x[j];
+    ut += a[j] * x[j];
   }
+  *sum = us;
+  *dot = ut;
 }
 
-KERNEL void sntk_kern_dots_unit(int64_t c, int64_t len, const double *P, int64_t ldp,
-                                const double *a, int64_t lda, int64_t k, int with_sum, double *out,
-                                int64_t stride) {
-  for (int64_t i = 0; i < c; i++) {
-    const double *p = P + i * ldp;
-    if (with_sum) out[i * stride] = fsum8(p, len);
-    for (int64_t l = 0; l < k; l++) out[i * stride + with_sum + l] = fdot8(a + l * lda, p, len);
-  }
+KERNEL void sntk_kern_softmax_units(int64_t c, int64_t nu, const int64_t *ustart,
+                                    const int64_t *ulen, double *Z, int64_t ldz,
+                                    const double *shift, const double *A, int64_t lda, int64_t k,
+                                    double *T, int64_t stride) {
+  for (int64_t i = 0; i < c; i++) /* row by row: the units of a row lie side by side */
+    for (int64_t u = 0; u < nu; u++) {
+      const int64_t len = ulen[u];
+      double *z = Z + i * ldz + ustart[u], *t = T + (u * c + i) * stride, mx = -INFINITY;
+      const double *a = A + ustart[u], sh = shift[i];
+      if (k == 1) { /* one pass: the association of fsumdot8, eight lanes the compiler vectorises */
+        double m8[8], s8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int q = 0; q < 8; q++) m8[q] = -INFINITY;
+        int64_t j = 0;
+        for (; j + 8 <= len; j += 8)
+          for (int q = 0; q < 8; q++) {
+            const double v = z[j + q], e = exp_inline(v - sh);
+            m8[q] = v > m8[q] ? v : m8[q];
+            z[j + q] = e;
+            s8[q] += e;
+            t8[q] += a[j + q] * e;
+          }
+        double us = ((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7]));
+        double ut = ((t8[0] + t8[4]) + (t8[1] + t8[5])) + ((t8[2] + t8[6]) + (t8[3] + t8[7]));
+        for (int q = 0; q < 8; q++) mx = m8[q] > mx ? m8[q] : mx;
+        for (; j < len; j++) {
+          const double v = z[j], e = exp_inline(v - sh);
+          mx = v > mx ? v : mx;
+          z[j] = e;
+          us += e;
+          ut += a[j] * e;
+        }
+        t[0] = mx, t[1] = us, t[2] = ut;
+        continue;
+      }
+#pragma omp simd reduction(max : mx) /* a maximum does not depend on the order */
+      for (int64_t j = 0; j < len; j++) {
+        const double v = z[j];
+        mx = v > mx ? v : mx;
+        z[j] = exp_inline(v - sh);
+      }
+      t[0] = mx;
+      t[1] = fsum8(z, len);
+      for (int64_t l = 0; l < k; l++) t[2 + l] = fdot8(a + l * lda, z, len);
+    }
+}
+
+KERNEL void sntk_kern_dots_units(int64_t c, int64_t nu, const int64_t *ustart, const int64_t *ulen,
+                                 const double *P, int64_t ldp, const double *A, int64_t lda,
+                                 int64_t k, int with_sum, double *out, int64_t stride) {
+  for (int64_t i = 0; i < c; i++)
+    for (int64_t u = 0; u < nu; u++) {
+      const int64_t len = ulen[u];
+      const double *p = P + i * ldp + ustart[u], *a = A + ustart[u];
+      double *o = out + (u * c + i) * stride;
+      if (k == 1 && with_sum) {
+        fsumdot8(a, p, len, o, o + 1);
+        continue;
+      }
+      if (with_sum) o[0] = fsum8(p, len);
+      for (int64_t l = 0; l < k; l++) o[with_sum + l] = fdot8(a + l * lda, p, len);
+    }
 }
 
 double sntk_kern_fdot8(const double *a, const double *x, int64_t n) {

@@ -42,18 +42,22 @@ void sntk_kern_act_k1(int relu, int64_t c, int64_t n, double *Z, int64_t ldz, co
 void sntk_kern_relu_grad_k1(int64_t c, int64_t n, double *Z, int64_t ldz, const double *a,
                             const double *e, double gamma);
 
-/* Reproducible mode (model.h): sums over a run of `len` neurons in an order fixed by the source (8
- * partial sums over j mod 8, a fixed combination, the tail in order), so that the bits depend on
- * the run's values and length only, never on its address or on the rank that holds it.
- * softmax_unit: per row i of the c x len block Z (leading dimension ldz), T[i*stride] = max_j
- * Z[i,j] (before), Z[i,j] <- exp(Z[i,j] - shift[i]), T[i*stride + 1] = sum_j Z[i,j] and
- * T[i*stride + 2 + l] = sum_j a[l*lda + j] Z[i,j] for l < k. */
-void sntk_kern_softmax_unit(int64_t c, int64_t len, double *Z, int64_t ldz, const double *shift,
-                            const double *a, int64_t lda, int64_t k, double *T, int64_t stride);
-/* Per row i of P: out[i*stride] = sum_j P[i,j] if with_sum, then out[i*stride + with_sum + l] =
- * sum_j a[l*lda + j] P[i,j] for l < k. */
-void sntk_kern_dots_unit(int64_t c, int64_t len, const double *P, int64_t ldp, const double *a,
-                         int64_t lda, int64_t k, int with_sum, double *out, int64_t stride);
+/* Reproducible mode (model.h): sums over a run of neurons (a unit: storage columns [ustart[u],
+ * ustart[u] + ulen[u]) of the nu units) in an order fixed by the source (8 partial sums over j mod
+ * 8, a fixed combination, the tail in order), so that the bits depend on the run's values and
+ * length only, never on its address or on the rank that holds it. Row by row (the units of a row
+ * lie side by side in memory); results unit-major: unit u, row i at T[(u c + i) stride].
+ * softmax_units: per row i of Z (leading dimension ldz) and unit u: t[0] = max over the unit
+ * (before), Z <- exp(Z - shift[i]), t[1] = sum of the unit's Z, t[2 + l] = sum of A[l*lda + r] Z[i,
+ * r] over the unit, l < k. */
+void sntk_kern_softmax_units(int64_t c, int64_t nu, const int64_t *ustart, const int64_t *ulen,
+                             double *Z, int64_t ldz, const double *shift, const double *A,
+                             int64_t lda, int64_t k, double *T, int64_t stride);
+/* Per row i of P and unit u: o = out + (u c + i) stride; o[0] = the unit's sum of P[i, .] if
+ * with_sum, then o[with_sum + l] = sum over the unit of A[l*lda + r] P[i, r], l < k. */
+void sntk_kern_dots_units(int64_t c, int64_t nu, const int64_t *ustart, const int64_t *ulen,
+                          const double *P, int64_t ldp, const double *A, int64_t lda, int64_t k,
+                          int with_sum, double *out, int64_t stride);
 /* sum_j a[j] x[j] in the same fixed order. */
 double sntk_kern_fdot8(const double *a, const double *x, int64_t n);
 

@@ -145,7 +145,13 @@ int sntk_train_check_memory(MPI_Comm comm, const sntk_model_cfg_t *mc, int64_t c
   const int64_t m_loc = ((m + B - 1) / B + P - 1) / P * B; /* reproducible: whole blocks */
   const int64_t chunk = sntk_model_chunk_size(n, m, k, mc->reproducible ? 1 : P, cfg_chunk);
   const double data = (double)n * (double)(d + k) * 8.0;
-  const double model = (double)sntk_model_bytes(m_loc, d, k, chunk) + (double)(m_loc * d) * 8.0;
+  double model = (double)sntk_model_bytes(m_loc, d, k, chunk) + (double)(m_loc * d) * 8.0;
+  if (mc->reproducible) { /* as sntk_model_repro_bytes: unit partials, GEMM scratch, a probe */
+    const double nu = (double)((m + B - 1) / B) * (k == 1 ? 2 : 1), dk = (double)(d > k ? d : k);
+    const double big = (double)chunk > dk ? (double)chunk : dk;
+    model += 8.0 * (2.0 * nu * (double)chunk * (double)(k + 2) + 2.0 * big * (double)B +
+                    2.0 * (double)chunk * dk + 2.0 * (double)(d * m_loc));
+  }
   int64_t avail;
   SNTK_CALL(sntk_mem_per_rank(comm, &avail));
   if (avail > 0 && data + model > (double)avail)
