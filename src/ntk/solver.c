@@ -20,10 +20,18 @@ extern const ntk_solver_ops_t ntk_solver_elpa;
 const char *const sntk_ntk_solver_names[] = {"auto", "scalapack", "elpa", NULL};
 const ntk_solver_ops_t *const ntk_solver_table[] = {NULL, &ntk_solver_scalapack, ELPA_OPS, NULL};
 
-/* auto: ELPA for all eigenvalues and all eigenpairs from nk = AUTO_ELPA_MIN on, ScaLAPACK for the
- * extremes (one PDSYTRD against ELPA's two reductions, of A and -A) and below it. Measured with
- * `softntk bench` (2 ranks, grid 1x2, nb 64, one OpenBLAS thread per rank): see AUTO_ELPA_MIN. */
-enum { AUTO_ELPA_MIN = 1000 };
+/* auto: ELPA for all eigenvalues from nk = AUTO_VALUES_MIN on and for all eigenpairs from
+ * AUTO_PAIRS_MIN on; ScaLAPACK below them and for the extremes (one PDSYTRD against ELPA's two
+ * two-stage reductions, of A and -A). Measured with `softntk bench --bench.what=eigen` (2 ranks,
+ * grid 1x2, nb 64, one OpenBLAS thread per rank, otherwise idle machine), ELPA's time against
+ * ScaLAPACK's on the same NTK:
+ *   eigenvalues (ELPA two-stage vs PDSYEV): nk 4096 4.02 vs 3.26 s (0.81x), 6000 10.2 vs 12.4 s
+ *   (1.22x), 8192 21.8-23.4 vs 29.0-31.5 s (1.24-1.45x), 10000 42.3 vs 57.2 s (1.35x);
+ *   eigenpairs (ELPA one-stage vs PDSYEVD): nk 600 level, 4096 5.62 vs 6.29 s (1.12x), 6000 18.4 vs
+ *   20.8 s (1.13x), 8192 43.6 vs 49.3 s (1.13x).
+ * PDSYEV's one-stage reduction is BLAS-2 bound only once the matrix leaves the caches, hence the
+ * late crossover for eigenvalues. */
+enum { AUTO_VALUES_MIN = 5000, AUTO_PAIRS_MIN = 3000 };
 
 int ntk_solver_resolve(const ntk_shape_t *s, int cfg, int *out) {
   const int64_t nk = s->n * s->k, blocks = (nk + s->nb - 1) / s->nb;
@@ -31,8 +39,9 @@ int ntk_solver_resolve(const ntk_shape_t *s, int cfg, int *out) {
   const int elpa_fits = blocks >= s->nprow && blocks >= s->npcol;
   *out = cfg;
   if (cfg == NTK_SOLVER_AUTO)
-    *out = ntk_solver_table[NTK_SOLVER_ELPA] && elpa_fits && nk >= AUTO_ELPA_MIN &&
-                   s->spectrum != SNTK_SPECTRUM_EXTREMES
+    *out = ntk_solver_table[NTK_SOLVER_ELPA] && elpa_fits &&
+                   ((s->spectrum == SNTK_SPECTRUM_VALUES && nk >= AUTO_VALUES_MIN) ||
+                    (s->spectrum == SNTK_SPECTRUM_FULL && nk >= AUTO_PAIRS_MIN))
                ? NTK_SOLVER_ELPA
                : NTK_SOLVER_SCALAPACK;
   if (*out == NTK_SOLVER_ELPA && ntk_solver_table[*out] && !elpa_fits)

@@ -18,7 +18,13 @@
  * ELPA wants the whole symmetric matrix (both triangles; ntk->work is a copy of the symmetric H),
  * square blocks, the local leading dimension equal to the local row count (sntk_dmat_t's lld, which
  * is max(1, mloc)), and the process grid as its row and column coordinates over the parent
- * communicator. It is built here against Debian's ELPA 2022.11 (generic kernels, no OpenMP). */
+ * communicator. It is built here against Debian's ELPA 2022.11 (generic kernels, no OpenMP).
+ *
+ * Tuning, measured for eigenvalues on 2 ranks (otherwise idle machine): at nk = 4096 the four
+ * generic band kernels (GENERIC, GENERIC_SIMPLE, GENERIC_SIMPLE_BLOCK4/6) took 4.05-4.14 s alike,
+ * intermediate_bandwidth 128 4.50 s; at nk = 8192 nb 32 20.7 s, nb 64 18.8-23.4 s, nb 128 23.3 s,
+ * the 2x1 grid 17.6-18.2 s against 1x2's 18.8-21.7 s, the QR band reduction 19.1 s (and a failure
+ * on 2x1). Nothing beyond the run-to-run spread, so ELPA's defaults and softntk's grid are kept. */
 #include "ntk_impl.h"
 
 #include "softntk/error.h"
@@ -101,16 +107,19 @@ static int elpa_solve(sntk_ntk_t *ntk, sntk_dmat_t *A, int64_t nev, double *w, s
   return sntk_agree(ntk->comm, err);
 }
 
-/* Doubles of workspace beyond H, ntk->work and ntk->Z: values, ELPA's eigenvector-sized array;
- * extremes, the copy of -A; plus ELPA's band and tridiagonal stages (a few nk x nb panels, the
- * tridiagonal and its divide and conquer, O(nk^2 / P) at most: counted as a local matrix more,
- * which the measured peaks in the README stay under). ScaLAPACK's Cholesky workspace is within it.
- */
+/* Doubles of workspace beyond H, ntk->work and ntk->Z, from ELPA's measured peaks (resident memory
+ * of `softntk ntk` on 2 ranks, grid 1x2, nb 64, against the same run with ScaLAPACK): eigenvalues
+ * add 0.81 GiB at nk = 8192 (3.2 local matrices of 0.25 GiB) and 3.7 GiB at nk = 20000 (2.5 of
+ * 1.49 GiB): its eigenvector-sized array, the band and tridiagonal stages' copies and library
+ * buffers, bounded here by 3 local matrices + 64 MiB; all eigenpairs (one stage) add 0.43 GiB at
+ * 8192, bounded by 2 local matrices + 64 MiB; the extremes run the two-stage solver with the copy
+ * of -A beside it: 4 local matrices + 64 MiB. */
 static int64_t plan(const ntk_shape_t *s, int64_t nk) {
   const int64_t np = sntk_numroc(nk, s->nb, 0, s->nprow), nq = sntk_numroc(nk, s->nb, 0, s->npcol);
-  const int64_t panels = 8 * (np + nq) * s->nb + 16 * nk + 4096;
-  if (s->spectrum == SNTK_SPECTRUM_FULL) return panels + np * nq / 4;
-  return np * nq + panels + np * nq / 4;
+  const int64_t fixed = ((int64_t)64 << 20) / (int64_t)sizeof(double);
+  if (s->spectrum == SNTK_SPECTRUM_FULL) return 2 * np * nq + fixed;
+  if (s->spectrum == SNTK_SPECTRUM_EXTREMES) return 4 * np * nq + fixed;
+  return 3 * np * nq + fixed;
 }
 
 static int values(sntk_ntk_t *ntk, double *w, const char *what) {
