@@ -25,13 +25,16 @@ fi
 status=0
 
 # Not under the sanitizers: slurm and experiments (the same code paths, at scale) and the kill test
-# (a hundred restarts of the checkpoint and results code the io suite runs under them once each).
-echo "hardening: sanitizers (ASan + UBSan), whole suite but slurm, experiments and the kill test"
+# (a hundred restarts of the checkpoint and results code the io suite runs under them once each), and
+# the 8-rank reproducible test (the 4-rank one runs the same code under them; 8 sanitized ranks on a
+# 2-core machine take over ten minutes).
+echo "hardening: sanitizers (ASan + UBSan), whole suite but slurm, experiments, the kill test and the 8-rank test"
 # The sanitized build runs 2-3x slower than the release one: the timeouts are doubled.
 [ -f build-asan/build.ninja ] ||
   meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 ninja -C build-asan >/dev/null || status=1
 meson test -C build-asan --timeout-multiplier 2 --no-suite slurm --no-suite experiments --no-suite kill \
+  --no-suite ranks8 \
   --print-errorlogs || status=1
 
 echo "hardening: valgrind memcheck, single-rank C tests"
