@@ -27,7 +27,7 @@ status=0
 # Not under the sanitizers: slurm and experiments (the same code paths, at scale) and the kill test
 # (a hundred restarts of the checkpoint and results code the io suite runs under them once each), and
 # the 8-rank reproducible test (the 4-rank one runs the same code under them; 8 sanitized ranks on a
-# 2-core machine take over ten minutes).
+# 2-core machine took 402 s).
 echo "hardening: sanitizers (ASan + UBSan), whole suite but slurm, experiments, the kill test and the 8-rank test"
 # The sanitized build runs 2-3x slower than the release one: the timeouts are doubled.
 [ -f build-asan/build.ninja ] ||
