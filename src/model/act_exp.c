@@ -48,24 +48,6 @@ static void jvp(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp, doubl
   model_jvp_gemm(md, c, Zp, out);
 }
 
-static void jvp_prod(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp) {
-  const int64_t ml = md->m_loc;
-  for (int64_t i = 0; i < c; i++) {
-    const double *z = md->Z + (i0 + i) * ml;
-    double *p = Zp + i * ml;
-    for (int64_t r = 0; r < ml; r++) p[r] *= z[r];
-  }
-}
-
-/* gamma sum_r a_{l,r} P_ir. */
-static void jvp_finish(const sntk_model_t *md, int64_t i0, int64_t c, const double *sums,
-                       double *out) {
-  (void)i0;
-  for (int64_t i = 0; i < c; i++)
-    for (int64_t l = 0; l < md->k; l++)
-      out[i * md->k + l] = md->gamma * sums[i * (md->k + 1) + 1 + l];
-}
-
 static void feature(const sntk_model_t *md, int64_t i0, int64_t i1, int64_t r, int64_t l, double a,
                     double *u) {
   const int64_t ml = md->m_loc, k = md->k;
@@ -88,8 +70,8 @@ const sntk_act_ops_t sntk_act_exp = {
     .grad_signs = grad_signs,
     .grad = grad,
     .jvp = jvp,
-    .jvp_prod = jvp_prod,
-    .jvp_finish = jvp_finish,
+    .jvp_prod = model_jvp_prod_value,
+    .jvp_finish = model_jvp_finish_linear,
     .feature = feature,
     .limit = limit,
     .overflow = "exp(w . x) overflowed",

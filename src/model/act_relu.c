@@ -55,15 +55,6 @@ static void jvp_prod(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp) 
   }
 }
 
-/* gamma sum_r a_{l,r} P_ir. */
-static void jvp_finish(const sntk_model_t *md, int64_t i0, int64_t c, const double *sums,
-                       double *out) {
-  (void)i0;
-  for (int64_t i = 0; i < c; i++)
-    for (int64_t l = 0; l < md->k; l++)
-      out[i * md->k + l] = md->gamma * sums[i * (md->k + 1) + 1 + l];
-}
-
 static void feature(const sntk_model_t *md, int64_t i0, int64_t i1, int64_t r, int64_t l, double a,
                     double *u) {
   const int64_t ml = md->m_loc, k = md->k;
@@ -104,7 +95,7 @@ const sntk_act_ops_t sntk_act_relu = {
     .grad = grad,
     .jvp = jvp,
     .jvp_prod = jvp_prod,
-    .jvp_finish = jvp_finish,
+    .jvp_finish = model_jvp_finish_linear,
     .feature = feature,
     .limit = limit,
 };

@@ -104,15 +104,6 @@ static void jvp(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp, doubl
   }
 }
 
-static void jvp_prod(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp) {
-  const int64_t ml = md->m_loc;
-  for (int64_t i = 0; i < c; i++) {
-    const double *z = md->Z + (i0 + i) * ml;
-    double *p = Zp + i * ml;
-    for (int64_t r = 0; r < ml; r++) p[r] *= z[r];
-  }
-}
-
 static void jvp_finish(const sntk_model_t *md, int64_t i0, int64_t c, const double *sums,
                        double *out) {
   const int64_t k = md->k, w = k + 2;
@@ -150,7 +141,7 @@ const sntk_act_ops_t sntk_act_softmax = {
     .grad_signs = grad_signs,
     .grad = grad,
     .jvp = jvp,
-    .jvp_prod = jvp_prod,
+    .jvp_prod = model_jvp_prod_value,
     .jvp_finish = jvp_finish,
     .feature = feature,
     .limit = limit,

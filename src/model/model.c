@@ -934,3 +934,23 @@ double sntk_model_local_drift(const sntk_model_t *md) {
   }
   return sqrt(worst);
 }
+
+/* jvp_prod of the activations whose derivative factor is their value (exp, softmax): Zp *= Z on
+ * rows i0..i0+c. */
+void model_jvp_prod_value(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp) {
+  const int64_t ml = md->m_loc;
+  for (int64_t i = 0; i < c; i++) {
+    const double *z = md->Z + (i0 + i) * ml;
+    double *p = Zp + i * ml;
+    for (int64_t r = 0; r < ml; r++) p[r] *= z[r];
+  }
+}
+
+/* jvp_finish of the unnormalised activations (exp, relu): gamma sum_r a_{l,r} P_ir. */
+void model_jvp_finish_linear(const sntk_model_t *md, int64_t i0, int64_t c, const double *sums,
+                             double *out) {
+  (void)i0;
+  for (int64_t i = 0; i < c; i++)
+    for (int64_t l = 0; l < md->k; l++)
+      out[i * md->k + l] = md->gamma * sums[i * (md->k + 1) + 1 + l];
+}

@@ -24,4 +24,10 @@ int model_softmax_units(sntk_model_t *md, const double *X, int64_t c, double *F)
 /* Not collective. out (c x k) = gamma P A^T for the c x m_loc rows P (the JVP's last GEMM). */
 void model_jvp_gemm(const sntk_model_t *md, int64_t c, const double *P, double *out);
 
+/* Shared parts of the activations' reproducible-mode JVP (model.c): Zp *= Z (exp, softmax), and
+ * out = gamma sum_r a_{l,r} P_ir (exp, relu). */
+void model_jvp_prod_value(const sntk_model_t *md, int64_t i0, int64_t c, double *Zp);
+void model_jvp_finish_linear(const sntk_model_t *md, int64_t i0, int64_t c, const double *sums,
+                             double *out);
+
 #endif

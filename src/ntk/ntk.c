@@ -251,7 +251,8 @@ int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_s
   SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "process_grid", grid));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nb", (double)ntk->nb));
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nk", (double)ntk->nk));
-  SNTK_CALL(sntk_results_attr_at_str(res, "/ntk", "solver", sntk_ntk_solver_names[ntk->cfg.solver]));
+  SNTK_CALL(
+      sntk_results_attr_at_str(res, "/ntk", "solver", sntk_ntk_solver_names[ntk->cfg.solver]));
   return sntk_results_attr_at_str(res, "/ntk", "spectrum", sntk_spectrum_names[ntk->cfg.spectrum]);
 }
 
