@@ -218,6 +218,79 @@ missing = [k for k in ["every", "spectrum", "q", "limit", "save_gram", "ridge", 
 t.check(r.code == 0 and not missing, f"help ntk lists the [ntk] and [parallel] keys (missing: "
                                      f"{missing})")
 
+# ntk.memory = lean (H held once, factorised and solved in place, assembled again where needed)
+# gives the same bits as the work copy: the same assembly and the same solver calls on the same
+# values. Training's tracker (H(0), H*, saved Grams, 3 ranks), softntk ntk with each backend, and
+# a matrix that is not positive definite (H is assembled again after the failed Cholesky).
+def ntk_datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f["ntk"].visititems(lambda n, o: out.__setitem__(n, o[...])
+                            if isinstance(o, h5py.Dataset) and "wall" not in n else None)
+        mem = f["ntk"].attrs.get("memory")
+    return out, mem.decode() if isinstance(mem, bytes) else mem
+
+
+def same_bits(a, b):
+    return sorted(a) == sorted(b) and all(a[k].tobytes() == b[k].tobytes() for k in a)
+
+
+LT = ["train", "--data.n=40", "--data.d=8", "--model.width=256", "--train.steps=30",
+      "--ntk.every=10", "--ntk.save_gram=true", "--run.output_dir=out", "--run.overwrite=true"]
+res = {}
+for mem in ("copy", "lean"):
+    r = run(3, LT + [f"--ntk.memory={mem}", f"--run.name=lean-train-{mem}"])
+    res[mem] = ntk_datasets(f"out/lean-train-{mem}/results.h5") if r.code == 0 else ({}, None)
+(a, ma), (b, mb) = res["copy"], res["lean"]
+t.check(len(a) >= 10 and same_bits(a, b) and (ma, mb) == ("copy", "lean"),
+        f"train on 3 ranks, ntk.memory lean vs copy: {len(a)} /ntk datasets (H(0), H*, Grams) "
+        f"bitwise equal; recorded memory {ma}, {mb}")
+solvers = ["scalapack", "elpa"] if os.environ.get("SNTK_HAVE_ELPA") == "1" else ["scalapack"]
+NOTPD = ["--model.activation=relu", "--model.width=2", "--data.n=40", "--data.d=3"]
+LEAN = [a for a in SMALL if "holdout" not in a] + ["--parallel.nb=8"]  # ELPA: a block per column
+# nb 3 on 2x1: the lean transpose buffer holds a quarter of the local matrix, so the Gram's
+# upper triangle arrives in several exchanges
+ROUNDS = LEAN + ["--parallel.nb=3", "--parallel.grid=2x1"]
+for solver, deck in [(s_, LEAN) for s_ in solvers] + [("scalapack", NOTPD), ("scalapack", ROUNDS)]:
+    res = {}
+    for mem in ("copy", "lean"):
+        r = run(2, ["ntk", f"--ntk.memory={mem}", f"--ntk.solver={solver}",
+                    f"--run.name=lean-{solver}-{mem}", "--ntk.save_gram=true",
+                    "--run.output_dir=out", "--run.overwrite=true"] + deck)
+        npass, nfail = passed_failed(r.stdout)
+        res[mem] = (ntk_datasets(f"out/lean-{solver}-{mem}/ntk.h5") if r.code == 0 and nfail == 0
+                    else ({}, None)), npass
+    ((a, _), na), ((b, mb), nb_) = res["copy"], res["lean"]
+    pd = int(a["positive_definite"][0]) if "positive_definite" in a else -1
+    t.check(len(a) >= 8 and same_bits(a, b) and mb == "lean" and na == nb_ > 0,
+            f"softntk ntk ({solver}, {'positive definite' if pd == 1 else 'not positive definite'}"
+            f"), lean vs copy: {len(a)} datasets bitwise equal, {na} and {nb_} checks PASSED")
+# auto holds the copy where it fits and H alone where only that fits (the plan's bytes per rank)
+AUTO = ["ntk", "--data.n=2500", "--data.d=4", "--model.width=64", "--ntk.limit=false",
+        "--run.output_dir=out", "--run.overwrite=true"]
+plans = {}
+for mem in ("copy", "lean"):
+    r = run(2, AUTO + [f"--ntk.memory={mem}", f"--run.name=plan-{mem}"])
+    plans[mem] = h5attrs(f"out/plan-{mem}/ntk.h5")["memory_planned_per_rank"] if r.code == 0 else 0
+between = (plans["copy"] + plans["lean"]) / 2 / 1048576
+r = run(2, AUTO + ["--run.name=plan-auto", f"--parallel.memory_limit={between}"])
+got = ntk_datasets("out/plan-auto/ntk.h5")[1] if r.code == 0 else None
+t.check(plans["copy"] - plans["lean"] >= 2500 * 1250 * 8 / 2 and got == "lean"
+        and "memory lean" in r.stdout,
+        f"ntk.memory = auto under a limit between the plans ({plans['copy'] / 2**20:.1f} and "
+        f"{plans['lean'] / 2**20:.1f} MiB): {got} (a local matrix of 23.8 MiB less, a transpose "
+        f"buffer of 7.3 MiB more)")
+r = run(2, AUTO + ["--run.name=plan-auto2"])
+t.check(r.code == 0 and ntk_datasets("out/plan-auto2/ntk.h5")[1] == "copy",
+        "ntk.memory = auto with room for the copy: copy")
+for extra, frag in [(["--ntk.spectrum=full"], "check their eigenvectors against H"),
+                    (["--ntk.holdout=5"], "held-out points")]:
+    r = run(2, ["ntk", "--ntk.memory=lean", "--run.name=lean-bad", "--run.output_dir=out"] + LEAN
+            + extra)
+    t.check(r.code == 2 and "ntk.memory = lean is not possible here" in r.stderr and frag in r.stderr
+            and not os.path.exists("out/lean-bad/ntk.h5"),
+            f"ntk.memory = lean with {extra[0]}: input error (exit {r.code}) naming why")
+
 # tracking during training; its step-0 Gram equals softntk ntk's
 TR = ["--data.n=12", "--data.d=5", "--model.width=256", "--train.eta=2e-5", "--train.steps=20",
       "--train.log_every=10", "--ntk.every=5", "--ntk.save_gram=true", "--ntk.spectrum=extremes",

@@ -43,6 +43,7 @@ typedef struct sntk_ntk_cfg {
   int64_t holdout;  /* `softntk ntk`: held-out points (after the n training points) to predict */
   int64_t panel;    /* neurons per PDSYRK panel (0: as many as memory allows) */
   int gram;         /* SNTK_GRAM_*: how U U^T reaches the grid on more than one rank */
+  int memory;       /* SNTK_NTK_MEMORY_*: a work copy of H, or H alone and rebuilt when needed */
   double threshold; /* scaled residuals above this FAIL (HPL's 16) */
   int perturb;      /* `softntk ntk`: the perturbation analysis into /perturb (softntk/perturb.h) */
   char perturb_radii[SNTK_STR]; /* finite radii R, comma-separated */
@@ -53,6 +54,11 @@ typedef struct sntk_ntk_cfg {
 extern const sntk_key_t sntk_ntk_keys[];
 extern const char *const sntk_spectrum_names[];
 extern const char *const sntk_gram_names[];
+/* ntk.memory: copy holds H and a work copy the factorisations destroy; lean holds H alone, the
+ * factorisations and solvers work in H itself and H is assembled again where it is needed after one
+ * (eigenvalues only, no held-out points); auto is copy where it fits, else lean where allowed. */
+enum { SNTK_NTK_MEMORY_AUTO = 0, SNTK_NTK_MEMORY_COPY = 1, SNTK_NTK_MEMORY_LEAN = 2 };
+extern const char *const sntk_ntk_memory_names[];
 /* ntk.solver's choices: auto, then the backends (src/ntk/solver.c), NULL-terminated. */
 extern const char *const sntk_ntk_solver_names[];
 
@@ -84,17 +90,20 @@ typedef struct sntk_ntk {
   int gram;                /* SNTK_GRAM_PDSYRK or SNTK_GRAM_REDUCE: the method in use */
   int64_t nb;              /* block size */
   int keep_init;           /* H0 = H(W0) is kept for ||H - H(0)|| */
+  int lean;                /* ntk.memory resolved to lean: work is H itself (not a copy) */
   sntk_grid_t *grid, *row; /* the 2D grid of H; the 1 x P grid of U */
   /* distributed matrices (nk x nk unless noted) */
-  sntk_dmat_t H;               /* H(W) */
-  sntk_dmat_t H0;              /* H(W0) when keep_init */
-  sntk_dmat_t Hstar;           /* H* when cfg.limit */
-  sntk_dmat_t work;            /* factorisations and solver input (destroyed by them) */
-  sntk_dmat_t Z;               /* eigenvectors (full and extremes) */
-  sntk_dmat_t U1;              /* nk x P mb on the 1 x P grid: this rank's features, zero padded */
-  sntk_dmat_t U2;              /* nk x panel on the 2D grid (pdsyrk only) */
-  double *w;                   /* nk eigenvalues of the last spectrum (global) */
-  double *w2;                  /* nk eigenvalues of the last distance (global) */
+  sntk_dmat_t H;     /* H(W) */
+  sntk_dmat_t H0;    /* H(W0) when keep_init */
+  sntk_dmat_t Hstar; /* H* when cfg.limit */
+  sntk_dmat_t work;  /* factorisations and solver input (destroyed by them); lean: H */
+  sntk_dmat_t Z;     /* eigenvectors (full and extremes) */
+  sntk_dmat_t U1;    /* nk x P mb on the 1 x P grid: this rank's features, zero padded */
+  sntk_dmat_t U2;    /* nk x panel on the 2D grid (pdsyrk only) */
+  double *w;         /* nk eigenvalues of the last spectrum (global) */
+  double *w2;        /* nk eigenvalues of the last distance (global) */
+  double *tbuf;      /* lean, P > 1: the Gram transpose's buffer (tbuf_len doubles) */
+  int64_t tbuf_len;
   int64_t mem_need, mem_avail; /* planned bytes per rank (largest rank), available (-1 unknown) */
   /* check tally */
   int checks, failures;
@@ -105,7 +114,9 @@ typedef struct sntk_ntk {
 
 /* What an sntk_ntk_t must hold beyond H and its work matrix. */
 enum {
-  SNTK_NTK_KEEP_INIT = 1u << 0 /* H0 = H(W0) for ||H(t) - H(0)|| */
+  SNTK_NTK_KEEP_INIT = 1u << 0, /* H0 = H(W0) for ||H(t) - H(0)|| */
+  SNTK_NTK_LEAN_OK = 1u << 1    /* the caller only takes snapshots and the analysis of
+                                 * sntk_ntk_analyse: ntk.memory = lean is allowed */
 };
 
 /* Collective. *same = 1 when the model's W equals W0 on every rank (weights at initialisation). */

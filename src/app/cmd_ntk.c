@@ -59,10 +59,10 @@ static void log_banner(const sntk_deck_t *deck, const sntk_ntk_t *ntk, int64_t h
            sntk_activation_names[md->act], (long long)md->m,
            md->init == SNTK_INIT_COUPLED ? "coupled" : "random", md->sigma, md->gamma, md->nu);
   sntk_log("  grid : %d ranks as %dx%d, nb = %lld; H is %lld x %lld; PDSYRK panels of %lld of %lld "
-           "neurons; %.2f GiB planned per rank, %.2f GiB available",
+           "neurons; %.2f GiB planned per rank (memory %s), %.2f GiB available",
            ntk->size, ntk->grid->nprow, ntk->grid->npcol, (long long)ntk->nb, (long long)ntk->nk,
            (long long)ntk->nk, (long long)ntk->panel, (long long)ntk->U1.n, ntk->mem_need / GIB,
-           ntk->mem_avail / GIB);
+           sntk_ntk_memory_names[ntk->cfg.memory], ntk->mem_avail / GIB);
   sntk_log("  ntk  : spectrum %s%s, limit %s, ridge %g, threshold %g; output %s",
            sntk_spectrum_names[deck->ntk.spectrum],
            deck->ntk.spectrum == SNTK_SPECTRUM_EXTREMES ? " (q at each end)" : "",
@@ -101,7 +101,7 @@ int sntk_ntk_main(const sntk_ctx_t *ctx, const sntk_deck_t *deck, const sntk_run
   int same;
   SNTK_TRY(sntk_ntk_at_init(md, &same));
   SNTK_TRY(sntk_ntk_create(&deck->ntk, &deck->parallel, md, train.X, n, hold.n,
-                           same ? 0 : SNTK_NTK_KEEP_INIT, &ntk));
+                           (same ? 0 : SNTK_NTK_KEEP_INIT) | SNTK_NTK_LEAN_OK, &ntk));
   SNTK_TRY(sntk_runfile_prepare(comm, deck->run.output_dir, deck->run.name, "ntk.h5",
                                 deck->run.overwrite, dir, sizeof dir, path, sizeof path));
   snprintf(logp, sizeof logp, "%s/log.txt", dir);

@@ -245,6 +245,11 @@ static const sntk_schema_entry_t entries[] = {
      "the eigen-solver backend of the spectra (ntk.solver resolved: scalapack or elpa); the "
      "Cholesky factorisation is ScaLAPACK's in both",
      "ntk, score, train", 0, NULL},
+    {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_REGRESSION, "/ntk@memory",
+     SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
+     "ntk.memory resolved: copy (H and a work copy) or lean (H alone, assembled again after its "
+     "factorisations)",
+     "ntk, score, train", 0, NULL},
     {SNTK_SCHEMA_RESULTS | SNTK_SCHEMA_NTK | SNTK_SCHEMA_REGRESSION, "/ntk@spectrum",
      SNTK_SCHEMA_ATTR, SNTK_SCHEMA_STR, "scalar", NULL,
      "spectrum kind stored (full, extremes, none)", "ntk, score, train", 0, NULL},

@@ -57,6 +57,7 @@ int ntk_snapshot_record(sntk_ntk_t *ntk, sntk_results_t *res, ntk_series_t *seri
   SNTK_CALL(ntk_series_append(res, series, &snap));
   SNTK_CALL(sntk_results_flush(res));
   if (!ntk->cfg.save_gram) return SNTK_OK;
+  SNTK_CALL(ntk_fresh_H(ntk)); /* lean: the snapshot's solvers used H as their work matrix */
   char name[64];
   snprintf(name, sizeof name, "gram_%lld", (long long)step);
   return ntk_write_gram(&ntk->H, sntk_results_path(res), "/ntk", name, NULL);

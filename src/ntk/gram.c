@@ -125,47 +125,42 @@ static int64_t bsize(int64_t Ib, int64_t nb, int64_t nk) {
   return nk - Ib * nb < nb ? nk - Ib * nb : nb;
 }
 
-/* Collective (row-major grid, square blocks): H's upper triangle from its lower one by a block
- * transpose. Each strictly lower block (Ib, Jb) goes whole, column-major, to the owner of block
- * (Jb, Ib) in one MPI_Alltoallv; every sender packs and every receiver unpacks its blocks in the
- * order (Jb, Ib) ascending, so a pair's blocks arrive in the order they are read. Diagonal blocks
- * are mirrored in place. ntk->work holds the packed blocks sent (the strictly lower local blocks)
- * followed by those received (the strictly upper ones): disjoint parts of one local matrix, so they
- * fit. This replaced memset + PDTRAN into ntk->work + a copy back, which on 2 ranks at nk = 8192
- * took ~0.5 s of a 4.2 s Gram (PDTRAN moves the whole matrix, diagonal and upper included, through
- * PBLAS's packing). Returns 0 when the counts do not fit MPI's int (the caller falls back). */
-static int transpose_blocks(sntk_ntk_t *ntk, sntk_dmat_t *H, int *done) {
+/* Doubles this rank sends and receives for the lower blocks of source block column Jb. */
+static int64_t column_traffic(const sntk_dmat_t *H, int64_t nk, int64_t Jb) {
+  const sntk_grid_t *g = H->grid;
+  const int64_t nb = H->mb, nbk = (nk + nb - 1) / nb;
+  int64_t n = 0;
+  if (Jb % g->npcol == g->mycol) /* sent: lower blocks (Ib > Jb) held here */
+    for (int64_t Ib = g->myrow; Ib < nbk; Ib += g->nprow)
+      if (Ib > Jb) n += bsize(Ib, nb, nk) * bsize(Jb, nb, nk);
+  if (Jb % g->nprow == g->myrow) /* received: upper blocks (Jb, Ib), Ib > Jb, held here */
+    for (int64_t Ib = g->mycol; Ib < nbk; Ib += g->npcol)
+      if (Ib > Jb) n += bsize(Ib, nb, nk) * bsize(Jb, nb, nk);
+  return n;
+}
+
+/* One exchange of transpose_blocks: the lower blocks of source block columns [J0, J1). */
+static int transpose_round(sntk_ntk_t *ntk, sntk_dmat_t *H, int64_t J0, int64_t J1, double *buf,
+                           int *cnt, int64_t *off) {
   const sntk_grid_t *g = H->grid;
   const int pr = g->nprow, pc = g->npcol, P = pr * pc;
   const int64_t nk = ntk->nk, nb = H->mb, nbk = (nk + nb - 1) / nb, lld = H->lld;
-  double *buf = ntk->work.a;
-  int *cnt = NULL;
-  int64_t *off = NULL;
-  int err = SNTK_OK;
-  *done = 0;
-  err = SNTK_ALLOC(cnt, 4 * P);
-  if (!err) err = SNTK_ALLOC(off, 2 * P);
-  SNTK_TRY(sntk_agree(ntk->comm, err));
   int *scnt = cnt, *sdsp = cnt + P, *rcnt = cnt + 2 * P, *rdsp = cnt + 3 * P;
-  int64_t *soff = off, *roff = off + P, ls = 0, lr = 0;
+  int64_t *soff = off, *roff = off + P, ls = 0;
   for (int q = 0; q < 2 * P; q++) off[q] = 0;
-  for (int64_t Jb = g->mycol; Jb < nbk; Jb += pc) /* sent: lower blocks (Ib > Jb) held here */
+  for (int64_t Jb = J0 + (g->mycol - J0 % pc + pc) % pc; Jb < J1; Jb += pc)
     for (int64_t Ib = g->myrow; Ib < nbk; Ib += pr)
       if (Ib > Jb) soff[(Jb % pr) * pc + Ib % pc] += bsize(Ib, nb, nk) * bsize(Jb, nb, nk);
-  for (int64_t Jb = g->myrow; Jb < nbk;
-       Jb += pr) /* received: upper blocks (Jb, Ib), Ib > Jb, held here */
+  for (int64_t Jb = J0 + (g->myrow - J0 % pr + pr) % pr; Jb < J1; Jb += pr)
     for (int64_t Ib = g->mycol; Ib < nbk; Ib += pc)
       if (Ib > Jb) roff[(Ib % pr) * pc + Jb % pc] += bsize(Ib, nb, nk) * bsize(Jb, nb, nk);
-  for (int q = 0; q < P; q++) ls += soff[q], lr += roff[q];
-  int fits = ls + lr <= H->mloc * H->nloc && ls <= INT_MAX && lr <= INT_MAX;
-  MPI_Allreduce(MPI_IN_PLACE, &fits, 1, MPI_INT, MPI_MIN, ntk->comm);
-  if (!fits) goto done;
+  for (int q = 0; q < P; q++) ls += soff[q];
   for (int64_t q = 0, s = 0, r = 0; q < P; q++) {
     scnt[q] = (int)soff[q], sdsp[q] = (int)s, rcnt[q] = (int)roff[q], rdsp[q] = (int)r;
     s += soff[q], r += roff[q];
     soff[q] = sdsp[q], roff[q] = ls + rdsp[q];
   }
-  for (int64_t Jb = g->mycol; Jb < nbk; Jb += pc) /* pack in (Jb, Ib) order */
+  for (int64_t Jb = J0 + (g->mycol - J0 % pc + pc) % pc; Jb < J1; Jb += pc) /* pack, (Jb, Ib) */
     for (int64_t Ib = g->myrow; Ib < nbk; Ib += pr) {
       const int64_t bi = bsize(Ib, nb, nk), bj = bsize(Jb, nb, nk), li = lrow0(H, Ib),
                     lj = lcol0(H, Jb);
@@ -181,9 +176,9 @@ static int transpose_blocks(sntk_ntk_t *ntk, sntk_dmat_t *H, int *done) {
         memcpy(dst + c * bi, H->a + (lj + c) * lld + li, (size_t)bi * sizeof *dst);
       soff[(Jb % pr) * pc + Ib % pc] += bi * bj;
     }
-  err = SNTK_MPI(
+  int err = SNTK_MPI(
       MPI_Alltoallv(buf, scnt, sdsp, MPI_DOUBLE, buf + ls, rcnt, rdsp, MPI_DOUBLE, ntk->comm));
-  for (int64_t Jb = g->myrow; Jb < nbk && !err; Jb += pr) /* unpack in (Jb, Ib) order, transposed */
+  for (int64_t Jb = J0 + (g->myrow - J0 % pr + pr) % pr; Jb < J1 && !err; Jb += pr) /* unpack */
     for (int64_t Ib = g->mycol; Ib < nbk; Ib += pc) {
       if (Ib <= Jb) continue;
       const int64_t bi = bsize(Ib, nb, nk), bj = bsize(Jb, nb, nk), li = lrow0(H, Jb),
@@ -195,14 +190,56 @@ static int transpose_blocks(sntk_ntk_t *ntk, sntk_dmat_t *H, int *done) {
       }
       roff[(Ib % pr) * pc + Jb % pc] += bi * bj;
     }
-  *done = !err;
-done:
-  free(cnt), free(off);
   return err;
 }
 
-/* H's upper triangle from its lower one: by transpose_blocks, or through PDTRAN into ntk->work
- * where that cannot run (a grid not numbered row-major, non-square blocks, counts beyond int). */
+/* Collective (row-major grid, square blocks): H's upper triangle from its lower one by a block
+ * transpose. Each strictly lower block (Ib, Jb) goes whole, column-major, to the owner of block
+ * (Jb, Ib) by MPI_Alltoallv; every sender packs and every receiver unpacks its blocks in the order
+ * (Jb, Ib) ascending, so a pair's blocks arrive in the order they are read. Diagonal blocks are
+ * mirrored in place. `buf` (cap doubles) holds the packed blocks sent followed by those received;
+ * the block columns go in rounds of as many as fit it (the largest traffic of any rank counts), one
+ * exchange each. With ntk->work as buf (a work copy of H) the sent blocks (strictly lower) and the
+ * received ones (strictly upper) are disjoint parts of one local matrix: one round, unless MPI's
+ * int counts cap it. The lean plan passes a buffer of a few block columns. This replaced memset +
+ * PDTRAN into ntk->work + a copy back, which on 2 ranks at nk = 8192 took ~0.5 s of a 4.2 s Gram
+ * (PDTRAN moves the whole matrix, diagonal and upper included, through PBLAS's packing). *done = 0
+ * when one block column does not fit cap (the caller falls back). */
+static int transpose_blocks(sntk_ntk_t *ntk, sntk_dmat_t *H, double *buf, int64_t cap, int *done) {
+  const int P = H->grid->nprow * H->grid->npcol;
+  const int64_t nk = ntk->nk, nbk = (nk + H->mb - 1) / H->mb;
+  int *cnt = NULL;
+  int64_t *off = NULL;
+  double *share = NULL; /* per block column: the largest fraction of its buffer a rank needs */
+  int err = SNTK_OK;
+  *done = 0;
+  if (cap > INT_MAX) cap = INT_MAX;
+  err = SNTK_ALLOC(cnt, 4 * P);
+  if (!err) err = SNTK_ALLOC(off, 2 * P);
+  if (!err) err = SNTK_ALLOC(share, nbk);
+  SNTK_TRY(sntk_agree(ntk->comm, err));
+  for (int64_t Jb = 0; Jb < nbk; Jb++) {
+    const int64_t n = column_traffic(H, nk, Jb);
+    share[Jb] = n == 0 ? 0.0 : cap > 0 ? (double)n / (double)cap : 2.0;
+  }
+  /* every rank then groups the same columns into the same rounds */
+  SNTK_TRY(SNTK_MPI(MPI_Allreduce(MPI_IN_PLACE, share, (int)nbk, MPI_DOUBLE, MPI_MAX, ntk->comm)));
+  for (int64_t Jb = 0; Jb < nbk; Jb++)
+    if (share[Jb] > 1.0) goto done;
+  for (int64_t J0 = 0, J1; J0 < nbk && !err; J0 = J1) {
+    double load = share[J0];
+    for (J1 = J0 + 1; J1 < nbk && load + share[J1] <= 1.0; J1++) load += share[J1];
+    err = transpose_round(ntk, H, J0, J1, buf, cnt, off);
+  }
+  *done = !err;
+done:
+  free(cnt), free(off), free(share);
+  return err;
+}
+
+/* H's upper triangle from its lower one: by transpose_blocks (through ntk->work, or the lean plan's
+ * ntk->tbuf), or, with a work copy, through PDTRAN into it where that cannot run (a grid not
+ * numbered row-major, non-square blocks). */
 static int symmetrize(sntk_ntk_t *ntk, sntk_dmat_t *H, int row_major) {
   const int nk = (int)ntk->nk, one = 1;
   const double alpha = 1.0, beta = 0.0;
@@ -211,8 +248,13 @@ static int symmetrize(sntk_ntk_t *ntk, sntk_dmat_t *H, int row_major) {
     return SNTK_OK;
   }
   int done = 0;
-  if (row_major && H->mb == H->nb) SNTK_CALL(transpose_blocks(ntk, H, &done));
+  double *buf = ntk->lean ? ntk->tbuf : ntk->work.a;
+  const int64_t cap = ntk->lean ? ntk->tbuf_len : H->mloc * H->nloc;
+  if (row_major && H->mb == H->nb) SNTK_CALL(transpose_blocks(ntk, H, buf, cap, &done));
   if (done) return SNTK_OK;
+  if (ntk->lean)
+    return sntk_error(SNTK_ERR_RUNTIME, "ntk.memory = lean: the Gram's block transpose cannot run "
+                                        "on this grid (use ntk.memory = copy)");
   sntk_dmat_t *T = &ntk->work;
   memset(T->a, 0, (size_t)sntk_dmat_bytes(T));
   pdtran_(&nk, &nk, &alpha, H->a, &one, &one, H->desc, &beta, T->a, &one, &one, T->desc);

@@ -14,6 +14,7 @@
 
 const char *const sntk_spectrum_names[] = {"full", "values", "extremes", NULL};
 const char *const sntk_gram_names[] = {"auto", "pdsyrk", "reduce", NULL};
+const char *const sntk_ntk_memory_names[] = {"auto", "copy", "lean", NULL};
 
 static int check_radii(const char *text, char *why, size_t len) {
   double R[SNTK_PERTURB_MAX_RADII];
@@ -56,6 +57,12 @@ const sntk_key_t sntk_ntk_keys[] = {
      "how U U^T is formed on more than one rank: pdsyrk (neuron panels moved onto the grid by "
      "PDGEMR2D, PDSYRK there), reduce (each rank's DSYRK of its own neurons, reduce-scattered "
      "into the grid panel by panel), or auto (chosen per shape, see gram.c)"},
+    {"memory", SNTK_T_CHOICE, OFF(memory), "auto", 0, 0, 0, sntk_ntk_memory_names, NULL,
+     "copy: H and a work copy of it, which the Cholesky factorisation and the eigen-solver "
+     "destroy; lean: H alone, factorised and solved in place, its Gram assembled again after the "
+     "Cholesky (and for ||H - H(0)||, ||H - H*|| and save_gram): one nk x nk matrix less for one "
+     "or more extra Gram assemblies (spectrum = values, no holdout, not with softntk score); "
+     "auto: copy when it fits the memory plan, else lean where allowed"},
     {"threshold", SNTK_T_REAL, OFF(threshold), "16", 0, INFINITY, SNTK_KEY_MIN_OPEN, NULL, NULL,
      "scaled residuals at or above this FAIL (HPL's threshold); a FAILED check exits 1"},
     {"perturb", SNTK_T_BOOL, OFF(perturb), "false", 0, 0, 0, NULL, NULL,
@@ -86,7 +93,7 @@ static int make_grids(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par) {
 static int describe(sntk_ntk_t *ntk) {
   const int64_t nk = ntk->nk, nb = ntk->nb;
   SNTK_CALL(sntk_dmat_init(&ntk->H, ntk->grid, nk, nk, nb, nb));
-  SNTK_CALL(sntk_dmat_init(&ntk->work, ntk->grid, nk, nk, nb, nb));
+  if (!ntk->lean) SNTK_CALL(sntk_dmat_init(&ntk->work, ntk->grid, nk, nk, nb, nb));
   if (ntk->keep_init) SNTK_CALL(sntk_dmat_init(&ntk->H0, ntk->grid, nk, nk, nb, nb));
   if (ntk->cfg.limit) SNTK_CALL(sntk_dmat_init(&ntk->Hstar, ntk->grid, nk, nk, nb, nb));
   if (ntk->cfg.spectrum != SNTK_SPECTRUM_VALUES)
@@ -100,18 +107,53 @@ static int allocate(sntk_ntk_t *ntk) {
   sntk_dmat_t *mats[] = {&ntk->H, &ntk->work, &ntk->H0, &ntk->Hstar, &ntk->Z, &ntk->U1, &ntk->U2};
   for (size_t i = 0; i < sizeof mats / sizeof *mats; i++)
     if (mats[i]->grid) SNTK_CALL(sntk_dmat_alloc(mats[i]));
+  if (ntk->lean) ntk->work = ntk->H; /* the same storage: freed once, as H */
+  if (ntk->lean && ntk->size > 1) {
+    /* the same on every rank (the largest local matrix's): the rounds depend on it */
+    ntk->tbuf_len =
+        ntk_transpose_buffer(sntk_numroc(ntk->nk, ntk->nb, 0, ntk->grid->nprow),
+                             sntk_numroc(ntk->nk, ntk->nb, 0, ntk->grid->npcol), ntk->nb);
+    SNTK_CALL(SNTK_ALLOC(ntk->tbuf, ntk->tbuf_len));
+  }
   SNTK_CALL(SNTK_ALLOC(ntk->w, ntk->nk));
   return SNTK_ALLOC(ntk->w2, ntk->nk);
 }
 
+/* Why ntk.memory = lean cannot serve this NTK (NULL: it can). */
+static const char *lean_barrier(const sntk_ntk_t *ntk, int64_t holdout, unsigned flags) {
+  if (!(flags & SNTK_NTK_LEAN_OK))
+    return "this command needs H intact after its factorisations (softntk score, bench)";
+  if (ntk->cfg.spectrum != SNTK_SPECTRUM_VALUES)
+    return "ntk.spectrum = full and extremes check their eigenvectors against H";
+  if (holdout > 0) return "kernel regression on held-out points needs H beside its factor";
+  return NULL;
+}
+
+/* The panel and plan for s (copy or lean as s->lean says); a refusal is an input error. */
+static int fit(sntk_ntk_t *ntk, ntk_shape_t *s, ntk_need_t *need) {
+  s->gram = ntk_gram_method(s, ntk->cfg.gram);
+  /* auto: the reduce method's buffers are the larger at small widths; fall back when they do not
+   * fit */
+  if (s->gram == SNTK_GRAM_REDUCE && ntk->cfg.gram == SNTK_GRAM_AUTO &&
+      ntk_choose_panel(s, ntk->cfg.panel, ntk->mem_avail, &ntk->panel, need) != SNTK_OK) {
+    sntk_error_clear();
+    s->gram = SNTK_GRAM_PDSYRK;
+  }
+  return ntk_choose_panel(s, ntk->cfg.panel, ntk->mem_avail, &ntk->panel, need);
+}
+
 /* Sizes, grids, plan (refusal) and descriptors; nothing large allocated yet. */
-static int plan(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par, int64_t holdout) {
+static int plan(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par, int64_t holdout, unsigned flags) {
   const sntk_model_t *md = ntk->model;
   int nk;
   SNTK_CALL(sntk_narrow(ntk->nk, "n k (the NTK's order)", &nk));
   if (ntk->cfg.spectrum == SNTK_SPECTRUM_EXTREMES && ntk->cfg.q > ntk->nk)
     return sntk_error(SNTK_ERR_INPUT, "ntk.q = %lld exceeds n k = %lld", (long long)ntk->cfg.q,
                       (long long)ntk->nk);
+  const char *barrier = lean_barrier(ntk, holdout, flags);
+  if (ntk->cfg.memory == SNTK_NTK_MEMORY_LEAN && barrier)
+    return sntk_error(SNTK_ERR_INPUT,
+                      "ntk.memory = lean is not possible here: %s; use copy or auto", barrier);
   SNTK_CALL(make_grids(ntk, par));
   ntk_shape_t s = {ntk->n,
                    ntk->d,
@@ -127,22 +169,28 @@ static int plan(sntk_ntk_t *ntk, const sntk_parallel_cfg_t *par, int64_t holdout
                    ntk->cfg.q,
                    ntk->cfg.limit,
                    ntk->keep_init,
+                   ntk->cfg.memory == SNTK_NTK_MEMORY_LEAN,
                    ntk->cfg.solver,
                    SNTK_GRAM_PDSYRK};
   ntk_need_t need;
   SNTK_CALL(ntk_solver_resolve(&s, ntk->cfg.solver, &ntk->cfg.solver));
   s.solver = ntk->cfg.solver;
   SNTK_CALL(sntk_parallel_memory(ntk->comm, par, &ntk->mem_avail));
-  s.gram = ntk_gram_method(&s, ntk->cfg.gram);
-  /* auto: the reduce method's buffers are the larger at small widths; fall back when they do not
-   * fit */
-  if (s.gram == SNTK_GRAM_REDUCE && ntk->cfg.gram == SNTK_GRAM_AUTO &&
-      ntk_choose_panel(&s, ntk->cfg.panel, ntk->mem_avail, &ntk->panel, &need) != SNTK_OK) {
+  int err = fit(ntk, &s, &need);
+  if (err == SNTK_ERR_INPUT && ntk->cfg.memory == SNTK_NTK_MEMORY_AUTO && !barrier) {
+    const double copy_gib = need.total / 1073741824.0;
     sntk_error_clear();
-    s.gram = SNTK_GRAM_PDSYRK;
+    s.lean = 1;
+    err = fit(ntk, &s, &need);
+    if (!err)
+      sntk_log("ntk: memory lean (H held once and assembled again after its Cholesky): %.2f GiB "
+               "per rank, against %.2f GiB with a work copy",
+               need.total / 1073741824.0, copy_gib);
   }
+  SNTK_CALL(err);
   ntk->gram = s.gram;
-  SNTK_CALL(ntk_choose_panel(&s, ntk->cfg.panel, ntk->mem_avail, &ntk->panel, &need));
+  ntk->lean = s.lean;
+  ntk->cfg.memory = s.lean ? SNTK_NTK_MEMORY_LEAN : SNTK_NTK_MEMORY_COPY;
   ntk->mem_need = need.total;
   return describe(ntk);
 }
@@ -163,7 +211,7 @@ int sntk_ntk_create(const sntk_ntk_cfg_t *cfg, const sntk_parallel_cfg_t *par, s
   ntk->mb = sntk_model_max_local(md); /* reproducible mode's whole blocks may exceed ceil(m / P) */
   ntk->nb = par->nb;
   ntk->keep_init = (flags & SNTK_NTK_KEEP_INIT) != 0;
-  SNTK_TRY(plan(ntk, par, holdout));
+  SNTK_TRY(plan(ntk, par, holdout, flags));
   SNTK_TRY(allocate(ntk));
 done:
   err = sntk_agree(md->comm, err);
@@ -177,10 +225,12 @@ done:
 void sntk_ntk_destroy(sntk_ntk_t **pntk) {
   sntk_ntk_t *ntk = *pntk;
   if (!ntk) return;
+  if (ntk->work.a == ntk->H.a) ntk->work.a = NULL; /* lean: one matrix under two names */
   sntk_dmat_t *mats[] = {&ntk->H, &ntk->work, &ntk->H0, &ntk->Hstar, &ntk->Z, &ntk->U1, &ntk->U2};
   for (size_t i = 0; i < sizeof mats / sizeof *mats; i++) sntk_dmat_free(mats[i]);
   free(ntk->w);
   free(ntk->w2);
+  free(ntk->tbuf);
   sntk_grid_destroy(&ntk->grid);
   sntk_grid_destroy(&ntk->row);
   free(ntk);
@@ -192,6 +242,16 @@ int sntk_ntk_at_init(const sntk_model_t *md, int *same) {
   return SNTK_MPI(MPI_Allreduce(&local, same, 1, MPI_INT, MPI_LAND, md->comm));
 }
 
+/* Collective. Lean plan: H again, after a factorisation or solve has used it as its work matrix.
+ */
+static int rebuild(sntk_ntk_t *ntk) {
+  return ntk->lean ? sntk_ntk_assemble(ntk, ntk->model->W, &ntk->H) : SNTK_OK;
+}
+
+int ntk_fresh_H(sntk_ntk_t *ntk) {
+  return rebuild(ntk);
+}
+
 int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
   const double nan = NAN;
   const int one = 1, nk = (int)ntk->nk;
@@ -199,6 +259,7 @@ int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
   *sn = (sntk_ntk_snap_t){step, 0, nan, nan, nan, 0, NULL, nan, nan, nan, nan, nan};
   SNTK_CALL(sntk_ntk_assemble(ntk, ntk->model->W, &ntk->H));
   sn->norm_fro = pdlange_("F", &nk, &nk, ntk->H.a, &one, &one, ntk->H.desc, &work_fro, 1);
+  /* lean: the Cholesky factorises H in place and assembles it again for its certificate */
   SNTK_CALL(sntk_ntk_cholesky(ntk, &ntk->H, 0.0, &sn->positive_definite, &sn->logdet));
   SNTK_CALL(sntk_ntk_eigen(ntk, &ntk->H, ntk->cfg.spectrum, ntk->cfg.q, &sn->neig, "H"));
   sn->eig = ntk->w;
@@ -208,12 +269,16 @@ int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
   SNTK_CALL(sntk_ntk_at_init(ntk->model, &same));
   if (same)
     sn->diff_init_fro = sn->diff_init_spec = 0.0;
-  else if (ntk->keep_init)
+  else if (ntk->keep_init) {
+    SNTK_CALL(rebuild(ntk)); /* lean: the eigen-solve destroyed H */
     SNTK_CALL(sntk_ntk_distance(ntk, &ntk->H, &ntk->H0, &sn->diff_init_fro, &sn->diff_init_spec,
                                 "H - H(0)"));
-  if (ntk->cfg.limit)
+  }
+  if (ntk->cfg.limit) {
+    SNTK_CALL(rebuild(ntk));
     SNTK_CALL(sntk_ntk_distance(ntk, &ntk->H, &ntk->Hstar, &sn->diff_limit_fro,
                                 &sn->diff_limit_spec, "H - H*"));
+  }
   return SNTK_OK;
 }
 
@@ -253,6 +318,8 @@ int ntk_series_declare(sntk_ntk_t *ntk, sntk_results_t *res, int64_t neig, ntk_s
   SNTK_CALL(sntk_results_attr_at_f64(res, "/ntk", "nk", (double)ntk->nk));
   SNTK_CALL(
       sntk_results_attr_at_str(res, "/ntk", "solver", sntk_ntk_solver_names[ntk->cfg.solver]));
+  SNTK_CALL(
+      sntk_results_attr_at_str(res, "/ntk", "memory", sntk_ntk_memory_names[ntk->cfg.memory]));
   return sntk_results_attr_at_str(res, "/ntk", "spectrum", sntk_spectrum_names[ntk->cfg.spectrum]);
 }
 

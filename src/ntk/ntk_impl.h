@@ -16,9 +16,19 @@ typedef struct ntk_shape {
   int spectrum;
   int64_t q;
   int limit, keep_init;
+  int lean;   /* ntk.memory = lean: no work copy of H */
   int solver; /* ntk.solver: index into ntk_solver_table */
   int gram;   /* SNTK_GRAM_PDSYRK or SNTK_GRAM_REDUCE (ntk_gram_method) */
 } ntk_shape_t;
+
+/* Doubles of the lean plan's transpose buffer (the Gram's upper triangle, block columns in rounds)
+ * for local matrices of np x nq in blocks of nb: four block columns' largest traffic, at most a
+ * local matrix (then 4 or more columns per exchange). */
+int64_t ntk_transpose_buffer(int64_t np, int64_t nq, int64_t nb);
+
+/* Collective. ntk.memory = lean: assemble H(W) again after the solvers used it as their work
+ * matrix (nothing to do with a work copy). */
+int ntk_fresh_H(sntk_ntk_t *ntk);
 
 /* A backend of the NTK's factorisations and spectra (ntk.solver): one file each (solver_<name>.c),
  * registered by one line of solver.c. Each routine is collective over the NTK's grid; the checks,

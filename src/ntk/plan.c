@@ -20,13 +20,19 @@ static int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
+int64_t ntk_transpose_buffer(int64_t np, int64_t nq, int64_t nb) {
+  const int64_t cols = 4 * nb * (np + nq);
+  return cols < np * nq ? cols : np * nq;
+}
+
 void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {
   const int64_t nk = s->n * s->k, nb = s->nb, mb = ceil_div(s->m, s->P);
   const int64_t np = sntk_numroc(nk, nb, 0, s->nprow), nq = sntk_numroc(nk, nb, 0, s->npcol);
   const int64_t pq = sntk_numroc(panel, nb, 0, s->npcol), hk = s->holdout * s->k;
   const int64_t d8 = (int64_t)sizeof(double);
   need->mat = np * nq * d8;
-  need->nmat = 2 + (s->keep_init != 0) + (s->limit != 0) + (s->spectrum != SNTK_SPECTRUM_VALUES);
+  need->nmat = 2 - (s->lean != 0) + (s->keep_init != 0) + (s->limit != 0) +
+               (s->spectrum != SNTK_SPECTRUM_VALUES);
   need->features = (nk + hk) * mb * d8;
   if (s->gram == SNTK_GRAM_REDUCE) /* this rank's nk x panel product, its packed copy, its share */
     need->panel = (2 * nk * panel + np * (pq < panel ? pq + nb : panel)) * d8;
@@ -38,7 +44,8 @@ void ntk_plan(const ntk_shape_t *s, int64_t panel, ntk_need_t *need) {
   const int64_t vectors = 12 * nk + 4 * hk;
   const int64_t scratch = np * (256 + s->d) + 256 * s->d + 3 * np;
   const int64_t regression = s->holdout > 0 ? s->n * mb + s->holdout * (s->n + mb) : 0;
-  need->other = (data + vectors + scratch + regression) * d8 +
+  const int64_t transpose = s->lean && s->P > 1 ? ntk_transpose_buffer(np, nq, nb) : 0;
+  need->other = (data + vectors + scratch + regression + transpose) * d8 +
                 sntk_model_bytes(mb, s->d, s->k, s->chunk) + MARGIN;
   need->total = need->nmat * need->mat + need->features + need->panel + need->solver + need->other;
 }
@@ -73,8 +80,14 @@ static int refuse(const ntk_shape_t *s, const ntk_need_t *need, int64_t avail) {
   if (P)
     snprintf(fit, sizeof fit,
              "It would fit on %d ranks (grid %dx%d) with the same memory per rank; or lower data.n "
-             "or data.k, or use ntk.spectrum = values and ntk.limit = false",
-             P, pr, pc);
+             "or data.k%s%s",
+             P, pr, pc,
+             s->spectrum != SNTK_SPECTRUM_VALUES || s->limit
+                 ? ", or use ntk.spectrum = values and ntk.limit = false"
+                 : "",
+             s->lean || s->holdout > 0 ? ""
+                                       : ", or ntk.memory = lean with spectrum = values (H "
+                                         "held once and assembled again)");
   else
     snprintf(fit, sizeof fit,
              "No rank count up to 2^20 fits: the per-rank features and data alone exceed it; lower "

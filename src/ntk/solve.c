@@ -83,7 +83,7 @@ int sntk_ntk_cholesky(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, int *
     sntk_log("cholesky: the matrix%s is NOT positive definite (PDPOTRF: leading minor of order %d "
              "is not positive); no log-determinant or solve",
              txt, info);
-    return SNTK_OK;
+    return L->a == A->a ? ntk_fresh_H(ntk) : SNTK_OK; /* lean: H again for what follows */
   }
   *pd = 1;
   long double s = 0.0L;
@@ -171,6 +171,13 @@ int sntk_ntk_solve(sntk_ntk_t *ntk, const sntk_dmat_t *A, double shift, const do
     goto done;
   }
   SNTK_TRY(sntk_dmat_gather(&B, x));
+  if (A->a == ntk->work.a) { /* lean: the factor is in H itself; H again for the residual */
+    if (A != &ntk->H) {
+      err = sntk_error(SNTK_ERR_RUNTIME, "lean NTK: a solve with a matrix other than H");
+      goto done;
+    }
+    SNTK_TRY(ntk_fresh_H(ntk));
+  }
   SNTK_TRY(matvec(A, shift, x, y, rows));
   for (int64_t i = 0; i < ntk->nk; i++) y[i] -= b[i];
   const double den =

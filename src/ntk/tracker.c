@@ -32,7 +32,8 @@ int sntk_ntk_tracker_create(const sntk_ntk_cfg_t *cfg, const sntk_parallel_cfg_t
   trk->every = cfg->every;
   trk->steps = steps;
   trk->eta = NAN;
-  SNTK_TRY(sntk_ntk_create(cfg, par, md, ds->X, ds->n, 0, SNTK_NTK_KEEP_INIT, &trk->ntk));
+  SNTK_TRY(sntk_ntk_create(cfg, par, md, ds->X, ds->n, 0, SNTK_NTK_KEEP_INIT | SNTK_NTK_LEAN_OK,
+                           &trk->ntk));
 done:
   if (err) sntk_ntk_tracker_destroy(&trk);
   *out = trk;
@@ -57,10 +58,10 @@ int sntk_ntk_tracker_step(sntk_ntk_tracker_t *trk, sntk_results_t *res, int64_t 
   sntk_ntk_t *ntk = trk->ntk;
   if (!trk->snapshots)
     sntk_log("ntk: every %lld steps, spectrum %s, limit %s; grid %dx%d, nb %lld, %.2f GiB planned "
-             "per rank",
+             "per rank (memory %s)",
              (long long)trk->every, sntk_spectrum_names[ntk->cfg.spectrum],
              ntk->cfg.limit ? "on" : "off", ntk->grid->nprow, ntk->grid->npcol, (long long)ntk->nb,
-             ntk->mem_need / 1073741824.0);
+             ntk->mem_need / 1073741824.0, sntk_ntk_memory_names[ntk->cfg.memory]);
   SNTK_CALL(ntk_snapshot_record(ntk, res, &trk->series, t));
   if (t == 0 && ntk->cfg.spectrum == SNTK_SPECTRUM_FULL)
     SNTK_CALL(ntk_linearised_write(ntk, trk->ds, trk->eta, trk->steps, res));
