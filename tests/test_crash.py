@@ -23,12 +23,16 @@ for row, bit for bit (wall_time, which measures time, only in length), the /scor
 every Gram matrix kept must equal the uninterrupted run's, the final W must be bitwise equal, and
 `softntk inspect` must accept the results file. At least KILLS moments per command and mode (4 x KILLS in all).
 
+A run that prints no progress line for STALL seconds while it should is a hang: the test prints its
+ranks' stacks (gdb where installed, else their wait channels) and its log's tail, and fails.
+
 SOFTNTK_CRASH_SEED fixes the random choices (the kill timing still depends on the machine);
 SOFTNTK_CRASH_KILLS changes KILLS."""
 import glob
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +62,7 @@ DECKS = {
               "--diffusion.T=2"] + COMMON,
 }
 STEPS = {"train": 300, "score": 300}
+STALL = 60  # seconds without a progress line: a hang (a 300-step run takes ~1 s alone, ~10 s loaded)
 POINTS = ["results-flush", "results-extend", "ckpt-write", "ckpt-rename", "step"]
 
 
@@ -146,6 +151,28 @@ def progress(log, size):
         return []
 
 
+def stacks(p, name, why):
+    """A run that stopped making progress: its ranks' stacks (gdb, where installed; the kernel's
+    wait channel otherwise) and the tail of its log, printed so that a hang explains itself."""
+    out = [f"  STALLED {name}: {why}"]
+    for pid in children(p.pid):
+        try:
+            with open(f"/proc/{pid}/wchan") as f:
+                out.append(f"    rank pid {pid}: wait channel {f.read().strip() or '-'}")
+        except OSError:
+            continue
+        if shutil.which("gdb"):
+            g = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 25"],
+                               capture_output=True, text=True, timeout=60)
+            out += ["      " + ln for ln in g.stdout.splitlines() if ln.startswith(("#", "Thread"))]
+    try:
+        with open(f"out/{name}/log.txt") as f:
+            out += ["    log: " + ln for ln in f.read().splitlines()[-25:]]
+    except OSError:
+        pass
+    print("\n".join(out), flush=True)
+
+
 def kill_moment(cmd, name, mode, running):
     """One launch (or the restart already under way, `running`) killed at a random moment.
     Returns (killed, exit code, the kill moment or, when the run ended by itself, the tail of its
@@ -177,16 +204,21 @@ def kill_moment(cmd, name, mode, running):
     target = rng.randrange(start, STEPS[cmd]) if start < STEPS[cmd] else STEPS[cmd] + 1
     p = running or launch(cmd, name)
     ranks, seen, extra = [], -1, rng.uniform(0.0, 0.3)
-    t_end = time.time() + 120
+    t_end, stalled = time.time() + STALL, False
     while p.poll() is None and time.time() < t_end and seen < target:
         ranks = children(p.pid) or ranks
-        seen = max([seen] + progress(log, size))
+        now = max([seen] + progress(log, size))
+        if now > seen:  # the window runs from the last progress line
+            seen, t_end = now, time.time() + STALL
         time.sleep(0.01)
+    if p.poll() is None and seen < target:
+        stacks(p, name, f"no progress line for {STALL} s after step {seen}")
+        stalled = True
     time.sleep(extra)
     if p.poll() is not None:
         return False, p.returncode, said(p.stderr.read()), None
     ranks = children(p.pid) or ranks
-    where = f"SIGKILL at step {seen}+{extra:.2f} s"
+    where = f"SIGKILL at step {seen}+{extra:.2f} s" + (", after a stall (a hang)" if stalled else "")
     if rng.random() < 0.4:  # the restart begins before the kill, as a scheduler's requeue may
         size = os.path.getsize(log) if os.path.exists(log) else 0
         q = launch(cmd, name)
@@ -273,11 +305,18 @@ for cmd in ("train", "score"):
                     refused += 1  # begun while the run it restarts was alive: refused, rightly
                 else:
                     what.append(f"a run exited {code} unkilled: {how}")
-            problems = [w for w in what if "unkilled" in w]
+            problems = [w for w in what if "unkilled" in w or "a hang" in w]
             if not finished:
-                r = run(2, DECKS[cmd] + [f"--run.name={name}"], timeout=300)
-                if r.code != 0:
-                    problems.append(f"the last restart exits {r.code}: {r.stderr[-300:]}")
+                q = launch(cmd, name)
+                try:
+                    q.wait(timeout=4 * STALL)
+                except subprocess.TimeoutExpired:
+                    stacks(q, name, f"the last restart still runs after {4 * STALL} s")
+                    q.kill()
+                    q.wait()
+                err = q.stderr.read()
+                if q.returncode != 0:
+                    problems.append(f"the last restart exits {q.returncode}: {said(err)}")
             refusals += refused
             more, missing = compare(f"ref-{cmd}", name, cmd)
             problems += more
