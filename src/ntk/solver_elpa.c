@@ -107,20 +107,22 @@ static int elpa_solve(sntk_ntk_t *ntk, sntk_dmat_t *A, int64_t nev, double *w, s
   return sntk_agree(ntk->comm, err);
 }
 
-/* Doubles of workspace beyond H, ntk->work and ntk->Z, from ELPA's measured peaks (resident memory
- * of `softntk ntk` on 2 ranks, grid 1x2, nb 64, against the same run with ScaLAPACK): eigenvalues
- * add 0.81 GiB at nk = 8192 (local matrices of 0.25 GiB) and 3.7 GiB at nk = 20000 (of 1.49 GiB),
- * i.e. 2.33 local matrices + 0.23 GiB: the eigenvector-sized q_dummy ELPA allocates even for
- * eigenvalues (its divide and conquer computes the tridiagonal's vectors), the merge steps' two
- * column buffers, band and library buffers; bounded here by 2.5 local matrices + 256 MiB. All
- * eigenpairs (one stage) add 0.43 GiB at 8192, bounded by 2 local matrices + 64 MiB; the extremes
- * run the two-stage solver with the copy of -A beside it: 4 local matrices + 64 MiB. */
+/* Doubles of workspace beyond H, ntk->work and ntk->Z, from ELPA's measured peaks (maximum resident
+ * memory per rank of `softntk ntk`, 2 ranks, grid 1x2, nb 64): for eigenvalues, nk = 12288 (local
+ * matrices of 0.56 GiB) peaks at 2.81 GiB with ntk.memory = lean and 3.30 GiB with copy, ELPA's
+ * part 2.0 GiB = 3.6 local matrices; at nk = 26368 (2.59 GiB) a lean run planned with 3 local
+ * matrices + 512 MiB was killed for want of memory in ELPA's last stage at 11.8 GiB (ELPA >= 3.4
+ * local matrices). ELPA allocates the eigenvector-sized q_dummy even for eigenvalues (its divide
+ * and conquer computes the tridiagonal's vectors) and the merge steps' column buffers beside it.
+ * Bounded here by 3.75 local matrices + 256 MiB. All eigenpairs (one stage) add 0.43 GiB at 8192,
+ * bounded by 2 local matrices + 64 MiB; the extremes run the two-stage solver with the copy of -A
+ * beside it: 4 local matrices + 64 MiB. */
 static int64_t plan(const ntk_shape_t *s, int64_t nk) {
   const int64_t np = sntk_numroc(nk, s->nb, 0, s->nprow), nq = sntk_numroc(nk, s->nb, 0, s->npcol);
   const int64_t mib = ((int64_t)1 << 20) / (int64_t)sizeof(double);
   if (s->spectrum == SNTK_SPECTRUM_FULL) return 2 * np * nq + 64 * mib;
   if (s->spectrum == SNTK_SPECTRUM_EXTREMES) return 4 * np * nq + 64 * mib;
-  return 5 * np * nq / 2 + 256 * mib;
+  return 15 * np * nq / 4 + 256 * mib;
 }
 
 static int values(sntk_ntk_t *ntk, double *w, const char *what) {
