@@ -242,14 +242,8 @@ int sntk_ntk_at_init(const sntk_model_t *md, int *same) {
   return SNTK_MPI(MPI_Allreduce(&local, same, 1, MPI_INT, MPI_LAND, md->comm));
 }
 
-/* Collective. Lean plan: H again, after a factorisation or solve has used it as its work matrix.
- */
-static int rebuild(sntk_ntk_t *ntk) {
-  return ntk->lean ? sntk_ntk_assemble(ntk, ntk->model->W, &ntk->H) : SNTK_OK;
-}
-
 int ntk_fresh_H(sntk_ntk_t *ntk) {
-  return rebuild(ntk);
+  return ntk->lean ? sntk_ntk_assemble(ntk, ntk->model->W, &ntk->H) : SNTK_OK;
 }
 
 int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
@@ -270,12 +264,12 @@ int sntk_ntk_snapshot(sntk_ntk_t *ntk, int64_t step, sntk_ntk_snap_t *sn) {
   if (same)
     sn->diff_init_fro = sn->diff_init_spec = 0.0;
   else if (ntk->keep_init) {
-    SNTK_CALL(rebuild(ntk)); /* lean: the eigen-solve destroyed H */
+    SNTK_CALL(ntk_fresh_H(ntk)); /* lean: the eigen-solve destroyed H */
     SNTK_CALL(sntk_ntk_distance(ntk, &ntk->H, &ntk->H0, &sn->diff_init_fro, &sn->diff_init_spec,
                                 "H - H(0)"));
   }
   if (ntk->cfg.limit) {
-    SNTK_CALL(rebuild(ntk));
+    SNTK_CALL(ntk_fresh_H(ntk));
     SNTK_CALL(sntk_ntk_distance(ntk, &ntk->H, &ntk->Hstar, &sn->diff_limit_fro,
                                 &sn->diff_limit_spec, "H - H*"));
   }
